@@ -1,0 +1,206 @@
+"""The console's event pages: compose, live event page, read-only history."""
+
+import uuid
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from helios_site.badges import badge
+
+from .forms import ComposeEventForm
+from .models import Delivery, DeliveryAttempt, Event
+from .selectors import deliveries_of, delivery_status_rows
+from .services import PublishRejected, publish_event
+
+
+class ReadOnlyHistoryMixin:
+    """History is never edited by hand: no add, change or delete from the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class EventIdSearchMixin:
+    """A search term that is a UUID finds the event by id; other terms use search_fields."""
+
+    event_id_lookup = "id"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        try:
+            event_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(**{self.event_id_lookup: event_id}), False
+
+
+@admin.register(Event)
+class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
+    list_display = ["short_id", "type", "source", "subject", "created_at", "created_by", "delivery_summary"]
+    list_filter = ["type", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["type", "subject", "source"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["id", "type", "source", "subject", "data", "created_by", "created_at"]
+    change_form_template = "admin/events/event/change_form.html"
+    change_list_template = "admin/events/event/change_list.html"
+    list_per_page = 50
+
+    class Media:
+        css = {"all": ["helios/console.css"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        return super().get_queryset(request).select_related("created_by").prefetch_related("deliveries")
+
+    @admin.display(description="event id", ordering="id")
+    def short_id(self, obj: Event) -> str:
+        return str(obj.id)[:8]
+
+    @admin.display(description="deliveries")
+    def delivery_summary(self, obj: Event) -> SafeString:
+        counts: dict[str, int] = {}
+        for delivery in obj.deliveries.all():
+            counts[delivery.status] = counts.get(delivery.status, 0) + 1
+        return format_html_join(" ", "{}", ((badge(status, f"{n} {status}"),) for status, n in sorted(counts.items())))
+
+    def get_urls(self):
+        urls = [
+            path("compose/", self.admin_site.admin_view(self.compose_view), name="events_event_compose"),
+            path("<uuid:event_id>/status/", self.admin_site.admin_view(self.status_view),
+                 name="events_event_status"),
+        ]
+        return urls + super().get_urls()
+
+    def has_compose_permission(self, request: HttpRequest) -> bool:
+        """Composing and sending needs the "add event" permission."""
+        return request.user.has_perm("events.add_event")
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:events_event_compose"))
+
+    def compose_view(self, request: HttpRequest) -> HttpResponse:
+        """Compose an event and send it to the chosen providers."""
+        if not self.has_compose_permission(request):
+            raise PermissionDenied
+        form = ComposeEventForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            values = form.cleaned_data
+            try:
+                event = publish_event(
+                    event_type=values["event_type"],
+                    source=values["source"],
+                    subject=values["subject"],
+                    data=values["data"],
+                    providers=list(values["providers"]),
+                    created_by=request.user,
+                )
+            except PublishRejected as rejected:
+                for error in rejected.errors:
+                    form.add_error("data", error)
+            else:
+                self.message_user(
+                    request, f"Event {event.id} queued for {len(values['providers'])} provider(s).", messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Compose event",
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/events/event/compose.html", context)
+
+    def status_view(self, request: HttpRequest, event_id: uuid.UUID) -> JsonResponse:
+        """The event's deliveries as JSON, polled by its page until all are final."""
+        event = get_object_or_404(Event, pk=event_id)
+        if not self.has_view_permission(request, event):
+            raise PermissionDenied
+        rows = delivery_status_rows(event)
+        return JsonResponse({"event": str(event.id), "all_final": all(r["final"] for r in rows), "deliveries": rows})
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
+        event = self.get_object(request, object_id)
+        extra = {"deliveries": list(deliveries_of(event)) if event else []}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        extra = {"can_compose": self.has_compose_permission(request)}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fields = ["number", "mode", "started_at", "duration", "outcome", "status_code", "error_code",
+              "error_message", "provider_message_id"]
+    readonly_fields = fields
+    ordering = ["number"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="duration")
+    def duration(self, obj: DeliveryAttempt) -> str:
+        return f"{obj.duration_ms} ms"
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
+    event_id_lookup = "event_id"
+    list_display = ["id", "event_link", "event_type", "provider", "kind", "mode_badge", "status_badge",
+                    "attempts", "provider_message_id", "error", "latency_ms", "created_at"]
+    list_filter = ["status", "mode", "provider__kind", "provider", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["event__type", "=provider_message_id", "event__subject"]
+    list_select_related = ["event", "provider"]
+    inlines = [DeliveryAttemptInline]
+    list_per_page = 100
+    fields = ["event_link", "provider", "mode", "status", "attempts", "next_attempt_at", "lease_expires_at",
+              "provider_message_id", "last_error_code", "last_error", "latency_ms", "created_at",
+              "updated_at", "completed_at"]
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ["helios/console.css"]}
+
+    @admin.display(description="event", ordering="event__created_at")
+    def event_link(self, obj: Delivery) -> SafeString:
+        url = reverse("admin:events_event_change", args=[obj.event_id])
+        return format_html('<a href="{}">{}</a>', url, str(obj.event_id)[:8])
+
+    @admin.display(description="type", ordering="event__type")
+    def event_type(self, obj: Delivery) -> str:
+        return obj.event.type
+
+    @admin.display(description="kind", ordering="provider__kind")
+    def kind(self, obj: Delivery) -> str:
+        return obj.provider.get_kind_display()
+
+    @admin.display(description="mode", ordering="mode")
+    def mode_badge(self, obj: Delivery) -> SafeString:
+        return badge(obj.mode)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Delivery) -> SafeString:
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="last error")
+    def error(self, obj: Delivery) -> str:
+        if not obj.last_error_code:
+            return ""
+        return f"{obj.last_error_code}: {obj.last_error[:120]}"

@@ -1,0 +1,52 @@
+"""The compose form: what an operator types, parsed and checked before anything is created."""
+
+import json
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from providers.models import ProviderConfig
+
+from .services import json_type_name
+
+EXAMPLE_DATA = {"order_id": "ord-1001", "amount": 42.5, "currency": "EUR", "customer_id": "cus-7"}
+
+
+def parse_json_object(raw: str) -> dict[str, Any]:
+    """Parse operator-typed JSON; errors say where (line, column) and what is wrong."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from None
+    if not isinstance(value, dict):
+        raise ValidationError(f"The event data must be a JSON object ({{…}}), not {json_type_name(value)}.")
+    return value
+
+
+class ProviderChoiceField(forms.ModelMultipleChoiceField):
+    """Enabled provider configs as checkboxes, labelled with kind and mode."""
+
+    def label_from_instance(self, obj: ProviderConfig) -> str:
+        return f"{obj.name} — {obj.get_kind_display()} ({obj.get_mode_display().lower()})"
+
+
+class ComposeEventForm(forms.Form):
+    """Event type, source, subject, JSON data and the providers to send to."""
+
+    event_type = forms.CharField(max_length=128, initial="OrderPlaced")
+    source = forms.CharField(max_length=256, initial="com.example.shop")
+    subject = forms.CharField(max_length=256, required=False, help_text="Optional, e.g. orders/ord-1001.")
+    data = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+        initial=json.dumps(EXAMPLE_DATA, indent=2),
+        help_text="A JSON object.",
+    )
+    providers = ProviderChoiceField(
+        queryset=ProviderConfig.objects.filter(enabled=True).order_by("kind", "name"),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one provider."},
+    )
+
+    def clean_data(self) -> dict[str, Any]:
+        return parse_json_object(self.cleaned_data["data"])

@@ -1,0 +1,126 @@
+"""`manage.py publish`: compose and send one event from the command line.
+
+Exit status: 0 when every delivery succeeded (or, without --wait/--sync, when the event
+was accepted and queued), 1 when any delivery failed, died or was not final in time,
+2 on bad arguments (unknown provider, bad JSON, over a limit) with nothing created.
+"""
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from events.models import DeliveryStatus, Event
+from events.selectors import delivery_status_rows, wait_until_final
+from events.services import PublishRejected, deliver_now, publish_event
+from providers.models import ProviderConfig, ProviderKind
+
+KIND_ALIASES = {"aws": ProviderKind.AWS_EVENTBRIDGE, "gcp": ProviderKind.GCP_PUBSUB, "azure": ProviderKind.AZURE_EVENTGRID}
+
+
+def resolve_providers(names: list[str]) -> list[ProviderConfig]:
+    """Provider configs for aws|gcp|azure|all|<config name>, each at most once, in order."""
+    enabled = ProviderConfig.objects.filter(enabled=True).order_by("kind", "name")
+    chosen: dict[int, ProviderConfig] = {}
+    for name in names:
+        if name == "all":
+            matches = list(enabled)
+        elif name in KIND_ALIASES:
+            matches = list(enabled.filter(kind=KIND_ALIASES[name]))
+        else:
+            matches = list(ProviderConfig.objects.filter(name=name))
+            if not matches:
+                known = ", ".join(ProviderConfig.objects.order_by("name").values_list("name", flat=True)) or "none"
+                raise CommandError(
+                    f"Unknown provider '{name}'. Use aws, gcp, azure, all or a config name (configured: {known}).",
+                    returncode=2,
+                )
+        if not matches:
+            raise CommandError(f"No enabled provider config matches '{name}'.", returncode=2)
+        chosen.update((config.pk, config) for config in matches)
+    return list(chosen.values())
+
+
+class Command(BaseCommand):
+    help = "Publish one event to one or more providers and report each delivery."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--provider", action="append", dest="providers", metavar="aws|gcp|azure|all|NAME",
+            help="Where to send (repeatable). Default: all enabled providers.",
+        )
+        parser.add_argument("--event-type", default="OrderPlaced")
+        parser.add_argument("--source", default="com.example.shop")
+        parser.add_argument("--subject", default="")
+        parser.add_argument("--data", help="The event data as a JSON object.")
+        parser.add_argument("--order-id", help="Shortcut: data.order_id")
+        parser.add_argument("--amount", type=float, help="Shortcut: data.amount")
+        parser.add_argument("--customer-id", help="Shortcut: data.customer_id")
+        parser.add_argument("--wait", action="store_true", help="Wait for the worker's results.")
+        parser.add_argument("--sync", action="store_true", help="Send in this process, without a worker.")
+        parser.add_argument("--timeout", type=float, default=30.0, help="Seconds to wait for results (default 30).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        providers = resolve_providers(options["providers"] or ["all"])
+        data = self.event_data(options)
+        try:
+            event = publish_event(
+                event_type=options["event_type"], source=options["source"], subject=options["subject"],
+                data=data, providers=providers, ring=not options["sync"],
+            )
+        except PublishRejected as rejected:
+            raise CommandError("Nothing was published:\n  " + "\n  ".join(rejected.errors), returncode=2) from None
+        self.stdout.write(f"Event {event.id}  type={event.type}  source={event.source}")
+        if options["sync"]:
+            deliver_now(event=event, timeout_seconds=options["timeout"])
+        elif options["wait"]:
+            wait_until_final(event, timeout_seconds=options["timeout"])
+        else:
+            self.report(event, queued=True)
+            return
+        if not self.report(event, queued=False):
+            raise SystemExit(1)
+
+    def event_data(self, options: dict[str, Any]) -> dict[str, Any]:
+        """--data, or the shortcut fields, as the event's JSON object."""
+        if options["data"] is not None:
+            try:
+                data = json.loads(options["data"])
+            except json.JSONDecodeError as exc:
+                raise CommandError(
+                    f"--data is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).", returncode=2
+                ) from None
+            if not isinstance(data, dict):
+                raise CommandError("--data must be a JSON object ({...}).", returncode=2)
+        else:
+            data = {}
+        shortcuts = {"order_id": options["order_id"], "amount": options["amount"], "customer_id": options["customer_id"]}
+        data.update({key: value for key, value in shortcuts.items() if value is not None})
+        return data
+
+    def report(self, event: Event, *, queued: bool) -> bool:
+        """One line per delivery and a summary; True when every delivery succeeded."""
+        rows = delivery_status_rows(event)
+        width = max(len(row["provider"]) for row in rows)
+        for row in rows:
+            self.stdout.write(f"  {row['provider']:<{width}}  {row['kind']:<16}  {row['mode']:<10}  {self.outcome(row, queued)}")
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        all_ok = counts.get(DeliveryStatus.SUCCEEDED, 0) == len(rows)
+        style = self.style.SUCCESS if all_ok or queued else self.style.ERROR
+        self.stdout.write(style(f"{len(rows)} deliveries: {summary}"))
+        return all_ok
+
+    @staticmethod
+    def outcome(row: dict[str, Any], queued: bool) -> str:
+        attempts = f"attempt {row['attempts']}" if row["attempts"] else "no attempt yet"
+        if row["status"] == DeliveryStatus.SUCCEEDED:
+            return f"SUCCESS  message id {row['provider_message_id']}  ({attempts}, {row['latency_ms']} ms)"
+        if row["status"] in (DeliveryStatus.FAILED, DeliveryStatus.DEAD):
+            return f"FAILED   {row['last_error_code']}: {row['last_error']}  ({attempts}, {row['status']})"
+        if queued:
+            return "QUEUED   a worker will send it (use --wait to see the result)"
+        error = f"; last error {row['last_error_code']}: {row['last_error']}" if row["last_error_code"] else ""
+        return f"FAILED   not final in time: still {row['status']} ({attempts}{error})"

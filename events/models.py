@@ -1,0 +1,125 @@
+"""Events, their deliveries (one per provider config) and every delivery attempt."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from providers.models import ProviderConfig, ProviderMode
+
+
+class Event(models.Model):
+    """One event as composed; its UUID is the CloudEvents id sent to every provider."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=128, db_index=True)
+    source = models.CharField(max_length=256)
+    subject = models.CharField(max_length=256, blank=True)
+    data = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    RETRYING = "retrying", "Retrying"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    DEAD = "dead", "Dead"
+
+
+FINAL_STATUSES = (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED, DeliveryStatus.DEAD)
+DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
+
+
+class Delivery(models.Model):
+    """One event to one provider config, with its current state."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    provider = models.ForeignKey(ProviderConfig, on_delete=models.PROTECT, related_name="deliveries")
+    mode = models.CharField(
+        max_length=16, choices=ProviderMode.choices, help_text="Effective mode of the last send."
+    )
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    provider_message_id = models.CharField(max_length=256, blank=True)
+    last_error_code = models.CharField(max_length=128, blank=True)
+    last_error = models.TextField(blank=True)
+    latency_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Duration of the provider call of the last attempt."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "provider"], name="one_delivery_per_event_and_provider"),
+        ]
+        indexes = [
+            # The claim query: due deliveries of one provider, oldest due first.
+            models.Index(fields=["provider", "status", "next_attempt_at"], name="delivery_due_idx"),
+            # The sweeper: expired leases.
+            models.Index(fields=["status", "lease_expires_at"], name="delivery_lease_idx"),
+            models.Index(fields=["-created_at", "-id"], name="delivery_recent_idx"),
+            models.Index(fields=["provider_message_id"], name="delivery_message_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.provider_id}"
+
+    @property
+    def is_final(self) -> bool:
+        """True when no further attempt will be made by itself."""
+        return self.status in FINAL_STATUSES
+
+
+class AttemptOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    RETRYABLE_ERROR = "retryable_error", "Retryable error"
+    PERMANENT_ERROR = "permanent_error", "Permanent error"
+    UNKNOWN = "unknown", "Unknown (lease expired)"
+
+
+class DeliveryAttempt(models.Model):
+    """One try to send one delivery."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    mode = models.CharField(max_length=16, choices=ProviderMode.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
+    error_code = models.CharField(max_length=128, blank=True)
+    error_message = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=256, blank=True)
+    status_code = models.PositiveIntegerField(null=True, blank=True, help_text="HTTP or gRPC status.")
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_per_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"
+
+    @property
+    def duration_ms(self) -> int:
+        """How long the attempt took, in milliseconds."""
+        return int((self.finished_at - self.started_at).total_seconds() * 1000)

@@ -1,0 +1,364 @@
+"""Event services: publish, claim and send deliveries, record outcomes, sweep.
+
+The database is the source of truth and the queue only a doorbell: every event and
+delivery is a row before anything is sent, a task only says "look at the database for
+this provider config now", and the sweeper rings again for anything a lost task left.
+"""
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import router, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.tasks import async_task
+
+from providers.clients.base import Outcome, OutgoingEvent, PublishResult
+from providers.models import ProviderConfig
+from providers.services import check_event, client_for, effective_mode
+
+from .models import (
+    DUE_STATUSES,
+    FINAL_STATUSES,
+    AttemptOutcome,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Event,
+)
+
+logger = logging.getLogger(__name__)
+
+SEND_TASK = "events.tasks.send_due_deliveries"
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 600.0
+LEASE_EXPIRED_MESSAGE = (
+    "The worker stopped before recording the outcome (lease expired). The provider may or "
+    "may not have received this attempt; HELIOS sends it again with the same event id."
+)
+
+
+class PublishRejected(Exception):
+    """The event cannot be published as given; nothing was created."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__(" ".join(errors))
+        self.errors = list(errors)
+
+
+def outgoing_event(event: Event) -> OutgoingEvent:
+    """The plain value a provider client receives for an event."""
+    return OutgoingEvent(
+        id=str(event.id),
+        type=event.type,
+        source=event.source,
+        subject=event.subject,
+        time=event.created_at,
+        data=event.data,
+    )
+
+
+def publish_event(
+    *,
+    event_type: str,
+    source: str,
+    data: Any,
+    providers: Sequence[ProviderConfig],
+    subject: str = "",
+    created_by: AbstractBaseUser | None = None,
+    ring: bool = True,
+) -> Event:
+    """Validate, then create the event, its deliveries and the send tasks in one transaction.
+
+    Raises PublishRejected, creating nothing, when the event breaks any chosen provider's
+    limits. With `ring=False` no task is queued (the caller sends, e.g. `publish --sync`).
+    """
+    errors = []
+    if not providers:
+        errors.append("Choose at least one provider.")
+    if not isinstance(data, dict):
+        errors.append(f"The event data must be a JSON object, not {json_type_name(data)}.")
+    if not event_type:
+        errors.append("The event type is required.")
+    if not source:
+        errors.append("The event source is required.")
+    errors += [f"{p.name} is disabled; enable it before publishing to it." for p in providers if not p.enabled]
+    if errors:
+        raise PublishRejected(errors)
+
+    event = Event(id=uuid.uuid4(), type=event_type, source=source, subject=subject, data=data,
+                  created_by=created_by, created_at=timezone.now())
+    outgoing = outgoing_event(event)
+    for provider in providers:
+        errors += [f"{provider.name}: {problem}" for problem in check_event(provider, outgoing)]
+    if errors:
+        raise PublishRejected(errors)
+
+    with transaction.atomic():
+        event.save(force_insert=True)
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    event=event,
+                    provider=provider,
+                    mode=effective_mode(provider).mode,
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=event.created_at,
+                )
+                for provider in providers
+            ]
+        )
+        if ring:
+            for provider in providers:
+                ring_doorbell(provider.pk)
+    return event
+
+
+def json_type_name(value: Any) -> str:
+    """How an operator would name a JSON value's type: "an array", "a string", …"""
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def ring_doorbell(provider_id: int) -> None:
+    """Queue a task that sends the due deliveries of one provider config.
+
+    With django-q2's ORM broker on the events database the task row commits or rolls back
+    with the caller's transaction (a free outbox). Any other broker is rung after commit,
+    and the sweeper covers a crash in between.
+    """
+    if Conf.ORM == router.db_for_write(Delivery) or Conf.SYNC:
+        _enqueue_send(provider_id)
+    else:
+        transaction.on_commit(lambda: _enqueue_send(provider_id))
+
+
+def _enqueue_send(provider_id: int) -> None:
+    async_task(SEND_TASK, provider_id, task_name=f"send-provider-{provider_id}-{uuid.uuid4().hex[:8]}",
+               group=f"send-provider-{provider_id}")
+
+
+@dataclass
+class SendSummary:
+    """What one call of `send_due` did."""
+
+    provider: str
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def send_due(*, provider_id: int, time_budget_seconds: float = 30.0) -> SendSummary:
+    """Claim and send this provider's due deliveries until none is due or the budget is spent."""
+    config = ProviderConfig.objects.filter(pk=provider_id).first()
+    if config is None:
+        return SendSummary(provider=f"#{provider_id} (deleted)")
+    summary = SendSummary(provider=config.name)
+    if not config.enabled:
+        logger.info("provider %s is disabled: its deliveries wait", config.name)
+        return summary
+    deadline = time.monotonic() + time_budget_seconds
+    while True:
+        if time.monotonic() >= deadline:
+            ring_doorbell(config.pk)  # budget spent, work may be left: hand over to a new task
+            break
+        token, claimed = claim_due(provider_id=config.pk, limit=settings.HELIOS_SEND_BATCH_SIZE)
+        if not claimed:
+            break
+        summary.claimed += len(claimed)
+        for outcome in send_claimed(config=config, token=token, deliveries=claimed):
+            summary.count(outcome)
+    return summary
+
+
+def claim_due(*, provider_id: int, limit: int) -> tuple[uuid.UUID, list[Delivery]]:
+    """Claim up to `limit` due deliveries of one provider with a lease.
+
+    A conditional update (and FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serializes
+    writers with IMMEDIATE transactions) means no two workers hold the same delivery.
+    """
+    now = timezone.now()
+    token = uuid.uuid4()
+    with transaction.atomic():
+        due_ids = list(
+            Delivery.objects.filter(provider_id=provider_id, status__in=DUE_STATUSES, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:limit]
+        )
+        if not due_ids:
+            return token, []
+        Delivery.objects.filter(id__in=due_ids, status__in=DUE_STATUSES).update(
+            status=DeliveryStatus.SENDING,
+            claim_token=token,
+            lease_expires_at=now + timedelta(seconds=settings.HELIOS_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    claimed = Delivery.objects.filter(claim_token=token, status=DeliveryStatus.SENDING)
+    return token, list(claimed.select_related("event").order_by("id"))
+
+
+def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequence[Delivery]) -> list[str]:
+    """Send claimed deliveries through the provider's client and record each outcome."""
+    mode = effective_mode(config)
+    client = client_for(config, mode)
+    started_at = timezone.now()
+    started = time.monotonic()
+    results = client.publish([outgoing_event(d.event) for d in deliveries])
+    latency_ms = int((time.monotonic() - started) * 1000)
+    finished_at = timezone.now()
+    with transaction.atomic():
+        return [
+            record_result(
+                delivery=delivery, token=token, result=result, mode=mode.mode, max_attempts=config.max_attempts,
+                started_at=started_at, finished_at=finished_at, latency_ms=latency_ms,
+            )
+            for delivery, result in zip(deliveries, results, strict=True)
+        ]
+
+
+def record_result(
+    *,
+    delivery: Delivery,
+    token: uuid.UUID,
+    result: PublishResult,
+    mode: str,
+    max_attempts: int,
+    started_at: datetime,
+    finished_at: datetime,
+    latency_ms: int,
+    outcome_unknown: bool = False,
+) -> str:
+    """Record one attempt and move the delivery to its next status; return that status.
+
+    `outcome_unknown` marks an attempt whose result was never seen (expired lease): it is
+    retried at once rather than after a backoff.
+    """
+    changes: dict[str, Any] = {
+        "mode": mode, "latency_ms": latency_ms, "lease_expires_at": None, "claim_token": None,
+        "updated_at": finished_at,
+    }
+    if result.outcome is Outcome.SUCCEEDED:
+        changes |= {"status": DeliveryStatus.SUCCEEDED, "provider_message_id": result.message_id,
+                    "completed_at": finished_at, "next_attempt_at": None}
+    else:
+        changes |= {"last_error_code": result.error_code[:128], "last_error": result.error_message}
+        changes |= _after_failure(
+            permanent=result.outcome is Outcome.PERMANENT_ERROR, attempts=delivery.attempts,
+            max_attempts=max_attempts, now=finished_at, retry_now=outcome_unknown,
+        )
+    updated = Delivery.objects.filter(pk=delivery.pk, claim_token=token, status=DeliveryStatus.SENDING).update(
+        **changes
+    )
+    if not updated:
+        # The sweeper already recorded this attempt as unknown and re-queued the delivery.
+        logger.warning(
+            "delivery %s: lease lost before the outcome (%s %s) was recorded; it will be sent again",
+            delivery.pk, result.outcome.value, result.error_code or result.message_id,
+        )
+        return "lease_lost"
+    DeliveryAttempt.objects.create(
+        delivery=delivery,
+        number=delivery.attempts,
+        mode=mode,
+        started_at=started_at,
+        finished_at=finished_at,
+        outcome=AttemptOutcome.UNKNOWN if outcome_unknown else result.outcome.value,
+        error_code=result.error_code[:128],
+        error_message=result.error_message,
+        provider_message_id=result.message_id,
+        status_code=result.status_code,
+    )
+    return str(changes["status"])
+
+
+def _after_failure(
+    *, permanent: bool, attempts: int, max_attempts: int, now: datetime, retry_now: bool
+) -> dict[str, Any]:
+    """The status fields after a failed attempt: failed, dead, or retrying with backoff."""
+    if permanent:
+        return {"status": DeliveryStatus.FAILED, "completed_at": now, "next_attempt_at": None}
+    if attempts >= max_attempts:
+        return {"status": DeliveryStatus.DEAD, "completed_at": now, "next_attempt_at": None}
+    delay = 0.0 if retry_now else backoff_seconds(attempts)
+    return {"status": DeliveryStatus.RETRYING, "next_attempt_at": now + timedelta(seconds=delay)}
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with full jitter after `attempts` failed attempts."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return random.uniform(0, ceiling)
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    leases_recovered: int = 0
+    providers_rung: list[int] = field(default_factory=list)
+
+
+def sweep() -> SweepReport:
+    """Recover expired leases, then ring the doorbell for every provider with due work."""
+    report = SweepReport()
+    now = timezone.now()
+    expired = Delivery.objects.filter(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
+    for delivery in expired.select_related("provider"):
+        with transaction.atomic():
+            record_result(
+                delivery=delivery,
+                token=delivery.claim_token,
+                result=PublishResult(
+                    event_id=str(delivery.event_id),
+                    outcome=Outcome.RETRYABLE_ERROR,
+                    error_code="LeaseExpired",
+                    error_message=LEASE_EXPIRED_MESSAGE,
+                ),
+                mode=delivery.mode,
+                max_attempts=delivery.provider.max_attempts,
+                started_at=delivery.lease_expires_at - timedelta(seconds=settings.HELIOS_LEASE_SECONDS),
+                finished_at=now,
+                latency_ms=0,
+                outcome_unknown=True,
+            )
+        report.leases_recovered += 1
+    due = Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now, provider__enabled=True)
+    report.providers_rung = sorted(set(due.values_list("provider_id", flat=True)))
+    for provider_id in report.providers_rung:
+        ring_doorbell(provider_id)
+    return report
+
+
+def deliver_now(*, event: Event, timeout_seconds: float) -> bool:
+    """Send an event's deliveries in this process, retries included, until final or timeout.
+
+    For `publish --sync`: no worker needed. Returns False when the timeout came first.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        open_deliveries = event.deliveries.exclude(status__in=FINAL_STATUSES)
+        if not open_deliveries.exists():
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        for provider_id in set(open_deliveries.values_list("provider_id", flat=True)):
+            send_due(provider_id=provider_id, time_budget_seconds=remaining)
+        next_due = open_deliveries.filter(status__in=DUE_STATUSES).order_by("next_attempt_at").first()
+        wait = 0.1  # a delivery held by another worker: look again shortly
+        if next_due and next_due.next_attempt_at:
+            wait = max((next_due.next_attempt_at - timezone.now()).total_seconds(), 0.0)
+        time.sleep(min(wait, max(deadline - time.monotonic(), 0.0)))

@@ -1,0 +1,55 @@
+// Live delivery status on the event page: polls the status endpoint until every delivery
+// is final. Uses textContent only (no HTML from the server is interpreted).
+(function () {
+  "use strict";
+  var table = document.getElementById("helios-deliveries");
+  if (!table) { return; }
+  var url = table.getAttribute("data-status-url");
+  var banner = document.getElementById("helios-live-state");
+  var FIELDS = ["mode", "attempts", "provider_message_id", "latency_ms", "last_error"];
+
+  function setBadge(cell, value, label) {
+    var span = cell.querySelector(".helios-badge") || cell;
+    span.className = "helios-badge helios-badge--" + value;
+    span.textContent = label;
+  }
+
+  function render(rows) {
+    rows.forEach(function (row) {
+      var tr = table.querySelector('tr[data-delivery-id="' + row.id + '"]');
+      if (!tr) { return; }
+      tr.setAttribute("data-status", row.status);
+      setBadge(tr.querySelector('[data-field="status"]'), row.status, row.status_label);
+      FIELDS.forEach(function (name) {
+        var cell = tr.querySelector('[data-field="' + name + '"]');
+        if (!cell) { return; }
+        var value = row[name];
+        if (name === "last_error" && row.last_error_code) { value = row.last_error_code + ": " + row.last_error; }
+        cell.textContent = value === null || value === "" ? "—" : String(value);
+      });
+    });
+  }
+
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (body) {
+        render(body.deliveries);
+        if (body.all_final) {
+          banner.textContent = "All deliveries are final.";
+          table.setAttribute("data-all-final", "true");
+        } else {
+          banner.textContent = "Updating live…";
+          window.setTimeout(poll, 1000);
+        }
+      })
+      .catch(function () {
+        banner.textContent = "Lost contact with the console; retrying…";
+        window.setTimeout(poll, 3000);
+      });
+  }
+  poll();
+})();

@@ -1,0 +1,22 @@
+"""django-q2 entry points. Thin: each calls one service and returns a small summary.
+
+Arguments are ids only: task arguments are signed, not encrypted, and shown in the admin.
+"""
+
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+
+from . import services
+
+
+def send_due_deliveries(provider_id: int) -> dict[str, Any]:
+    """Doorbell: send whatever is due for one provider config now."""
+    budget = settings.Q_TASK_TIMEOUT_SECONDS / 2
+    return asdict(services.send_due(provider_id=provider_id, time_budget_seconds=budget))
+
+
+def sweep() -> dict[str, Any]:
+    """Scheduled: recover expired leases and ring for due or orphaned deliveries."""
+    return asdict(services.sweep())

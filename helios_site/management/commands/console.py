@@ -1,0 +1,77 @@
+"""`manage.py console`: the one command that brings HELIOS up on this machine.
+
+Migrates, creates the first-run demo providers and admin user, then runs the web server
+and a qcluster worker together until interrupted, printing where to log in.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from helios_site.bootstrap import ensure_admin_user
+from providers.services import bootstrap_demo_providers
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """Treat SIGTERM like Ctrl-C so the children are stopped too."""
+    raise KeyboardInterrupt
+
+
+class Command(BaseCommand):
+    help = "Start the HELIOS console (web server + worker) after migrating and first-run setup."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--addr", default=os.environ.get("HELIOS_ADDR", "127.0.0.1:8000"),
+                            help="host:port for the web server (default 127.0.0.1:8000 or $HELIOS_ADDR).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        created = bootstrap_demo_providers()
+        login = ensure_admin_user()
+        manage = [sys.executable, os.path.abspath(sys.argv[0])]
+        children = [
+            subprocess.Popen([*manage, "runserver", options["addr"], "--noreload", "--insecure"]),
+            subprocess.Popen([*manage, "qcluster"]),
+        ]
+        self.banner(options["addr"], login.username, login.password, [c.name for c in created])
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            self.stderr.write("A console process stopped; shutting the other down.")
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping HELIOS…")
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGINT)
+            for child in children:
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        if any(child.returncode not in (0, -signal.SIGINT, -signal.SIGTERM) for child in children):
+            raise SystemExit(1)
+
+    def banner(self, addr: str, username: str, password: str | None, created: list[str]) -> None:
+        password_line = (
+            f"password: {password}   (shown once; change it in the admin)"
+            if password else "password: the one set at first start (reset: python manage.py changepassword "
+            f"{username})"
+        )
+        lines = [
+            "",
+            "HELIOS is running (web server + worker). Press Ctrl-C to stop.",
+            f"  console:  http://{addr}/admin/",
+            f"  user:     {username}",
+            f"  {password_line}",
+        ]
+        if created:
+            lines.append(f"  created demo providers: {', '.join(created)}")
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)) + "\n")

@@ -1,0 +1,1 @@
+"""Provider clients: everything that builds provider payloads or talks to a cloud SDK."""

@@ -1,0 +1,190 @@
+"""The shared publish flow every provider client follows, demo or real.
+
+A client gets plain values (`OutgoingEvent`) and returns plain values (`PublishResult`),
+one per event, in the order given. It never sees a Django model.
+
+Flow (template method, `ProviderClient.publish`):
+    build the provider's payload → check the provider's limits → split into batches the
+    provider accepts → send each batch → one result per event.
+What a provider sends and how it counts sizes lives in its `PayloadFormat`; how a batch is
+sent (simulated or through the SDK) lives in the client subclass.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(enum.StrEnum):
+    """How one publish attempt of one event ended."""
+
+    SUCCEEDED = "succeeded"
+    RETRYABLE_ERROR = "retryable_error"
+    PERMANENT_ERROR = "permanent_error"
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """One event to publish: the CloudEvents core attributes plus JSON data."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What happened to one event in one publish call."""
+
+    event_id: str
+    outcome: Outcome
+    message_id: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    status_code: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the provider accepted the event."""
+        return self.outcome is Outcome.SUCCEEDED
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Plain per-config values a client needs; built from a provider config."""
+
+    name: str
+    kind: str
+    options: dict[str, Any]
+    demo_failure_rate: float = 0.0
+    demo_latency_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A provider payload for one event and its size as the provider counts it."""
+
+    event_id: str
+    body: dict[str, Any]
+    size: int
+
+
+class PayloadFormat(ABC):
+    """What one kind of provider receives, and the limits it enforces."""
+
+    kind: ClassVar[str]
+    #: Most events one provider call accepts.
+    max_batch_events: ClassVar[int]
+    #: Error code and text the demo client reports for a rehearsed, retryable failure.
+    simulated_failure: ClassVar[tuple[str, str]]
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+
+    @property
+    @abstractmethod
+    def max_batch_bytes(self) -> int:
+        """Largest request, in the provider's own byte count."""
+
+    @abstractmethod
+    def build(self, event: OutgoingEvent) -> Payload:
+        """The provider payload for one event."""
+
+    @abstractmethod
+    def problems(self, payload: Payload) -> list[str]:
+        """Every limit the payload breaks, each as a sentence for an operator."""
+
+    @abstractmethod
+    def new_message_id(self, event: OutgoingEvent) -> str:
+        """A message id in the provider's own format (used by the demo client)."""
+
+    def batches(self, payloads: Sequence[Payload]) -> Iterator[list[Payload]]:
+        """Split payloads, in order, into batches within the count and byte limits."""
+        batch: list[Payload] = []
+        batch_bytes = 0
+        for payload in payloads:
+            full = len(batch) >= self.max_batch_events
+            too_big = batch_bytes + payload.size > self.max_batch_bytes
+            if batch and (full or too_big):
+                yield batch
+                batch, batch_bytes = [], 0
+            batch.append(payload)
+            batch_bytes += payload.size
+        if batch:
+            yield batch
+
+
+class ProviderClient(ABC):
+    """Owns the publish flow; subclasses only say how one batch is sent."""
+
+    #: "demo" or "production": what this client really does.
+    mode: ClassVar[str]
+
+    def __init__(self, settings: ClientSettings, payload_format: PayloadFormat) -> None:
+        self.settings = settings
+        self.format = payload_format
+
+    def check(self, event: OutgoingEvent) -> list[str]:
+        """Every limit this provider would reject the event for (empty when it fits)."""
+        return self.format.problems(self.format.build(event))
+
+    def publish(self, events: Sequence[OutgoingEvent]) -> list[PublishResult]:
+        """Publish events; return one result per event, in the order given."""
+        results: dict[str, PublishResult] = {}
+        sendable: list[Payload] = []
+        by_id = {event.id: event for event in events}
+        for event in events:
+            payload = self.format.build(event)
+            problems = self.format.problems(payload)
+            if problems:
+                results[event.id] = PublishResult(
+                    event_id=event.id,
+                    outcome=Outcome.PERMANENT_ERROR,
+                    error_code="PayloadRejected",
+                    error_message=" ".join(problems),
+                )
+            else:
+                sendable.append(payload)
+        for batch in self.format.batches(sendable):
+            batch_events = [by_id[payload.event_id] for payload in batch]
+            try:
+                batch_results = self.send_batch(batch_events, batch)
+            except Exception as exc:  # noqa: BLE001 - an outcome must be recorded, whatever broke
+                logger.exception("provider %s: batch send raised", self.settings.name)
+                batch_results = [self.unexpected_error(event, exc) for event in batch_events]
+            for result in batch_results:
+                results[result.event_id] = result
+        return [results[event.id] for event in events]
+
+    def unexpected_error(self, event: OutgoingEvent, exc: Exception) -> PublishResult:
+        """The result for an error no classification table knows: retryable, named by type."""
+        return PublishResult(
+            event_id=event.id,
+            outcome=Outcome.RETRYABLE_ERROR,
+            error_code=type(exc).__name__,
+            error_message=(
+                f"Unexpected {type(exc).__name__} while sending to {self.settings.name}; "
+                "HELIOS will retry. The worker log has the details."
+            ),
+        )
+
+    @abstractmethod
+    def send_batch(
+        self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]
+    ) -> list[PublishResult]:
+        """Send one batch within the provider's limits; one result per payload."""
+
+    def close(self) -> None:
+        """Release network resources (nothing by default)."""

@@ -1,0 +1,162 @@
+"""Provider configurations: where HELIOS publishes, and in which mode."""
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from .clients.aws_eventbridge import DEFAULT_MAX_ENTRY_BYTES
+from .clients.azure_eventgrid import SCHEMA_CLOUDEVENTS, SCHEMA_EVENTGRID
+
+
+class ProviderKind(models.TextChoices):
+    AWS_EVENTBRIDGE = "aws_eventbridge", "AWS EventBridge"
+    GCP_PUBSUB = "gcp_pubsub", "GCP Pub/Sub"
+    AZURE_EVENTGRID = "azure_eventgrid", "Azure Event Grid"
+
+
+class ProviderMode(models.TextChoices):
+    DEMO = "demo", "Demo"
+    PRODUCTION = "production", "Production"
+
+
+class EventGridSchema(models.TextChoices):
+    CLOUDEVENTS = SCHEMA_CLOUDEVENTS, "CloudEvents 1.0"
+    EVENTGRID = SCHEMA_EVENTGRID, "Event Grid schema"
+
+
+AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+EVENT_BUS_RE = re.compile(r"^([/\.\-_A-Za-z0-9]{1,256}|arn:aws[\w-]*:events:[a-z0-9-]+:\d{12}:event-bus/.+)$")
+GCP_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+GCP_TOPIC_RE = re.compile(r"^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+#: The option fields each kind needs, mapped to the key clients read them under.
+KIND_OPTION_FIELDS: dict[str, dict[str, str]] = {
+    ProviderKind.AWS_EVENTBRIDGE: {
+        "aws_region": "region",
+        "aws_event_bus": "event_bus",
+        "aws_source": "source",
+        "aws_max_entry_bytes": "max_entry_bytes",
+    },
+    ProviderKind.GCP_PUBSUB: {"gcp_project": "project", "gcp_topic": "topic"},
+    ProviderKind.AZURE_EVENTGRID: {
+        "azure_endpoint": "endpoint",
+        "azure_input_schema": "input_schema",
+    },
+}
+
+
+class ProviderConfig(models.Model):
+    """One publish target (an EventBridge bus, a Pub/Sub topic, an Event Grid topic)."""
+
+    name = models.SlugField(
+        max_length=64, unique=True, help_text="Short unique name, e.g. aws-orders."
+    )
+    kind = models.CharField(max_length=32, choices=ProviderKind.choices)
+    mode = models.CharField(
+        max_length=16,
+        choices=ProviderMode.choices,
+        default=ProviderMode.DEMO,
+        help_text="Demo never calls the cloud. Production uses the real SDK when allowed.",
+    )
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+
+    aws_region = models.CharField("AWS region", max_length=32, blank=True)
+    aws_event_bus = models.CharField("event bus", max_length=1600, blank=True, default="default")
+    aws_source = models.CharField(
+        "source", max_length=256, blank=True, help_text="EventBridge Source of every entry."
+    )
+    aws_max_entry_bytes = models.PositiveIntegerField(
+        "entry size limit (bytes)",
+        default=DEFAULT_MAX_ENTRY_BYTES,
+        validators=[MinValueValidator(1024), MaxValueValidator(1024 * 1024)],
+        help_text="256 KB by default; AWS raised the limit to 1 MB in 2026.",
+    )
+    gcp_project = models.CharField("GCP project", max_length=30, blank=True)
+    gcp_topic = models.CharField("topic", max_length=255, blank=True)
+    azure_endpoint = models.URLField(
+        "topic endpoint",
+        max_length=500,
+        blank=True,
+        help_text="e.g. https://my-topic.westeurope-1.eventgrid.azure.net/api/events",
+    )
+    azure_input_schema = models.CharField(
+        "input schema",
+        max_length=16,
+        choices=EventGridSchema.choices,
+        default=EventGridSchema.CLOUDEVENTS,
+        blank=True,
+    )
+
+    demo_failure_rate = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Demo mode only: share of sends that fail with a retryable error (0 to 1).",
+    )
+    demo_latency_ms = models.PositiveIntegerField(
+        default=40,
+        validators=[MaxValueValidator(10_000)],
+        help_text="Demo mode only: simulated latency of one provider call.",
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Attempts before a delivery with retryable errors is dead.",
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name = "provider config"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """Check the options of this config's kind; blank the other kinds' options."""
+        errors: dict[str, str] = {}
+        if self.kind == ProviderKind.AWS_EVENTBRIDGE:
+            if not AWS_REGION_RE.match(self.aws_region or ""):
+                errors["aws_region"] = "Enter an AWS region such as eu-west-1."
+            if not EVENT_BUS_RE.match(self.aws_event_bus or ""):
+                errors["aws_event_bus"] = "Enter an event bus name (e.g. default) or its ARN."
+            if not self.aws_source:
+                errors["aws_source"] = "Enter the Source EventBridge rules will match, e.g. com.example.orders."
+            elif self.aws_source.startswith("aws."):
+                errors["aws_source"] = "Sources starting with 'aws.' are reserved for AWS services."
+        elif self.kind == ProviderKind.GCP_PUBSUB:
+            if not GCP_PROJECT_RE.match(self.gcp_project or ""):
+                errors["gcp_project"] = (
+                    "Enter a GCP project id: 6 to 30 lowercase letters, digits or hyphens, "
+                    "starting with a letter."
+                )
+            if not GCP_TOPIC_RE.match(self.gcp_topic or "") or self.gcp_topic.startswith("goog"):
+                errors["gcp_topic"] = (
+                    "Enter a topic id: 3 to 255 characters, starting with a letter, "
+                    "not starting with 'goog'."
+                )
+        elif self.kind == ProviderKind.AZURE_EVENTGRID:
+            url = urlsplit(self.azure_endpoint or "")
+            if url.scheme not in ("http", "https") or not url.hostname:
+                errors["azure_endpoint"] = "Enter the topic endpoint URL."
+            elif url.scheme == "http" and url.hostname not in LOCAL_HOSTS:
+                errors["azure_endpoint"] = "Event Grid endpoints must use https (http only for localhost)."
+            if self.azure_input_schema not in EventGridSchema.values:
+                errors["azure_input_schema"] = "Choose the topic's input schema."
+        if errors:
+            raise ValidationError(errors)
+        for kind, fields in KIND_OPTION_FIELDS.items():
+            if kind != self.kind:
+                for field_name in fields:
+                    setattr(self, field_name, self._meta.get_field(field_name).get_default())
+
+    def options(self) -> dict[str, Any]:
+        """This kind's options under the keys clients read."""
+        return {key: getattr(self, field) for field, key in KIND_OPTION_FIELDS[self.kind].items()}

@@ -77,8 +77,7 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
     def get_urls(self):
         urls = [
             path("compose/", self.admin_site.admin_view(self.compose_view), name="events_event_compose"),
-            path("<uuid:event_id>/status/", self.admin_site.admin_view(self.status_view),
-                 name="events_event_status"),
+            path("<uuid:event_id>/status/", self.admin_site.admin_view(self.status_view), name="events_event_status"),
         ]
         return urls + super().get_urls()
 
@@ -142,8 +141,17 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
-    fields = ["number", "mode", "started_at", "duration", "outcome", "status_code", "error_code",
-              "error_message", "provider_message_id"]
+    fields = [
+        "number",
+        "mode",
+        "started_at",
+        "duration",
+        "outcome",
+        "status_code",
+        "error_code",
+        "error_message",
+        "provider_message_id",
+    ]
     readonly_fields = fields
     ordering = ["number"]
     extra = 0
@@ -163,16 +171,41 @@ class DeliveryAttemptInline(admin.TabularInline):
 @admin.register(Delivery)
 class DeliveryAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
     event_id_lookup = "event_id"
-    list_display = ["id", "event_link", "event_type", "provider", "kind", "mode_badge", "status_badge",
-                    "attempts", "provider_message_id", "error", "latency_ms", "created_at"]
+    list_display = [
+        "id",
+        "event_link",
+        "event_type",
+        "provider",
+        "kind",
+        "mode_badge",
+        "status_badge",
+        "attempts",
+        "provider_message_id",
+        "error",
+        "latency_ms",
+        "created_at",
+    ]
     list_filter = ["status", "mode", "provider__kind", "provider", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["event__type", "=provider_message_id", "event__subject"]
     list_select_related = ["event", "provider"]
     inlines = [DeliveryAttemptInline]
     list_per_page = 100
-    fields = ["event_link", "provider", "mode", "status", "attempts", "next_attempt_at", "lease_expires_at",
-              "provider_message_id", "last_error_code", "last_error", "latency_ms", "created_at",
-              "updated_at", "completed_at"]
+    fields = [
+        "event_link",
+        "provider",
+        "mode",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "lease_expires_at",
+        "provider_message_id",
+        "last_error_code",
+        "last_error",
+        "latency_ms",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    ]
     readonly_fields = fields
 
     class Media:

@@ -47,9 +47,7 @@ class Delivery(models.Model):
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     provider = models.ForeignKey(ProviderConfig, on_delete=models.PROTECT, related_name="deliveries")
-    mode = models.CharField(
-        max_length=16, choices=ProviderMode.choices, help_text="Effective mode of the last send."
-    )
+    mode = models.CharField(max_length=16, choices=ProviderMode.choices, help_text="Effective mode of the last send.")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -95,8 +95,15 @@ def publish_event(
     if errors:
         raise PublishRejected(errors)
 
-    event = Event(id=uuid.uuid4(), type=event_type, source=source, subject=subject, data=data,
-                  created_by=created_by, created_at=timezone.now())
+    event = Event(
+        id=uuid.uuid4(),
+        type=event_type,
+        source=source,
+        subject=subject,
+        data=data,
+        created_by=created_by,
+        created_at=timezone.now(),
+    )
     outgoing = outgoing_event(event)
     for provider in providers:
         errors += [f"{provider.name}: {problem}" for problem in check_event(provider, outgoing)]
@@ -125,8 +132,14 @@ def publish_event(
 
 def json_type_name(value: Any) -> str:
     """How an operator would name a JSON value's type: "an array", "a string", …"""
-    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "null"}
+    names = {
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -137,15 +150,19 @@ def ring_doorbell(provider_id: int) -> None:
     with the caller's transaction (a free outbox). Any other broker is rung after commit,
     and the sweeper covers a crash in between.
     """
-    if Conf.ORM == router.db_for_write(Delivery) or Conf.SYNC:
+    if router.db_for_write(Delivery) == Conf.ORM or Conf.SYNC:
         _enqueue_send(provider_id)
     else:
         transaction.on_commit(lambda: _enqueue_send(provider_id))
 
 
 def _enqueue_send(provider_id: int) -> None:
-    async_task(SEND_TASK, provider_id, task_name=f"send-provider-{provider_id}-{uuid.uuid4().hex[:8]}",
-               group=f"send-provider-{provider_id}")
+    async_task(
+        SEND_TASK,
+        provider_id,
+        task_name=f"send-provider-{provider_id}-{uuid.uuid4().hex[:8]}",
+        group=f"send-provider-{provider_id}",
+    )
 
 
 @dataclass
@@ -223,8 +240,14 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
     with transaction.atomic():
         return [
             record_result(
-                delivery=delivery, token=token, result=result, mode=mode.mode, max_attempts=config.max_attempts,
-                started_at=started_at, finished_at=finished_at, latency_ms=latency_ms,
+                delivery=delivery,
+                token=token,
+                result=result,
+                mode=mode.mode,
+                max_attempts=config.max_attempts,
+                started_at=started_at,
+                finished_at=finished_at,
+                latency_ms=latency_ms,
             )
             for delivery, result in zip(deliveries, results, strict=True)
         ]
@@ -248,17 +271,27 @@ def record_result(
     retried at once rather than after a backoff.
     """
     changes: dict[str, Any] = {
-        "mode": mode, "latency_ms": latency_ms, "lease_expires_at": None, "claim_token": None,
+        "mode": mode,
+        "latency_ms": latency_ms,
+        "lease_expires_at": None,
+        "claim_token": None,
         "updated_at": finished_at,
     }
     if result.outcome is Outcome.SUCCEEDED:
-        changes |= {"status": DeliveryStatus.SUCCEEDED, "provider_message_id": result.message_id,
-                    "completed_at": finished_at, "next_attempt_at": None}
+        changes |= {
+            "status": DeliveryStatus.SUCCEEDED,
+            "provider_message_id": result.message_id,
+            "completed_at": finished_at,
+            "next_attempt_at": None,
+        }
     else:
         changes |= {"last_error_code": result.error_code[:128], "last_error": result.error_message}
         changes |= _after_failure(
-            permanent=result.outcome is Outcome.PERMANENT_ERROR, attempts=delivery.attempts,
-            max_attempts=max_attempts, now=finished_at, retry_now=outcome_unknown,
+            permanent=result.outcome is Outcome.PERMANENT_ERROR,
+            attempts=delivery.attempts,
+            max_attempts=max_attempts,
+            now=finished_at,
+            retry_now=outcome_unknown,
         )
     updated = Delivery.objects.filter(pk=delivery.pk, claim_token=token, status=DeliveryStatus.SENDING).update(
         **changes
@@ -267,7 +300,9 @@ def record_result(
         # The sweeper already recorded this attempt as unknown and re-queued the delivery.
         logger.warning(
             "delivery %s: lease lost before the outcome (%s %s) was recorded; it will be sent again",
-            delivery.pk, result.outcome.value, result.error_code or result.message_id,
+            delivery.pk,
+            result.outcome.value,
+            result.error_code or result.message_id,
         )
         return "lease_lost"
     DeliveryAttempt.objects.create(

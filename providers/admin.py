@@ -21,8 +21,10 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "kind", "description", "mode", "effective_mode_display", "enabled"]}),
         (
             "AWS EventBridge",
-            {"fields": ["aws_region", "aws_event_bus", "aws_source", "aws_max_entry_bytes"],
-             "description": "Only for kind AWS EventBridge."},
+            {
+                "fields": ["aws_region", "aws_event_bus", "aws_source", "aws_max_entry_bytes"],
+                "description": "Only for kind AWS EventBridge.",
+            },
         ),
         ("GCP Pub/Sub", {"fields": ["gcp_project", "gcp_topic"], "description": "Only for kind GCP Pub/Sub."}),
         (
@@ -32,8 +34,10 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         ("Delivery policy", {"fields": ["max_attempts"]}),
         (
             "Demo rehearsal",
-            {"fields": ["demo_failure_rate", "demo_latency_ms"],
-             "description": "Used only while the effective mode is demo."},
+            {
+                "fields": ["demo_failure_rate", "demo_latency_ms"],
+                "description": "Used only while the effective mode is demo.",
+            },
         ),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]

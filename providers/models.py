@@ -53,9 +53,7 @@ KIND_OPTION_FIELDS: dict[str, dict[str, str]] = {
 class ProviderConfig(models.Model):
     """One publish target (an EventBridge bus, a Pub/Sub topic, an Event Grid topic)."""
 
-    name = models.SlugField(
-        max_length=64, unique=True, help_text="Short unique name, e.g. aws-orders."
-    )
+    name = models.SlugField(max_length=64, unique=True, help_text="Short unique name, e.g. aws-orders.")
     kind = models.CharField(max_length=32, choices=ProviderKind.choices)
     mode = models.CharField(
         max_length=16,
@@ -68,9 +66,7 @@ class ProviderConfig(models.Model):
 
     aws_region = models.CharField("AWS region", max_length=32, blank=True)
     aws_event_bus = models.CharField("event bus", max_length=1600, blank=True, default="default")
-    aws_source = models.CharField(
-        "source", max_length=256, blank=True, help_text="EventBridge Source of every entry."
-    )
+    aws_source = models.CharField("source", max_length=256, blank=True, help_text="EventBridge Source of every entry.")
     aws_max_entry_bytes = models.PositiveIntegerField(
         "entry size limit (bytes)",
         default=DEFAULT_MAX_ENTRY_BYTES,
@@ -134,13 +130,11 @@ class ProviderConfig(models.Model):
         elif self.kind == ProviderKind.GCP_PUBSUB:
             if not GCP_PROJECT_RE.match(self.gcp_project or ""):
                 errors["gcp_project"] = (
-                    "Enter a GCP project id: 6 to 30 lowercase letters, digits or hyphens, "
-                    "starting with a letter."
+                    "Enter a GCP project id: 6 to 30 lowercase letters, digits or hyphens, starting with a letter."
                 )
             if not GCP_TOPIC_RE.match(self.gcp_topic or "") or self.gcp_topic.startswith("goog"):
                 errors["gcp_topic"] = (
-                    "Enter a topic id: 3 to 255 characters, starting with a letter, "
-                    "not starting with 'goog'."
+                    "Enter a topic id: 3 to 255 characters, starting with a letter, not starting with 'goog'."
                 )
         elif self.kind == ProviderKind.AZURE_EVENTGRID:
             url = urlsplit(self.azure_endpoint or "")

@@ -14,8 +14,7 @@ from .models import EventGridSchema, ProviderConfig, ProviderKind, ProviderMode
 json_logger = logging.getLogger("helios.json")
 
 NO_PRODUCTION_CLIENT = (
-    "production requested, but the production client is not available in this "
-    "version: sending in demo mode"
+    "production requested, but the production client is not available in this version: sending in demo mode"
 )
 
 
@@ -88,8 +87,12 @@ def log_effective_modes(*, process: str) -> None:
     except DatabaseError as exc:
         json_logger.warning(
             json.dumps(
-                {"event": "provider_mode_unknown", "process": process, "pid": os.getpid(),
-                 "reason": f"database not ready: {type(exc).__name__}"}
+                {
+                    "event": "provider_mode_unknown",
+                    "process": process,
+                    "pid": os.getpid(),
+                    "reason": f"database not ready: {type(exc).__name__}",
+                }
             )
         )
         return

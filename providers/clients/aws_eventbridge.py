@@ -55,12 +55,7 @@ class EventBridgeFormat(PayloadFormat):
             "EventBusName": self.options["event_bus"],
             "Time": event.time,
         }
-        size = (
-            TIME_FIELD_BYTES
-            + utf8_len(entry["Source"])
-            + utf8_len(entry["DetailType"])
-            + utf8_len(detail)
-        )
+        size = TIME_FIELD_BYTES + utf8_len(entry["Source"]) + utf8_len(entry["DetailType"]) + utf8_len(detail)
         return Payload(event_id=event.id, body=entry, size=size)
 
     def problems(self, payload: Payload) -> list[str]:
@@ -74,10 +69,7 @@ class EventBridgeFormat(PayloadFormat):
                 f"plus {TIME_FIELD_BYTES} bytes for Time)."
             )
         if not entry["DetailType"] or len(entry["DetailType"]) > MAX_DETAIL_TYPE_CHARS:
-            found.append(
-                f"EventBridge needs an event type (DetailType) of 1 to "
-                f"{MAX_DETAIL_TYPE_CHARS} characters."
-            )
+            found.append(f"EventBridge needs an event type (DetailType) of 1 to {MAX_DETAIL_TYPE_CHARS} characters.")
         source = entry["Source"]
         if not source or len(source) > MAX_SOURCE_CHARS or source.startswith("aws."):
             found.append(

@@ -161,7 +161,7 @@ class ProviderClient(ABC):
             batch_events = [by_id[payload.event_id] for payload in batch]
             try:
                 batch_results = self.send_batch(batch_events, batch)
-            except Exception as exc:  # noqa: BLE001 - an outcome must be recorded, whatever broke
+            except Exception as exc:  # an outcome must be recorded, whatever broke
                 logger.exception("provider %s: batch send raised", self.settings.name)
                 batch_results = [self.unexpected_error(event, exc) for event in batch_events]
             for result in batch_results:
@@ -181,10 +181,8 @@ class ProviderClient(ABC):
         )
 
     @abstractmethod
-    def send_batch(
-        self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]
-    ) -> list[PublishResult]:
+    def send_batch(self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]) -> list[PublishResult]:
         """Send one batch within the provider's limits; one result per payload."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release network resources (nothing by default)."""

@@ -21,9 +21,7 @@ class DemoClient(ProviderClient):
         super().__init__(settings, payload_format)
         self._random = random.Random()
 
-    def send_batch(
-        self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]
-    ) -> list[PublishResult]:
+    def send_batch(self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]) -> list[PublishResult]:
         """Pretend to send one batch and report what the provider would say."""
         if self.settings.demo_latency_ms > 0:
             time.sleep(self.settings.demo_latency_ms * self._random.uniform(0.5, 1.5) / 1000)

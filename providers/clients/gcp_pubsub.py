@@ -53,13 +53,11 @@ class PubSubFormat(PayloadFormat):
         found = []
         if len(data) > MAX_DATA_BYTES:
             found.append(
-                f"The Pub/Sub message data is {len(data):,} bytes; "
-                f"Pub/Sub accepts at most {MAX_DATA_BYTES:,} bytes."
+                f"The Pub/Sub message data is {len(data):,} bytes; Pub/Sub accepts at most {MAX_DATA_BYTES:,} bytes."
             )
         if len(attributes) > MAX_ATTRIBUTES:
             found.append(
-                f"The Pub/Sub message has {len(attributes)} attributes; "
-                f"Pub/Sub accepts at most {MAX_ATTRIBUTES}."
+                f"The Pub/Sub message has {len(attributes)} attributes; Pub/Sub accepts at most {MAX_ATTRIBUTES}."
             )
         for key, value in attributes.items():
             if utf8_len(key) > MAX_ATTRIBUTE_KEY_BYTES:

@@ -15,7 +15,11 @@ from events.selectors import delivery_status_rows, wait_until_final
 from events.services import PublishRejected, deliver_now, publish_event
 from providers.models import ProviderConfig, ProviderKind
 
-KIND_ALIASES = {"aws": ProviderKind.AWS_EVENTBRIDGE, "gcp": ProviderKind.GCP_PUBSUB, "azure": ProviderKind.AZURE_EVENTGRID}
+KIND_ALIASES = {
+    "aws": ProviderKind.AWS_EVENTBRIDGE,
+    "gcp": ProviderKind.GCP_PUBSUB,
+    "azure": ProviderKind.AZURE_EVENTGRID,
+}
 
 
 def resolve_providers(names: list[str]) -> list[ProviderConfig]:
@@ -46,7 +50,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--provider", action="append", dest="providers", metavar="aws|gcp|azure|all|NAME",
+            "--provider",
+            action="append",
+            dest="providers",
+            metavar="aws|gcp|azure|all|NAME",
             help="Where to send (repeatable). Default: all enabled providers.",
         )
         parser.add_argument("--event-type", default="OrderPlaced")
@@ -65,8 +72,12 @@ class Command(BaseCommand):
         data = self.event_data(options)
         try:
             event = publish_event(
-                event_type=options["event_type"], source=options["source"], subject=options["subject"],
-                data=data, providers=providers, ring=not options["sync"],
+                event_type=options["event_type"],
+                source=options["source"],
+                subject=options["subject"],
+                data=data,
+                providers=providers,
+                ring=not options["sync"],
             )
         except PublishRejected as rejected:
             raise CommandError("Nothing was published:\n  " + "\n  ".join(rejected.errors), returncode=2) from None
@@ -94,7 +105,11 @@ class Command(BaseCommand):
                 raise CommandError("--data must be a JSON object ({...}).", returncode=2)
         else:
             data = {}
-        shortcuts = {"order_id": options["order_id"], "amount": options["amount"], "customer_id": options["customer_id"]}
+        shortcuts = {
+            "order_id": options["order_id"],
+            "amount": options["amount"],
+            "customer_id": options["customer_id"],
+        }
         data.update({key: value for key, value in shortcuts.items() if value is not None})
         return data
 
@@ -103,7 +118,9 @@ class Command(BaseCommand):
         rows = delivery_status_rows(event)
         width = max(len(row["provider"]) for row in rows)
         for row in rows:
-            self.stdout.write(f"  {row['provider']:<{width}}  {row['kind']:<16}  {row['mode']:<10}  {self.outcome(row, queued)}")
+            self.stdout.write(
+                f"  {row['provider']:<{width}}  {row['kind']:<16}  {row['mode']:<10}  {self.outcome(row, queued)}"
+            )
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1

@@ -27,8 +27,11 @@ class Command(BaseCommand):
     help = "Start the HELIOS console (web server + worker) after migrating and first-run setup."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--addr", default=os.environ.get("HELIOS_ADDR", "127.0.0.1:8000"),
-                            help="host:port for the web server (default 127.0.0.1:8000 or $HELIOS_ADDR).")
+        parser.add_argument(
+            "--addr",
+            default=os.environ.get("HELIOS_ADDR", "127.0.0.1:8000"),
+            help="host:port for the web server (default 127.0.0.1:8000 or $HELIOS_ADDR).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
@@ -62,8 +65,8 @@ class Command(BaseCommand):
     def banner(self, addr: str, username: str, password: str | None, created: list[str]) -> None:
         password_line = (
             f"password: {password}   (shown once; change it in the admin)"
-            if password else "password: the one set at first start (reset: python manage.py changepassword "
-            f"{username})"
+            if password
+            else f"password: the one set at first start (reset: python manage.py changepassword {username})"
         )
         lines = [
             "",

@@ -20,7 +20,8 @@ class Command(BaseCommand):
         if options["action"] == "bootstrap":
             created = bootstrap_demo_providers()
             self.stdout.write(
-                f"Created {', '.join(c.name for c in created)}." if created
+                f"Created {', '.join(c.name for c in created)}."
+                if created
                 else "Provider configs already exist; nothing created."
             )
             return

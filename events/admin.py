@@ -3,8 +3,9 @@
 import uuid
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -34,16 +35,19 @@ class ReadOnlyHistoryMixin:
 
 
 class EventIdSearchMixin:
-    """A search term that is a UUID finds the event by id; other terms use search_fields."""
+    """A search term that is a UUID is matched exactly (indexes, no LIKE); others use search_fields."""
 
-    event_id_lookup = "id"
+    def uuid_search(self, term: str, value: uuid.UUID) -> Q:
+        """Rows a UUID-shaped search term finds."""
+        return Q(id=value)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        term = search_term.strip()
         try:
-            event_id = uuid.UUID(search_term.strip())
+            value = uuid.UUID(term)
         except ValueError:
             return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(**{self.event_id_lookup: event_id}), False
+        return queryset.filter(self.uuid_search(term, value)), False
 
 
 @admin.register(Event)
@@ -92,8 +96,16 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
         """Compose an event and send it to the chosen providers."""
         if not self.has_compose_permission(request):
             raise PermissionDenied
-        form = ComposeEventForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        request_error = ""
+        try:
+            form = ComposeEventForm(request.POST or None)
+        except RequestDataTooBig:
+            form = ComposeEventForm()
+            request_error = (
+                f"The form is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes the console accepts. "
+                "Nothing was created."
+            )
+        if form.is_bound and form.is_valid():
             values = form.cleaned_data
             try:
                 event = publish_event(
@@ -117,6 +129,7 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
             "opts": self.model._meta,
             "title": "Compose event",
             "form": form,
+            "request_error": request_error,
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/events/event/compose.html", context)
@@ -170,7 +183,6 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 @admin.register(Delivery)
 class DeliveryAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
-    event_id_lookup = "event_id"
     list_display = [
         "id",
         "event_link",
@@ -210,6 +222,10 @@ class DeliveryAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["helios/console.css"]}
+
+    def uuid_search(self, term: str, value: uuid.UUID) -> Q:
+        """An event id, or a provider message id that is a UUID (EventBridge, Event Grid)."""
+        return Q(event_id=value) | Q(provider_message_id=term)
 
     @admin.display(description="event", ordering="event__created_at")
     def event_link(self, obj: Delivery) -> SafeString:

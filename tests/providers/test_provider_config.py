@@ -18,7 +18,11 @@ pytestmark = pytest.mark.django_db
         ("aws_eventbridge", {"aws_region": "Ireland", "aws_source": "com.x"}, "aws_region"),
         ("aws_eventbridge", {"aws_region": "eu-west-1", "aws_source": ""}, "aws_source"),
         ("aws_eventbridge", {"aws_region": "eu-west-1", "aws_source": "aws.s3"}, "aws_source"),
-        ("aws_eventbridge", {"aws_region": "eu-west-1", "aws_source": "x", "aws_event_bus": "bad bus"}, "aws_event_bus"),
+        (
+            "aws_eventbridge",
+            {"aws_region": "eu-west-1", "aws_source": "x", "aws_event_bus": "bad bus"},
+            "aws_event_bus",
+        ),
         ("gcp_pubsub", {"gcp_project": "P", "gcp_topic": "orders"}, "gcp_project"),
         ("gcp_pubsub", {"gcp_project": "helios-test", "gcp_topic": "goog-x"}, "gcp_topic"),
         ("azure_eventgrid", {"azure_endpoint": "http://topic.example.com/api/events"}, "azure_endpoint"),

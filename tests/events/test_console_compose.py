@@ -1,0 +1,161 @@
+"""The compose page, the live event page and the read-only history, through Django's test client."""
+
+import json
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+from django_q.models import OrmQ
+
+from events.models import Delivery, Event
+
+pytestmark = pytest.mark.django_db
+
+COMPOSE_URL = "admin:events_event_compose"
+
+
+def compose(client, providers, data='{"order_id": "o-1"}', **fields):
+    form = {
+        "event_type": "OrderPlaced",
+        "source": "com.test",
+        "subject": "",
+        "data": data,
+        "providers": [p.pk for p in providers],
+        **fields,
+    }
+    return client.post(reverse(COMPOSE_URL), form)
+
+
+def assert_nothing_created():
+    assert (Event.objects.count(), Delivery.objects.count(), OrmQ.objects.count()) == (0, 0, 0)
+
+
+def test_compose_page_lists_enabled_providers_with_kind_and_mode(admin_client, demo_providers):
+    page = admin_client.get(reverse(COMPOSE_URL)).content.decode()
+    for label in (
+        "aws-demo — AWS EventBridge (demo)",
+        "gcp-demo — GCP Pub/Sub (demo)",
+        "azure-demo — Azure Event Grid (demo)",
+    ):
+        assert label in page
+
+
+def test_valid_event_is_created_and_redirects_to_its_page(admin_client, demo_providers, admin_user):
+    response = compose(admin_client, demo_providers, subject="orders/o-1")
+    event = Event.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("admin:events_event_change", args=[event.pk])
+    assert (event.type, event.subject, event.data, event.created_by) == (
+        "OrderPlaced",
+        "orders/o-1",
+        {"order_id": "o-1"},
+        admin_user,
+    )
+    assert event.deliveries.count() == 3
+    page = admin_client.get(response.url).content.decode()
+    assert 'id="helios-deliveries"' in page
+    assert page.count('data-delivery-id="') == 3
+    assert reverse("admin:events_event_status", args=[event.pk]) in page
+
+
+def test_invalid_json_shows_line_and_column_and_creates_nothing(admin_client, demo_providers):
+    response = compose(admin_client, demo_providers, data='{\n  "order_id": "o-1",\n  "amount": \n}')
+    assert response.status_code == 200
+    assert "Invalid JSON at line 4, column 1: Expecting value." in response.content.decode()
+    assert_nothing_created()
+
+
+def test_json_that_is_not_an_object_is_refused(admin_client, demo_providers):
+    response = compose(admin_client, demo_providers, data="[1, 2, 3]")
+    assert "The event data must be a JSON object ({…}), not an array." in response.content.decode()
+    assert_nothing_created()
+
+
+def test_no_provider_chosen_is_refused(admin_client, demo_providers):
+    response = compose(admin_client, [])
+    assert "Choose at least one provider." in response.content.decode()
+    assert_nothing_created()
+
+
+@pytest.mark.parametrize(
+    ("kind", "size", "message"),
+    [
+        ("aws_eventbridge", 300_000, "The EventBridge entry is"),
+        ("azure_eventgrid", 1_100_000, "The Event Grid event is"),
+        ("gcp_pubsub", 10_000_100, "The Pub/Sub message data is"),
+    ],
+)
+def test_payload_over_a_providers_limit_is_refused_naming_it(admin_client, make_provider, kind, size, message):
+    config = make_provider(f"{kind}-x", kind)
+    response = compose(admin_client, [config], data=json.dumps({"pad": "x" * size}))
+    assert f"{config.name}: {message}" in response.content.decode()
+    assert_nothing_created()
+
+
+def test_status_endpoint_reports_each_delivery_until_all_final(admin_client, demo_providers, sync_tasks):
+    compose(admin_client, demo_providers)
+    event = Event.objects.get()
+    body = admin_client.get(reverse("admin:events_event_status", args=[event.pk])).json()
+    assert body["all_final"] is True
+    assert sorted((d["provider"], d["status"], d["attempts"]) for d in body["deliveries"]) == [
+        ("aws-demo", "succeeded", 1),
+        ("azure-demo", "succeeded", 1),
+        ("gcp-demo", "succeeded", 1),
+    ]
+    assert all(d["provider_message_id"] for d in body["deliveries"])
+
+
+def test_status_endpoint_is_not_final_while_deliveries_wait(admin_client, demo_providers):
+    compose(admin_client, demo_providers)
+    event = Event.objects.get()
+    body = admin_client.get(reverse("admin:events_event_status", args=[event.pk])).json()
+    assert body["all_final"] is False
+    assert {d["status"] for d in body["deliveries"]} == {"pending"}
+
+
+def test_history_is_read_only(admin_client, demo_providers, sync_tasks):
+    compose(admin_client, demo_providers)
+    delivery = Delivery.objects.first()
+    page = admin_client.get(reverse("admin:events_delivery_change", args=[delivery.pk])).content.decode()
+    assert 'name="status"' not in page and "Save" not in page
+    assert admin_client.post(reverse("admin:events_delivery_delete", args=[delivery.pk])).status_code == 403
+    assert admin_client.get(reverse("admin:events_delivery_add")).status_code == 403
+
+
+def test_delivery_history_filters_and_searches(admin_client, demo_providers, sync_tasks):
+    compose(admin_client, demo_providers)
+    event = Event.objects.get()
+    aws = Delivery.objects.get(provider__name="aws-demo")
+    url = reverse("admin:events_delivery_changelist")
+    by_event = admin_client.get(url, {"q": str(event.id)}).content.decode()
+    assert by_event.count('class="field-status_badge"') == 3
+    by_message = admin_client.get(url, {"q": aws.provider_message_id}).content.decode()
+    assert by_message.count('class="field-status_badge"') == 1
+    by_kind = admin_client.get(url, {"provider__kind__exact": "gcp_pubsub", "status__exact": "succeeded"})
+    assert by_kind.content.decode().count('class="field-status_badge"') == 1
+    attempts_page = admin_client.get(reverse("admin:events_delivery_change", args=[aws.pk])).content.decode()
+    assert "Attempt" in attempts_page and aws.provider_message_id in attempts_page
+
+
+def test_a_viewer_without_add_permission_cannot_compose(client, demo_providers):
+    viewer = User.objects.create_user("viewer", password="pw-12345-long", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_event"))
+    client.force_login(viewer)
+    assert client.get(reverse(COMPOSE_URL)).status_code == 403
+    assert compose(client, demo_providers).status_code == 403
+    assert_nothing_created()
+
+
+def test_provider_list_shows_mode_badge_and_effective_mode_reason(admin_client, make_provider):
+    make_provider("aws-prod", "aws_eventbridge", mode="production")
+    page = admin_client.get(reverse("admin:providers_providerconfig_changelist")).content.decode()
+    assert "helios-badge--production" in page
+    assert "production client is not available" in page
+
+
+def test_a_form_larger_than_the_console_accepts_gets_words_not_an_error_page(admin_client, demo_providers, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = compose(admin_client, demo_providers, data=json.dumps({"pad": "x" * 20_000}))
+    assert response.status_code == 200
+    assert "larger than the 10,000 bytes the console accepts. Nothing was created." in response.content.decode()
+    assert_nothing_created()

@@ -94,7 +94,7 @@ def qcluster(transactional_db: None, tmp_path: Path) -> Iterator[Path]:
             _wait_for_text(log_path, "ready for work", process, timeout=30)
             yield log_path
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
+            process.terminate()  # the cluster stops its own workers
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -1,0 +1,86 @@
+"""Real-browser tests: Playwright driving Debian's chromium against the running console."""
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from providers.models import ProviderConfig
+from tests.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Debian's chromium through Playwright (Playwright never downloads a browser here)."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("HELIOS_REQUIRE_BROWSER"):
+            pytest.fail(f"chromium not found at {CHROMIUM}; install Debian's chromium package")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def log_in(browser, live_server):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    return page
+
+
+def test_compose_to_three_demo_providers_and_watch_them_succeed_live(
+    browser, live_server, admin_user, demo_providers, qcluster
+):
+    from playwright.sync_api import expect
+
+    # A slower simulated AWS call keeps one delivery open while the page first renders.
+    ProviderConfig.objects.filter(name="aws-demo").update(demo_latency_ms=2500)
+    page = log_in(browser, live_server)
+    page.click("#helios-compose")
+    page.fill("#id_event_type", "OrderPlaced")
+    page.fill("#id_subject", "orders/o-42")
+    page.fill("#id_data", '{"order_id": "o-42", "amount": 99.5}')
+    for name in ("aws-demo", "gcp-demo", "azure-demo"):
+        page.get_by_label(name, exact=False).check()
+    page.click("input[name=_send]")
+
+    rows = page.locator("#helios-deliveries tbody tr")
+    expect(rows).to_have_count(3)
+    first_seen = [rows.nth(i).get_attribute("data-status") for i in range(3)]
+    assert first_seen.count("succeeded") < 3, "page should open before the slow delivery finishes"
+    expect(page.locator("#helios-deliveries")).to_have_attribute("data-all-final", "true", timeout=30_000)
+    assert [rows.nth(i).get_attribute("data-status") for i in range(3)] == ["succeeded"] * 3
+    expect(page.locator("#helios-live-state")).to_have_text("All deliveries are final.")
+    for i in range(3):
+        assert rows.nth(i).locator('[data-field="provider_message_id"]').inner_text() not in ("", "—")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "event-page.png"), full_page=True)
+
+
+def test_invalid_json_is_shown_on_the_form(browser, live_server, admin_user, demo_providers):
+    page = log_in(browser, live_server)
+    page.goto(f"{live_server.url}/admin/events/event/compose/")
+    page.fill("#id_data", '{"order_id": "o-1",}')
+    page.get_by_label("gcp-demo", exact=False).check()
+    page.click("input[name=_send]")
+    error = page.locator(".field-data .errorlist")
+    assert "Invalid JSON at line 1, column 20: Expecting property name" in error.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compose-error.png"), full_page=True)

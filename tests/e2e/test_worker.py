@@ -1,0 +1,46 @@
+"""A real qcluster process (not sync mode) delivers what the services queue."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from events.models import Event
+from events.selectors import wait_until_final
+from events.services import publish_event
+from tests.conftest import PROJECT_ROOT, subprocess_env
+
+pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+
+
+def test_real_worker_delivers_to_all_three_demo_providers(demo_providers, qcluster):
+    events = [
+        publish_event(event_type="OrderPlaced", source="com.test", data={"n": n}, providers=demo_providers)
+        for n in range(5)
+    ]
+    for event in events:
+        assert wait_until_final(event, timeout_seconds=30), "worker did not finish in 30 s"
+    for event in events:
+        statuses = sorted(event.deliveries.values_list("status", "attempts"))
+        assert statuses == [("succeeded", 1)] * 3
+    log = qcluster.read_text()
+    assert "events.tasks.send_due_deliveries" in log
+    modes = [json.loads(line) for line in log.splitlines() if line.startswith('{"event": "provider_mode"')]
+    assert {m["provider"] for m in modes} == {"aws-demo", "gcp-demo", "azure-demo"}
+    assert all(m["process"].startswith("worker:") and m["mode"] == "demo" for m in modes)
+
+
+def test_publish_command_with_wait_against_a_real_worker(demo_providers, qcluster):
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "manage.py"), "publish", "--provider", "all", "--wait", "--timeout", "30"],
+        cwd=PROJECT_ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS  message id") == 3
+    assert "3 deliveries: 3 succeeded" in result.stdout
+    assert Event.objects.count() == 1

@@ -5,6 +5,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 
 from providers.models import ProviderConfig
 from tests.conftest import ARTIFACTS
@@ -33,6 +34,9 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+        # Connections opened while Playwright's loop ran live in its context: close them here,
+        # or the test database cannot be dropped at the end of the session.
+        connections.close_all()
 
 
 def log_in(browser, live_server):

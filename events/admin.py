@@ -2,8 +2,8 @@
 
 import uuid
 
-from django.contrib import admin, messages
 from django.conf import settings
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse

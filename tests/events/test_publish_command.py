@@ -38,7 +38,7 @@ def test_sync_to_all_prints_three_successes_and_exits_0(demo_providers):
 
 
 def test_kind_aliases_and_names_choose_providers_once_each(demo_providers):
-    code, out = publish("--provider", "aws", "--provider", "gcp-demo", "--provider", "gcp", "--sync")
+    code, _ = publish("--provider", "aws", "--provider", "gcp-demo", "--provider", "gcp", "--sync")
     assert code == 0
     assert sorted(Delivery.objects.values_list("provider__name", flat=True)) == ["aws-demo", "gcp-demo"]
 

@@ -132,7 +132,6 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # Until the real cloud clients land, every provider's effective mode is demo.
 HELIOS_SEND_BATCH_SIZE = env.int("HELIOS_SEND_BATCH_SIZE", default=10)
 HELIOS_LEASE_SECONDS = env.int("HELIOS_LEASE_SECONDS", default=60)
-HELIOS_SWEEP_MINUTES = env.int("HELIOS_SWEEP_MINUTES", default=1)
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {

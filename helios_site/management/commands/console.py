@@ -53,7 +53,7 @@ class Command(BaseCommand):
         finally:
             for child in children:
                 if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+                    child.terminate()  # SIGTERM: both runserver and qcluster stop on it
             for child in children:
                 try:
                     child.wait(timeout=15)

@@ -1,0 +1,64 @@
+"""`manage.py console` (what `make run` starts): first-run setup, web + worker, clean stop."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.cluster
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_console_starts_web_and_worker_prints_login_and_stops_cleanly(tmp_path: Path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {
+        "SQLITE_PATH": str(tmp_path / "console.sqlite3"),
+        "HELIOS_ADMIN_PASSWORD": "first-run-pw-123",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = tmp_path / "console.log"
+    with log_path.open("w") as log:
+        console = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "manage.py"), "console", "--addr", f"127.0.0.1:{port}"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            login_page = ""
+            while time.monotonic() < deadline and not login_page:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2) as response:
+                        login_page = response.read().decode()
+                except OSError:
+                    time.sleep(0.3)
+            assert "HELIOS" in login_page
+            while "ready for work" not in log_path.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            output = log_path.read_text()
+            assert f"console:  http://127.0.0.1:{port}/admin/" in output
+            assert "user:     admin" in output
+            assert "password: first-run-pw-123" in output
+            assert "created demo providers: aws-demo, gcp-demo, azure-demo" in output
+            assert "ready for work" in output  # the qcluster worker runs
+        finally:
+            console.send_signal(signal.SIGTERM)
+            assert console.wait(timeout=30) == 0
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2)

@@ -23,7 +23,7 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from providers.clients.base import Outcome, OutgoingEvent, PublishResult
-from providers.models import ProviderConfig
+from providers.models import ProviderConfig, ProviderMode
 from providers.services import check_event, client_for, effective_mode
 
 from .models import (
@@ -229,28 +229,52 @@ def claim_due(*, provider_id: int, limit: int) -> tuple[uuid.UUID, list[Delivery
 
 
 def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequence[Delivery]) -> list[str]:
-    """Send claimed deliveries through the provider's client and record each outcome."""
-    mode = effective_mode(config)
-    client = client_for(config, mode)
-    started_at = timezone.now()
-    started = time.monotonic()
-    results = client.publish([outgoing_event(d.event) for d in deliveries])
-    latency_ms = int((time.monotonic() - started) * 1000)
-    finished_at = timezone.now()
-    with transaction.atomic():
-        return [
-            record_result(
-                delivery=delivery,
-                token=token,
-                result=result,
-                mode=mode.mode,
-                max_attempts=config.max_attempts,
-                started_at=started_at,
-                finished_at=finished_at,
-                latency_ms=latency_ms,
-            )
-            for delivery, result in zip(deliveries, results, strict=True)
-        ]
+    """Send claimed deliveries through the provider's client and record each outcome.
+
+    A delivery is sent in the mode it was composed in: a demo delivery is never sent to a
+    real cloud, and a production delivery is never simulated; while production is not
+    available it waits as a retryable attempt that says why.
+    """
+    current = effective_mode(config)
+    outcomes = []
+    for mode in (ProviderMode.DEMO, ProviderMode.PRODUCTION):
+        group = [d for d in deliveries if d.mode == mode]
+        if not group:
+            continue
+        events = [outgoing_event(d.event) for d in group]
+        started_at = timezone.now()
+        started = time.monotonic()
+        if mode == ProviderMode.PRODUCTION and not current.is_production:
+            results = [production_unavailable(event.id, current.reason) for event in events]
+        else:
+            results = client_for(config, mode).publish(events)
+        latency_ms = int((time.monotonic() - started) * 1000)
+        finished_at = timezone.now()
+        with transaction.atomic():
+            outcomes += [
+                record_result(
+                    delivery=delivery,
+                    token=token,
+                    result=result,
+                    mode=mode,
+                    max_attempts=config.max_attempts,
+                    started_at=started_at,
+                    finished_at=finished_at,
+                    latency_ms=latency_ms,
+                )
+                for delivery, result in zip(group, results, strict=True)
+            ]
+    return outcomes
+
+
+def production_unavailable(event_id: str, reason: str) -> PublishResult:
+    """The attempt recorded when a production delivery cannot be sent for real right now."""
+    return PublishResult(
+        event_id=event_id,
+        outcome=Outcome.RETRYABLE_ERROR,
+        error_code="ProductionUnavailable",
+        error_message=f"Not sent: composed for production, but {reason}. It is never simulated; HELIOS retries.",
+    )
 
 
 def record_result(

@@ -5,6 +5,7 @@ present. `.env.example` documents every variable. The embedded default (no varia
 set) is SQLite with the django-q2 ORM broker and every provider in demo mode.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -129,7 +130,17 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
 # --- HELIOS -----------------------------------------------------------------------------
-# Until the real cloud clients land, every provider's effective mode is demo.
+# The deployment-wide switch: a provider config sends for real only when this is
+# "production", its own mode is production and its credentials resolve.
+HELIOS_DEPLOYMENT_MODE = env.str("HELIOS_DEPLOYMENT_MODE", default="demo")
+if HELIOS_DEPLOYMENT_MODE not in ("demo", "production"):
+    raise environ.ImproperlyConfigured("HELIOS_DEPLOYMENT_MODE must be demo or production.")
+# Bound on every SDK call (and on the SDKs' own retries), so one task never hangs.
+HELIOS_PROVIDER_TIMEOUT_SECONDS = env.float("HELIOS_PROVIDER_TIMEOUT_SECONDS", default=10.0)
+# Credential discovery must not probe cloud instance-metadata servers unless the deployment
+# runs on that cloud and says so (set AWS_EC2_METADATA_DISABLED=false / NO_GCE_CHECK=false).
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+os.environ.setdefault("NO_GCE_CHECK", "true")
 HELIOS_SEND_BATCH_SIZE = env.int("HELIOS_SEND_BATCH_SIZE", default=10)
 HELIOS_LEASE_SECONDS = env.int("HELIOS_LEASE_SECONDS", default=60)
 

@@ -4,8 +4,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from .clients.aws_eventbridge import DEFAULT_MAX_ENTRY_BYTES
@@ -32,6 +33,7 @@ AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 EVENT_BUS_RE = re.compile(r"^([/\.\-_A-Za-z0-9]{1,256}|arn:aws[\w-]*:events:[a-z0-9-]+:\d{12}:event-bus/.+)$")
 GCP_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 GCP_TOPIC_RE = re.compile(r"^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
+HOST_PORT_RE = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 #: The option fields each kind needs, mapped to the key clients read them under.
@@ -41,8 +43,14 @@ KIND_OPTION_FIELDS: dict[str, dict[str, str]] = {
         "aws_event_bus": "event_bus",
         "aws_source": "source",
         "aws_max_entry_bytes": "max_entry_bytes",
+        "aws_endpoint_url": "endpoint_url",
     },
-    ProviderKind.GCP_PUBSUB: {"gcp_project": "project", "gcp_topic": "topic"},
+    ProviderKind.GCP_PUBSUB: {
+        "gcp_project": "project",
+        "gcp_topic": "topic",
+        "gcp_emulator_host": "emulator_host",
+        "gcp_ordering_by_subject": "ordering_by_subject",
+    },
     ProviderKind.AZURE_EVENTGRID: {
         "azure_endpoint": "endpoint",
         "azure_input_schema": "input_schema",
@@ -73,8 +81,24 @@ class ProviderConfig(models.Model):
         validators=[MinValueValidator(1024), MaxValueValidator(1024 * 1024)],
         help_text="256 KB by default; AWS raised the limit to 1 MB in 2026.",
     )
+    aws_endpoint_url = models.URLField(
+        "endpoint URL override",
+        blank=True,
+        help_text="Only for LocalStack, moto or a VPC endpoint; empty = AWS's regional endpoint.",
+    )
     gcp_project = models.CharField("GCP project", max_length=30, blank=True)
     gcp_topic = models.CharField("topic", max_length=255, blank=True)
+    gcp_emulator_host = models.CharField(
+        "emulator host override",
+        max_length=255,
+        blank=True,
+        help_text="host:port of a Pub/Sub emulator (plain gRPC, no credentials); empty = Google's endpoint.",
+    )
+    gcp_ordering_by_subject = models.BooleanField(
+        "order by subject",
+        default=False,
+        help_text="Publish with the event subject as ordering key (the subscription must enable ordering).",
+    )
     azure_endpoint = models.URLField(
         "topic endpoint",
         max_length=500,
@@ -99,6 +123,20 @@ class ProviderConfig(models.Model):
         validators=[MaxValueValidator(10_000)],
         help_text="Demo mode only: simulated latency of one provider call.",
     )
+    credentials_env_prefix = models.CharField(
+        "credentials environment prefix",
+        max_length=64,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z][A-Z0-9_]*_$", "Use capitals, digits and _, ending with _, e.g. ORDERS_.")],
+        help_text=(
+            "Empty: the SDK's default chain. With ORDERS_: ORDERS_AWS_ACCESS_KEY_ID / ORDERS_AWS_SECRET_ACCESS_KEY "
+            "(or ORDERS_AWS_PROFILE), ORDERS_GOOGLE_APPLICATION_CREDENTIALS, ORDERS_EVENTGRID_ACCESS_KEY "
+            "(or ORDERS_EVENTGRID_SAS_TOKEN). Secrets stay in the environment, never in the database."
+        ),
+    )
+    last_check_at = models.DateTimeField("last connection test", null=True, blank=True, editable=False)
+    last_check_ok = models.BooleanField("last test passed", null=True, editable=False)
+    last_check_message = models.CharField("last test result", max_length=500, blank=True, editable=False)
     max_attempts = models.PositiveSmallIntegerField(
         default=8,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
@@ -111,6 +149,7 @@ class ProviderConfig(models.Model):
     class Meta:
         ordering = ["kind", "name"]
         verbose_name = "provider config"
+        permissions = [("switch_mode", "Can switch a provider config between demo and production")]
 
     def __str__(self) -> str:
         return self.name
@@ -154,3 +193,26 @@ class ProviderConfig(models.Model):
     def options(self) -> dict[str, Any]:
         """This kind's options under the keys clients read."""
         return {key: getattr(self, field) for field, key in KIND_OPTION_FIELDS[self.kind].items()}
+
+
+class ModeChange(models.Model):
+    """Audit of a provider config switching between demo and production."""
+
+    provider = models.ForeignKey(ProviderConfig, on_delete=models.CASCADE, related_name="mode_changes")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    from_mode = models.CharField(max_length=16, choices=ProviderMode.choices)
+    to_mode = models.CharField(max_length=16, choices=ProviderMode.choices)
+    reason = models.TextField()
+    effective_mode = models.CharField(
+        max_length=16, choices=ProviderMode.choices, help_text="Effective mode right after the switch."
+    )
+    effective_reason = models.CharField(max_length=500)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-changed_at"]
+        get_latest_by = "changed_at"
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.from_mode} → {self.to_mode}"

@@ -3,19 +3,24 @@
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
+from . import credentials
 from .clients.base import ClientSettings, OutgoingEvent, ProviderClient
-from .clients.registry import build_client, has_production_client, payload_format
-from .models import EventGridSchema, ProviderConfig, ProviderKind, ProviderMode
+from .clients.registry import build_client, payload_format
+from .credentials import Credentials
+from .models import EventGridSchema, ModeChange, ProviderConfig, ProviderKind, ProviderMode
 
 json_logger = logging.getLogger("helios.json")
+logger = logging.getLogger(__name__)
 
-NO_PRODUCTION_CLIENT = (
-    "production requested, but the production client is not available in this version: sending in demo mode"
-)
+CREDENTIALS_TTL_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -31,44 +36,82 @@ class EffectiveMode:
         return self.mode == ProviderMode.PRODUCTION
 
 
+def deployment_allows_production() -> bool:
+    """The deployment-wide switch: HELIOS_DEPLOYMENT_MODE=production."""
+    return settings.HELIOS_DEPLOYMENT_MODE == "production"
+
+
+_credentials_cache: dict[int, tuple[tuple, float, Credentials]] = {}
+
+
+def resolve_credentials(config: ProviderConfig) -> Credentials:
+    """The config's credentials, resolved at most every 30 s per process (SDK chains read files)."""
+    key = (config.updated_at, config.credentials_env_prefix, config.gcp_emulator_host)
+    cached = _credentials_cache.get(config.pk)
+    if cached and cached[0] == key and time.monotonic() - cached[1] < CREDENTIALS_TTL_SECONDS:
+        return cached[2]
+    prefix = config.credentials_env_prefix
+    if config.kind == ProviderKind.AWS_EVENTBRIDGE:
+        found = credentials.resolve_aws(prefix)
+    elif config.kind == ProviderKind.GCP_PUBSUB:
+        found = credentials.resolve_gcp(prefix, config.gcp_emulator_host)
+    else:
+        found = credentials.resolve_azure(prefix)
+    if config.pk is not None:
+        _credentials_cache[config.pk] = (key, time.monotonic(), found)
+    return found
+
+
 def effective_mode(config: ProviderConfig) -> EffectiveMode:
-    """Demo unless production is requested and a production client exists."""
+    """Production only when requested, allowed by the deployment and the credentials resolve."""
     if config.mode == ProviderMode.DEMO:
         return EffectiveMode(ProviderMode.DEMO, "demo mode selected: no cloud is called")
-    if not has_production_client(config.kind):
-        return EffectiveMode(ProviderMode.DEMO, NO_PRODUCTION_CLIENT)
-    return EffectiveMode(ProviderMode.PRODUCTION, "production mode selected")
+    if not deployment_allows_production():
+        return EffectiveMode(
+            ProviderMode.DEMO,
+            f"production requested, but this deployment does not allow production "
+            f"(HELIOS_DEPLOYMENT_MODE={settings.HELIOS_DEPLOYMENT_MODE})",
+        )
+    found = resolve_credentials(config)
+    if not found.ok:
+        reason = f"production requested, but credentials do not resolve: {found.problem}"
+        return EffectiveMode(ProviderMode.DEMO, reason)
+    return EffectiveMode(ProviderMode.PRODUCTION, f"production: credentials from {found.source}")
 
 
-def client_settings(config: ProviderConfig) -> ClientSettings:
-    """The plain values a client gets for this config."""
+def client_settings(config: ProviderConfig, *, with_credentials: bool = False) -> ClientSettings:
+    """The plain values a client gets for this config (credentials only for real clients)."""
     return ClientSettings(
         name=config.name,
         kind=config.kind,
         options=config.options(),
         demo_failure_rate=config.demo_failure_rate,
         demo_latency_ms=config.demo_latency_ms,
+        timeout_seconds=settings.HELIOS_PROVIDER_TIMEOUT_SECONDS,
+        credentials=resolve_credentials(config).secret if with_credentials else {},
     )
 
 
-_clients: dict[int, tuple[tuple, ProviderClient]] = {}
+_clients: dict[tuple[int, str], tuple[tuple, ProviderClient]] = {}
 
 
-def client_for(config: ProviderConfig, mode: EffectiveMode) -> ProviderClient:
-    """This process's client for the config, built once and reused until the config changes."""
-    key = (config.updated_at, mode.mode)
-    cached = _clients.get(config.pk)
+def client_for(config: ProviderConfig, mode: str) -> ProviderClient:
+    """This process's client for the config in a mode, built once and reused until the config changes."""
+    key = (config.updated_at, config.credentials_env_prefix)
+    cached = _clients.get((config.pk, mode))
     if cached and cached[0] == key:
         return cached[1]
     if cached:
         cached[1].close()
-    client = build_client(client_settings(config), mode=mode.mode)
-    _clients[config.pk] = (key, client)
+    production = mode == ProviderMode.PRODUCTION
+    client = build_client(client_settings(config, with_credentials=production), mode=mode)
+    _clients[(config.pk, mode)] = (key, client)
     return client
 
 
 def close_clients() -> None:
-    """Close every cached client (worker shutdown, tests)."""
+    """Close every cached client and forget resolved credentials (worker shutdown, tests)."""
+    _credentials_cache.clear()
     while _clients:
         _, (_, client) = _clients.popitem()
         client.close()
@@ -78,6 +121,83 @@ def check_event(config: ProviderConfig, event: OutgoingEvent) -> list[str]:
     """Every limit of this provider the event breaks, as sentences (empty when it fits)."""
     fmt = payload_format(client_settings(config))
     return fmt.problems(fmt.build(event))
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """The outcome of one connection test."""
+
+    ok: bool
+    message: str
+
+
+def check_connection(config: ProviderConfig) -> ConnectionCheck:
+    """Test the real cloud with the config's credentials (whatever its mode) and store the result."""
+    found = resolve_credentials(config)
+    if not found.ok:
+        check = ConnectionCheck(False, f"credentials do not resolve: {found.problem}")
+    else:
+        client = build_client(client_settings(config, with_credentials=True), mode=ProviderMode.PRODUCTION)
+        try:
+            check = ConnectionCheck(True, client.check_connection())
+        except Exception as exc:  # every SDK failure becomes words, never a stack trace
+            logger.info("connection test of %s failed: %s", config.name, type(exc).__name__)
+            check = ConnectionCheck(False, client.classify_exception(exc).describe())
+        finally:
+            client.close()
+    ProviderConfig.objects.filter(pk=config.pk).update(
+        last_check_at=timezone.now(), last_check_ok=check.ok, last_check_message=check.message[:500]
+    )
+    config.refresh_from_db(fields=["last_check_at", "last_check_ok", "last_check_message"])
+    return check
+
+
+class ModeSwitchRefused(Exception):
+    """The switch was not made; the message says why."""
+
+
+def switch_mode(
+    *, config: ProviderConfig, to_mode: str, user: AbstractBaseUser | None, reason: str, remote_addr: str | None
+) -> ModeChange:
+    """Switch a config between demo and production, audited. Production needs a reason."""
+    if to_mode not in ProviderMode.values:
+        raise ModeSwitchRefused(f"Unknown mode {to_mode!r}.")
+    reason = reason.strip()
+    if to_mode == ProviderMode.PRODUCTION and not reason:
+        raise ModeSwitchRefused("Give a reason for switching to production; it is kept in the audit log.")
+    with transaction.atomic():
+        locked = ProviderConfig.objects.select_for_update().get(pk=config.pk)
+        if locked.mode == to_mode:
+            raise ModeSwitchRefused(f"{locked.name} is already in {to_mode} mode.")
+        from_mode = locked.mode
+        locked.mode = to_mode
+        locked.save(update_fields=["mode", "updated_at"])
+        mode = effective_mode(locked)
+        change = ModeChange.objects.create(
+            provider=locked,
+            changed_by=user,
+            from_mode=from_mode,
+            to_mode=to_mode,
+            reason=reason or "(no reason given)",
+            effective_mode=mode.mode,
+            effective_reason=mode.reason[:500],
+            remote_addr=remote_addr,
+        )
+    config.refresh_from_db()
+    json_logger.info(
+        json.dumps(
+            {
+                "event": "provider_mode_switch",
+                "provider": config.name,
+                "from": from_mode,
+                "to": to_mode,
+                "effective_mode": mode.mode,
+                "reason": mode.reason,
+                "user": user.get_username() if user else None,
+            }
+        )
+    )
+    return change
 
 
 def log_effective_modes(*, process: str) -> None:

@@ -6,10 +6,22 @@ so a consumer can de-duplicate on `detail.metadata.event_id` and rules match on
 `detail.data.*`. The entry's Source is the provider config's source.
 """
 
+import threading
 import uuid
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from .base import OutgoingEvent, Payload, PayloadFormat
+from .base import (
+    ClientSettings,
+    ErrorClass,
+    Outcome,
+    OutgoingEvent,
+    Payload,
+    PayloadFormat,
+    ProviderClient,
+    PublishResult,
+    SdkFailure,
+)
 from .jsonsize import compact_json, utf8_len
 
 DEFAULT_MAX_ENTRY_BYTES = 256 * 1024
@@ -81,3 +93,122 @@ class EventBridgeFormat(PayloadFormat):
     def new_message_id(self, event: OutgoingEvent) -> str:
         """EventBridge EventIds are UUIDs."""
         return str(uuid.uuid4())
+
+
+#: PutEvents error codes (per entry, or for the whole call) → retryable?, meaning.
+EVENTBRIDGE_ERRORS: dict[str, ErrorClass] = {
+    "ThrottlingException": ErrorClass(True, "EventBridge throttled the request (account or bus quota)."),
+    "InternalFailure": ErrorClass(True, "EventBridge had an internal error."),
+    "InternalException": ErrorClass(True, "EventBridge had an internal error."),
+    "ServiceUnavailable": ErrorClass(True, "EventBridge was unavailable."),
+    "MalformedDetail": ErrorClass(False, "EventBridge rejected the Detail: it is not valid JSON."),
+    "InvalidArgument": ErrorClass(False, "EventBridge rejected the entry as invalid (Source, DetailType or size)."),
+    "ValidationException": ErrorClass(False, "EventBridge rejected the request as invalid."),
+    "ResourceNotFoundException": ErrorClass(False, "The event bus does not exist in this account and region."),
+    "AccessDeniedException": ErrorClass(False, "The credentials are not allowed to call events:PutEvents here."),
+    "NotAuthorizedForSourceException": ErrorClass(False, "The credentials may not publish this Source."),
+    "NotAuthorizedForDetailTypeException": ErrorClass(False, "The credentials may not publish this DetailType."),
+    "UnrecognizedClientException": ErrorClass(False, "AWS does not recognise the access key."),
+    "InvalidSignatureException": ErrorClass(False, "AWS rejected the request signature: check the secret key."),
+    "ExpiredTokenException": ErrorClass(False, "The AWS session token has expired."),
+    "InvalidClientTokenId": ErrorClass(False, "AWS does not recognise the access key."),
+}
+UNREACHABLE = ErrorClass(True, "Could not reach EventBridge (connection failed or timed out).")
+NO_CREDENTIALS = ErrorClass(False, "No usable AWS credentials.")
+
+
+def classify_eventbridge_code(code: str, status_code: int | None = None) -> ErrorClass:
+    """The error class for an EventBridge error code; unknown codes by HTTP status."""
+    if code in EVENTBRIDGE_ERRORS:
+        return EVENTBRIDGE_ERRORS[code]
+    retryable = status_code is None or status_code >= 500 or status_code == 429
+    return ErrorClass(retryable, f"EventBridge returned {code or 'an error'}.")
+
+
+class EventBridgeClient(ProviderClient):
+    """boto3 `put_events`, at most 10 entries a call, per-entry results mapped back."""
+
+    mode = "production"
+
+    def __init__(self, settings: ClientSettings, payload_format: PayloadFormat) -> None:
+        super().__init__(settings, payload_format)
+        self._sdk: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def sdk(self) -> Any:
+        """The boto3 events client, created on first use and reused."""
+        with self._lock:
+            if self._sdk is None:
+                import boto3
+                from botocore.config import Config
+
+                credentials = dict(self.settings.credentials)
+                session = boto3.session.Session(**credentials.pop("session_args", {}))
+                self._sdk = session.client(
+                    "events",
+                    region_name=self.settings.options["region"],
+                    endpoint_url=self.settings.options.get("endpoint_url") or None,
+                    config=Config(
+                        retries={"mode": "standard", "max_attempts": 2},
+                        connect_timeout=min(5.0, self.settings.timeout_seconds),
+                        read_timeout=self.settings.timeout_seconds,
+                        max_pool_connections=10,
+                    ),
+                    **credentials,
+                )
+            return self._sdk
+
+    def send_batch(self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]) -> list[PublishResult]:
+        """One PutEvents call; entry i of the response answers entry i of the request."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self.sdk.put_events(Entries=[payload.body for payload in payloads])
+        except (ClientError, BotoCoreError) as exc:
+            failure = self.classify_exception(exc)
+            return [failure.result(e.id) for e in events]
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        results = []
+        for event, entry in zip(events, response["Entries"], strict=True):
+            if entry.get("EventId"):
+                results.append(
+                    PublishResult(
+                        event_id=event.id,
+                        outcome=Outcome.SUCCEEDED,
+                        message_id=entry["EventId"],
+                        status_code=status,
+                        raw=entry,
+                    )
+                )
+            else:
+                code = entry.get("ErrorCode", "Unknown")
+                results.append(
+                    classify_eventbridge_code(code).result(
+                        event.id, code=code, detail=entry.get("ErrorMessage", ""), status_code=status
+                    )
+                )
+        return results
+
+    def classify_exception(self, exc: Exception) -> SdkFailure:
+        """What a botocore exception means for the operator."""
+        from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
+
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "ClientError")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return SdkFailure(classify_eventbridge_code(code, status), code, error.get("Message", ""), status)
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+            return SdkFailure(NO_CREDENTIALS, type(exc).__name__)
+        return SdkFailure(UNREACHABLE, type(exc).__name__)
+
+    def check_connection(self) -> str:
+        """describe_event_bus: proves endpoint, credentials and that the bus exists."""
+        bus = self.sdk.describe_event_bus(Name=self.settings.options["event_bus"])
+        return f"event bus {bus['Name']} found ({bus['Arn']})"
+
+    def close(self) -> None:
+        if self._sdk is not None:
+            self._sdk.close()
+            self._sdk = None

@@ -5,9 +5,21 @@ subscribers see, so it is recorded as the provider message id.
 """
 
 import json
-from typing import ClassVar
+import threading
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from .base import OutgoingEvent, Payload, PayloadFormat
+from .base import (
+    ClientSettings,
+    ErrorClass,
+    Outcome,
+    OutgoingEvent,
+    Payload,
+    PayloadFormat,
+    ProviderClient,
+    PublishResult,
+    SdkFailure,
+)
 from .jsonsize import utf8_len
 
 MAX_EVENT_BYTES = 1024 * 1024
@@ -68,3 +80,106 @@ class EventGridFormat(PayloadFormat):
     def new_message_id(self, event: OutgoingEvent) -> str:
         """Event Grid has no message id of its own: subscribers see the event id."""
         return event.id
+
+
+#: HTTP status from the topic endpoint → retryable?, meaning.
+EVENTGRID_STATUS: dict[int, ErrorClass] = {
+    400: ErrorClass(False, "Event Grid rejected the events as invalid for the topic's input schema."),
+    401: ErrorClass(False, "Event Grid rejected the access key or SAS token."),
+    403: ErrorClass(
+        False,
+        "The credentials may not publish to this topic (EventGrid Data Sender role, or the key or topic is disabled).",
+    ),
+    404: ErrorClass(False, "The topic endpoint was not found: check the endpoint URL."),
+    413: ErrorClass(False, "Event Grid rejected the request as too large (over 1 MB)."),
+    408: ErrorClass(True, "Event Grid timed out the request."),
+    429: ErrorClass(True, "Event Grid throttled the request."),
+}
+UNREACHABLE = ErrorClass(True, "Could not reach the Event Grid endpoint (connection failed or timed out).")
+#: A probe Event Grid must refuse: it matches neither schema, so nothing is ever delivered.
+CONNECTION_PROBE = [{"helios_connection_check": True}]
+
+
+def classify_eventgrid_status(status: int) -> ErrorClass:
+    """The error class for an HTTP status from the topic endpoint."""
+    if status in EVENTGRID_STATUS:
+        return EVENTGRID_STATUS[status]
+    return ErrorClass(status >= 500, f"Event Grid answered HTTP {status}.")
+
+
+class EventGridClient(ProviderClient):
+    """azure-eventgrid `EventGridPublisherClient`: one POST per batch (≤ 1 MB)."""
+
+    mode = "production"
+
+    def __init__(self, settings: ClientSettings, payload_format: PayloadFormat) -> None:
+        super().__init__(settings, payload_format)
+        self._sdk: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def sdk(self) -> Any:
+        """The EventGridPublisherClient, created on first use and reused."""
+        with self._lock:
+            if self._sdk is None:
+                from azure.core.credentials import AzureKeyCredential, AzureSasCredential
+                from azure.eventgrid import EventGridPublisherClient
+
+                secret = self.settings.credentials
+                credential = AzureKeyCredential(secret["key"]) if "key" in secret else AzureSasCredential(secret["sas"])
+                self._sdk = EventGridPublisherClient(self.settings.options["endpoint"], credential)
+            return self._sdk
+
+    def _call_options(self) -> dict[str, Any]:
+        """Per-call options: azure-eventgrid 4.22.1 drops them when given to the constructor."""
+        timeout = self.settings.timeout_seconds
+        return {
+            "retry_total": 2,
+            "retry_backoff_factor": 0.2,
+            "retry_backoff_max": 2,
+            "connection_timeout": min(5.0, timeout),
+            "read_timeout": timeout,
+        }
+
+    def send_batch(self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]) -> list[PublishResult]:
+        """One POST with the whole batch: Event Grid accepts or refuses it as a unit."""
+        from azure.core.exceptions import AzureError
+
+        try:
+            self.sdk.send([payload.body for payload in payloads], **self._call_options())
+        except AzureError as exc:
+            failure = self.classify_exception(exc)
+            return [failure.result(e.id) for e in events]
+        return [
+            PublishResult(event_id=e.id, outcome=Outcome.SUCCEEDED, message_id=e.id, status_code=200) for e in events
+        ]
+
+    def classify_exception(self, exc: Exception) -> SdkFailure:
+        """What an azure-core exception means, by HTTP status."""
+        from azure.core.exceptions import HttpResponseError
+
+        if isinstance(exc, HttpResponseError) and exc.status_code:
+            response = exc.response
+            retry_after = response.headers.get("Retry-After", "") if response is not None else ""
+            detail = f"retry after {retry_after} s" if retry_after else ""
+            return SdkFailure(
+                classify_eventgrid_status(exc.status_code), f"HTTP {exc.status_code}", detail, exc.status_code
+            )
+        return SdkFailure(UNREACHABLE, type(exc).__name__)
+
+    def check_connection(self) -> str:
+        """POST a probe no schema accepts: a 400 proves endpoint and key without delivering anything."""
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            self.sdk.send(CONNECTION_PROBE, **self._call_options())
+        except HttpResponseError as exc:
+            if exc.status_code == 400:
+                return "endpoint reachable and credentials accepted (the probe event was refused as intended)"
+            raise
+        return "endpoint reachable and credentials accepted (warning: the topic accepted the probe event)"
+
+    def close(self) -> None:
+        if self._sdk is not None:
+            self._sdk.close()
+            self._sdk = None

@@ -63,13 +63,19 @@ class PublishResult:
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """Plain per-config values a client needs; built from a provider config."""
+    """Plain per-config values a client needs; built from a provider config.
+
+    `credentials` is the SDK material from `providers.credentials` (production only); it is
+    kept out of repr so it cannot reach a log line by accident.
+    """
 
     name: str
     kind: str
     options: dict[str, Any]
     demo_failure_rate: float = 0.0
     demo_latency_ms: int = 0
+    timeout_seconds: float = 10.0
+    credentials: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,44 @@ class Payload:
     event_id: str
     body: dict[str, Any]
     size: int
+
+
+@dataclass(frozen=True)
+class ErrorClass:
+    """One row of a provider's error table: retryable or not, and what it means in words."""
+
+    retryable: bool
+    explanation: str
+
+    def result(self, event_id: str, *, code: str, detail: str = "", status_code: int | None = None) -> PublishResult:
+        """The PublishResult for one event that hit this error."""
+        message = f"{self.explanation} ({detail})" if detail else self.explanation
+        return PublishResult(
+            event_id=event_id,
+            outcome=Outcome.RETRYABLE_ERROR if self.retryable else Outcome.PERMANENT_ERROR,
+            error_code=code,
+            error_message=message,
+            status_code=status_code,
+        )
+
+
+@dataclass(frozen=True)
+class SdkFailure:
+    """An SDK exception classified: its error class, code, detail and HTTP/gRPC status."""
+
+    error_class: ErrorClass
+    code: str
+    detail: str = ""
+    status_code: int | None = None
+
+    def result(self, event_id: str) -> PublishResult:
+        """The PublishResult for one event of a batch that failed this way."""
+        return self.error_class.result(event_id, code=self.code, detail=self.detail, status_code=self.status_code)
+
+    def describe(self) -> str:
+        """One sentence for the operator, with the provider's code."""
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{self.code}: {self.error_class.explanation}{detail}"
 
 
 class PayloadFormat(ABC):
@@ -183,6 +227,14 @@ class ProviderClient(ABC):
     @abstractmethod
     def send_batch(self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]) -> list[PublishResult]:
         """Send one batch within the provider's limits; one result per payload."""
+
+    def check_connection(self) -> str:
+        """Prove the provider is reachable with these credentials; return what was proven."""
+        raise NotImplementedError(f"{type(self).__name__} has no connection test")
+
+    def classify_exception(self, exc: Exception) -> SdkFailure:
+        """What an SDK exception means; the production clients refine this."""
+        return SdkFailure(ErrorClass(True, "Unexpected error while talking to the provider."), type(exc).__name__)
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release network resources (nothing by default)."""

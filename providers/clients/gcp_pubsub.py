@@ -5,10 +5,24 @@ data, attributes carry `ce-id` (the HELIOS event id), `ce-type`, `ce-source`,
 `ce-specversion`, `ce-time` and, when set, `ce-subject`.
 """
 
+import concurrent.futures
 import random
-from typing import ClassVar
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from .base import OutgoingEvent, Payload, PayloadFormat
+from .base import (
+    ClientSettings,
+    ErrorClass,
+    Outcome,
+    OutgoingEvent,
+    Payload,
+    PayloadFormat,
+    ProviderClient,
+    PublishResult,
+    SdkFailure,
+)
 from .jsonsize import compact_json, utf8_len
 
 MAX_DATA_BYTES = 10_000_000
@@ -75,3 +89,151 @@ class PubSubFormat(PayloadFormat):
     def new_message_id(self, event: OutgoingEvent) -> str:
         """Pub/Sub message ids are decimal strings of about 16 digits."""
         return str(random.randrange(10**15, 10**17))
+
+
+#: gRPC status / api_core exception name → retryable?, meaning.
+PUBSUB_ERRORS: dict[str, ErrorClass] = {
+    "UNAVAILABLE": ErrorClass(True, "Pub/Sub was unavailable."),
+    "DEADLINE_EXCEEDED": ErrorClass(True, "Pub/Sub did not answer in time."),
+    "RESOURCE_EXHAUSTED": ErrorClass(True, "Pub/Sub quota exhausted (throttled)."),
+    "INTERNAL": ErrorClass(True, "Pub/Sub had an internal error."),
+    "ABORTED": ErrorClass(True, "Pub/Sub aborted the request."),
+    "CANCELLED": ErrorClass(True, "The request was cancelled."),
+    "UNKNOWN": ErrorClass(True, "Pub/Sub returned an unknown error."),
+    "TIMEOUT": ErrorClass(True, "No answer from Pub/Sub within the client timeout."),
+    "NOT_FOUND": ErrorClass(False, "The topic does not exist in this project."),
+    "PERMISSION_DENIED": ErrorClass(False, "The credentials may not publish to this topic (pubsub.topics.publish)."),
+    "UNAUTHENTICATED": ErrorClass(False, "Google rejected the credentials."),
+    "INVALID_ARGUMENT": ErrorClass(False, "Pub/Sub rejected the message as invalid."),
+    "FAILED_PRECONDITION": ErrorClass(False, "Pub/Sub refused the request (failed precondition)."),
+    "MESSAGE_TOO_LARGE": ErrorClass(False, "The message is larger than Pub/Sub accepts."),
+}
+
+
+def classify_pubsub_exception(exc: BaseException) -> SdkFailure:
+    """What a google-cloud-pubsub exception means, by its gRPC status."""
+    from google.api_core import exceptions as gexc
+    from google.cloud.pubsub_v1.publisher.exceptions import MessageTooLargeError
+
+    if isinstance(exc, gexc.RetryError) and exc.cause is not None:
+        failure = classify_pubsub_exception(exc.cause)
+        return SdkFailure(failure.error_class, failure.code, "retries exhausted within the client's bound")
+    if isinstance(exc, MessageTooLargeError):
+        return SdkFailure(PUBSUB_ERRORS["MESSAGE_TOO_LARGE"], "MESSAGE_TOO_LARGE", str(exc)[:200])
+    if isinstance(exc, TimeoutError | concurrent.futures.TimeoutError):
+        return SdkFailure(PUBSUB_ERRORS["TIMEOUT"], "TIMEOUT")
+    if isinstance(exc, gexc.GoogleAPICallError):
+        code = exc.grpc_status_code.name if exc.grpc_status_code is not None else "UNKNOWN"
+        error_class = PUBSUB_ERRORS.get(code, ErrorClass(True, f"Pub/Sub returned {code}."))
+        status = exc.grpc_status_code.value[0] if exc.grpc_status_code is not None else None
+        return SdkFailure(error_class, code, exc.message[:300] if exc.message else "", status)
+    return SdkFailure(ErrorClass(True, "Unexpected error from the Pub/Sub client."), type(exc).__name__)
+
+
+class PubSubClient(ProviderClient):
+    """google-cloud-pubsub `PublisherClient` with batching on and bounded retries."""
+
+    mode = "production"
+
+    def __init__(self, settings: ClientSettings, payload_format: PayloadFormat) -> None:
+        super().__init__(settings, payload_format)
+        self._sdk: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def topic_path(self) -> str:
+        """projects/<project>/topics/<topic>."""
+        return f"projects/{self.settings.options['project']}/topics/{self.settings.options['topic']}"
+
+    @property
+    def sdk(self) -> Any:
+        """The PublisherClient, created on first use and reused."""
+        with self._lock:
+            if self._sdk is None:
+                self._sdk = self._make_sdk()
+            return self._sdk
+
+    def _make_sdk(self) -> Any:
+        import grpc
+        from google.cloud import pubsub_v1
+        from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+
+        batch = pubsub_v1.types.BatchSettings(max_messages=100, max_bytes=MAX_REQUEST_BYTES - 100_000, max_latency=0.01)
+        options = pubsub_v1.types.PublisherOptions(
+            enable_message_ordering=bool(self.settings.options.get("ordering_by_subject")),
+        )
+        emulator = self.settings.credentials.get("emulator_host")
+        if emulator:
+            transport = PublisherGrpcTransport(channel=grpc.insecure_channel(emulator), host=emulator)
+            return pubsub_v1.PublisherClient(batch_settings=batch, publisher_options=options, transport=transport)
+        return pubsub_v1.PublisherClient(
+            batch_settings=batch, publisher_options=options, credentials=self.settings.credentials.get("credentials")
+        )
+
+    def _retry(self) -> Any:
+        """The SDK's retry, bounded by the client timeout (its default keeps going for 600 s)."""
+        from google.api_core import exceptions as gexc
+        from google.api_core.retry import Retry, if_exception_type
+
+        return Retry(
+            predicate=if_exception_type(
+                gexc.Aborted,
+                gexc.Cancelled,
+                gexc.DeadlineExceeded,
+                gexc.InternalServerError,
+                gexc.ResourceExhausted,
+                gexc.ServiceUnavailable,
+                gexc.Unknown,
+            ),
+            initial=0.1,
+            multiplier=2.0,
+            maximum=2.0,
+            timeout=self.settings.timeout_seconds,
+        )
+
+    def send_batch(self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]) -> list[PublishResult]:
+        """Publish every message (the SDK batches them), then wait for each future."""
+        retry = self._retry()
+        ordering = bool(self.settings.options.get("ordering_by_subject"))
+        futures = []
+        for event, payload in zip(events, payloads, strict=True):
+            key = event.subject if ordering else ""
+            try:
+                future = self.sdk.publish(
+                    self.topic_path,
+                    payload.body["data"],
+                    ordering_key=key,
+                    retry=retry,
+                    timeout=self.settings.timeout_seconds,
+                    **payload.body["attributes"],
+                )
+            except Exception as exc:  # publish() raises synchronously for size and closed clients
+                future = exc
+            futures.append((event, key, future))
+        deadline = time.monotonic() + self.settings.timeout_seconds * 2
+        results = []
+        for event, key, future in futures:
+            try:
+                if isinstance(future, Exception):
+                    raise future
+                message_id = future.result(timeout=max(deadline - time.monotonic(), 0.1))
+            except Exception as exc:
+                results.append(classify_pubsub_exception(exc).result(event.id))
+                if key:
+                    self.sdk.resume_publish(self.topic_path, key)
+            else:
+                results.append(PublishResult(event_id=event.id, outcome=Outcome.SUCCEEDED, message_id=message_id))
+        return results
+
+    def classify_exception(self, exc: Exception) -> SdkFailure:
+        return classify_pubsub_exception(exc)
+
+    def check_connection(self) -> str:
+        """get_topic: proves endpoint, credentials and that the topic exists."""
+        topic = self.sdk.api.get_topic(topic=self.topic_path, timeout=self.settings.timeout_seconds)
+        return f"topic {topic.name} found"
+
+    def close(self) -> None:
+        if self._sdk is not None:
+            self._sdk.stop()
+            self._sdk = None

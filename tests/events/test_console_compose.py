@@ -150,7 +150,7 @@ def test_provider_list_shows_mode_badge_and_effective_mode_reason(admin_client, 
     make_provider("aws-prod", "aws_eventbridge", mode="production")
     page = admin_client.get(reverse("admin:providers_providerconfig_changelist")).content.decode()
     assert "helios-badge--production" in page
-    assert "production client is not available" in page
+    assert "this deployment does not allow production (HELIOS_DEPLOYMENT_MODE=demo)" in page
 
 
 def test_a_form_larger_than_the_console_accepts_gets_words_not_an_error_page(admin_client, demo_providers, settings):

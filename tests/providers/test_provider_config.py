@@ -42,7 +42,9 @@ def test_options_of_other_kinds_are_cleared():
     )
     config.full_clean()
     assert config.aws_source == ""
-    assert config.options() == {"project": "helios-test", "topic": "orders"}
+    assert config.options() == {
+        "project": "helios-test", "topic": "orders", "emulator_host": "", "ordering_by_subject": False
+    }
 
 
 def test_local_http_endpoint_is_allowed_for_stand_ins(make_provider):
@@ -50,12 +52,12 @@ def test_local_http_endpoint_is_allowed_for_stand_ins(make_provider):
     assert config.options()["endpoint"] == "http://127.0.0.1:8765/api/events"
 
 
-def test_production_stays_demo_and_says_why(make_provider):
+def test_production_stays_demo_while_the_deployment_does_not_allow_it(make_provider):
     config = make_provider("aws-prod", "aws_eventbridge", mode="production")
     mode = effective_mode(config)
     assert mode.mode == "demo"
     assert not mode.is_production
-    assert "production client is not available" in mode.reason
+    assert "this deployment does not allow production (HELIOS_DEPLOYMENT_MODE=demo)" in mode.reason
 
 
 def test_first_run_creates_one_demo_config_per_kind_then_nothing():

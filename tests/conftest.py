@@ -1,11 +1,14 @@
 """Shared fixtures: provider configs, synchronous tasks, a real qcluster worker."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from django.db import connection
 
 from providers.models import ProviderConfig
 from providers.services import bootstrap_demo_providers, close_clients
+from tests.standins import EventGridSink, MotoServer, PubSubStandIn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -111,3 +115,101 @@ def _wait_for_text(path: Path, text: str, process: subprocess.Popen, *, timeout:
             raise RuntimeError(f"qcluster exited early:\n{path.read_text()}")
         time.sleep(0.1)
     raise RuntimeError(f"qcluster not ready after {timeout}s:\n{path.read_text()}")
+
+
+# --- Cloud stand-ins and production mode -------------------------------------------------
+
+#: Distinctive credential values: the secrets test proves they never leak anywhere.
+AWS_TEST_KEY_ID = "AKIAHELIOSTESTKEY777"
+AWS_TEST_SECRET = "hEl1os-AWS-secret-DO-NOT-LEAK-4f9a2c"
+EVENTGRID_TEST_KEY = "hEl1os-EG-key-DO-NOT-LEAK-88d1b0"
+PUBSUB_TOPIC = "projects/helios-test/topics/orders"
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One moto server for the session; each test makes its own bus and queue."""
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@dataclass
+class EventBridgeTarget:
+    bus: str
+    queue_url: str
+    sqs: object
+
+    def received(self, expected: int, timeout: float = 10.0) -> list[dict]:
+        """The EventBridge envelopes that reached the SQS target (waits for `expected`)."""
+        found: list[dict] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < expected and time.monotonic() < deadline:
+            reply = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            found += [json.loads(m["Body"]) for m in reply.get("Messages", [])]
+        return found
+
+
+@pytest.fixture
+def eventbridge_target(moto_server: MotoServer) -> EventBridgeTarget:
+    """A bus with a rule (source com.test.orders) routing to an SQS queue."""
+    name = f"helios-{uuid.uuid4().hex[:8]}"
+    events, sqs = moto_server.client("events"), moto_server.client("sqs")
+    events.create_event_bus(Name=name)
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="to-sqs", EventBusName=name, EventPattern=json.dumps({"source": ["com.test.orders"]}))
+    events.put_targets(Rule="to-sqs", EventBusName=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    return EventBridgeTarget(bus=name, queue_url=queue_url, sqs=sqs)
+
+
+@pytest.fixture
+def pubsub_standin() -> Iterator[PubSubStandIn]:
+    """A gRPC Pub/Sub stand-in with the topic projects/helios-test/topics/orders."""
+    standin = PubSubStandIn()
+    standin.topics.add(PUBSUB_TOPIC)
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def eventgrid_sink() -> Iterator[EventGridSink]:
+    sink = EventGridSink()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def production(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deployment allows production; test credentials sit under the TEST_ prefix."""
+    settings.HELIOS_DEPLOYMENT_MODE = "production"
+    settings.HELIOS_PROVIDER_TIMEOUT_SECONDS = 3.0
+    monkeypatch.setenv("TEST_AWS_ACCESS_KEY_ID", AWS_TEST_KEY_ID)
+    monkeypatch.setenv("TEST_AWS_SECRET_ACCESS_KEY", AWS_TEST_SECRET)
+    monkeypatch.setenv("TEST_EVENTGRID_ACCESS_KEY", EVENTGRID_TEST_KEY)
+    close_clients()
+
+
+@pytest.fixture
+def production_providers(
+    production, make_provider, moto_server, eventbridge_target, pubsub_standin, eventgrid_sink
+) -> dict[str, ProviderConfig]:
+    """One production config per kind, each pointed at its stand-in by endpoint override."""
+    return {
+        "aws_eventbridge": make_provider(
+            "aws-prod",
+            "aws_eventbridge",
+            mode="production",
+            aws_event_bus=eventbridge_target.bus,
+            aws_endpoint_url=moto_server.url,
+            credentials_env_prefix="TEST_",
+        ),
+        "gcp_pubsub": make_provider("gcp-prod", "gcp_pubsub", mode="production", gcp_emulator_host=pubsub_standin.host),
+        "azure_eventgrid": make_provider(
+            "azure-prod",
+            "azure_eventgrid",
+            mode="production",
+            azure_endpoint=eventgrid_sink.endpoint,
+            credentials_env_prefix="TEST_",
+        ),
+    }

@@ -43,7 +43,10 @@ def test_options_of_other_kinds_are_cleared():
     config.full_clean()
     assert config.aws_source == ""
     assert config.options() == {
-        "project": "helios-test", "topic": "orders", "emulator_host": "", "ordering_by_subject": False
+        "project": "helios-test",
+        "topic": "orders",
+        "emulator_host": "",
+        "ordering_by_subject": False,
     }
 
 

@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from providers.models import ProviderConfig
+from providers.services import effective_mode
 
 from .services import json_type_name
 
@@ -28,7 +29,8 @@ class ProviderChoiceField(forms.ModelMultipleChoiceField):
     """Enabled provider configs as checkboxes, labelled with kind and mode."""
 
     def label_from_instance(self, obj: ProviderConfig) -> str:
-        return f"{obj.name} — {obj.get_kind_display()} ({obj.get_mode_display().lower()})"
+        mode = effective_mode(obj).mode
+        return f"{obj.name} — {obj.get_kind_display()} ({mode.upper() if mode == 'production' else mode})"
 
 
 class ComposeEventForm(forms.Form):

@@ -1,42 +1,81 @@
-"""Admin for provider configs: kind, mode badge, effective mode and why."""
+"""Admin for provider configs: effective mode, connection tests, audited mode switches."""
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from helios_site.badges import badge
 
-from .models import ProviderConfig
-from .services import effective_mode
+from .models import ModeChange, ProviderConfig, ProviderKind, ProviderMode
+from .services import (
+    ModeSwitchRefused,
+    check_connection,
+    deployment_allows_production,
+    effective_mode,
+    resolve_credentials,
+    switch_mode,
+)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The caller's address as the web server saw it."""
+    return request.META.get("REMOTE_ADDR") or None
 
 
 @admin.register(ProviderConfig)
 class ProviderConfigAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "configured_mode", "effective_mode_display", "enabled", "target"]
+    list_display = ["name", "kind", "configured_mode", "effective_mode_display", "enabled", "target", "last_check"]
     list_filter = ["kind", "mode", "enabled"]
     search_fields = ["name", "description"]
-    readonly_fields = ["effective_mode_display", "created_at", "updated_at"]
+    readonly_fields = [
+        "mode",
+        "effective_mode_display",
+        "credentials_display",
+        "last_check",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["test_connection", "switch_to_production", "switch_to_demo"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
-        (None, {"fields": ["name", "kind", "description", "mode", "effective_mode_display", "enabled"]}),
+        (None, {"fields": ["name", "kind", "description", "enabled"]}),
+        (
+            "Mode",
+            {
+                "fields": ["mode", "effective_mode_display", "credentials_display", "last_check"],
+                "description": "Switch modes with the list page's actions: every switch is confirmed and audited.",
+            },
+        ),
         (
             "AWS EventBridge",
             {
-                "fields": ["aws_region", "aws_event_bus", "aws_source", "aws_max_entry_bytes"],
+                "fields": ["aws_region", "aws_event_bus", "aws_source", "aws_max_entry_bytes", "aws_endpoint_url"],
                 "description": "Only for kind AWS EventBridge.",
             },
         ),
-        ("GCP Pub/Sub", {"fields": ["gcp_project", "gcp_topic"], "description": "Only for kind GCP Pub/Sub."}),
+        (
+            "GCP Pub/Sub",
+            {
+                "fields": ["gcp_project", "gcp_topic", "gcp_ordering_by_subject", "gcp_emulator_host"],
+                "description": "Only for kind GCP Pub/Sub.",
+            },
+        ),
         (
             "Azure Event Grid",
             {"fields": ["azure_endpoint", "azure_input_schema"], "description": "Only for kind Azure Event Grid."},
         ),
+        ("Credentials", {"fields": ["credentials_env_prefix"]}),
         ("Delivery policy", {"fields": ["max_attempts"]}),
         (
             "Demo rehearsal",
             {
                 "fields": ["demo_failure_rate", "demo_latency_ms"],
-                "description": "Used only while the effective mode is demo.",
+                "description": "Used only for deliveries sent in demo mode.",
             },
         ),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
@@ -52,16 +91,35 @@ class ProviderConfigAdmin(admin.ModelAdmin):
     @admin.display(description="effective mode")
     def effective_mode_display(self, obj: ProviderConfig) -> SafeString:
         if obj.pk is None:
-            return format_html("{}", "-")
+            return format_html("{}", "demo (new configs start in demo)")
         mode = effective_mode(obj)
         return format_html('{} <span class="helios-note">{}</span>', badge(mode.mode), mode.reason)
+
+    @admin.display(description="credentials")
+    def credentials_display(self, obj: ProviderConfig) -> str:
+        if obj.pk is None:
+            return "-"
+        found = resolve_credentials(obj)
+        return found.source if found.ok else f"not resolved: {found.problem}"
+
+    @admin.display(description="last connection test", ordering="last_check_at")
+    def last_check(self, obj: ProviderConfig) -> SafeString:
+        if obj.last_check_at is None:
+            return format_html("{}", "never")
+        state = "succeeded" if obj.last_check_ok else "failed"
+        return format_html(
+            '{} {} <span class="helios-note">{}</span>',
+            badge(state, "passed" if obj.last_check_ok else "failed"),
+            obj.last_check_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            obj.last_check_message,
+        )
 
     @admin.display(description="target")
     def target(self, obj: ProviderConfig) -> str:
         options = obj.options()
-        if obj.kind == "aws_eventbridge":
+        if obj.kind == ProviderKind.AWS_EVENTBRIDGE:
             return f"{options['region']} · bus {options['event_bus']} · source {options['source']}"
-        if obj.kind == "gcp_pubsub":
+        if obj.kind == ProviderKind.GCP_PUBSUB:
             return f"projects/{options['project']}/topics/{options['topic']}"
         return f"{options['endpoint']} ({options['input_schema']})"
 
@@ -70,3 +128,97 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         if obj is not None and obj.deliveries.exists():
             return False
         return super().has_delete_permission(request, obj)
+
+    def has_switch_mode_permission(self, request: HttpRequest) -> bool:
+        """Switching to production needs the dedicated permission."""
+        return request.user.has_perm("providers.switch_mode")
+
+    @admin.action(description="Test connection to the cloud", permissions=["change"])
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:
+        for config in queryset:
+            result = check_connection(config)
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            verdict = "passed" if result.ok else "failed"
+            self.message_user(request, f"Connection test of {config.name} {verdict}: {result.message}", level)
+
+    @admin.action(description="Switch to production…", permissions=["switch_mode"])
+    def switch_to_production(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Switch one provider config at a time.", messages.WARNING)
+            return None
+        config = queryset.get()
+        error = ""
+        if request.POST.get("confirm") == "yes":
+            try:
+                change = switch_mode(
+                    config=config,
+                    to_mode=ProviderMode.PRODUCTION,
+                    user=request.user,
+                    reason=request.POST.get("reason", ""),
+                    remote_addr=client_ip(request),
+                )
+            except ModeSwitchRefused as refused:
+                error = str(refused)
+            else:
+                self.message_user(
+                    request,
+                    f"{config.name} switched to production. Effective mode: {change.effective_mode} "
+                    f"({change.effective_reason}).",
+                    messages.SUCCESS if change.effective_mode == ProviderMode.PRODUCTION else messages.WARNING,
+                )
+                return None
+        found = resolve_credentials(config)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Switch {config.name} to production?",
+            "config": config,
+            "credentials": found,
+            "deployment_mode": settings.HELIOS_DEPLOYMENT_MODE,
+            "deployment_allows": deployment_allows_production(),
+            "error": error,
+            "reason": request.POST.get("reason", ""),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/providers/providerconfig/switch_to_production.html", context)
+
+    @admin.action(description="Switch back to demo", permissions=["change"])
+    def switch_to_demo(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:
+        for config in queryset.filter(mode=ProviderMode.PRODUCTION):
+            switch_mode(
+                config=config,
+                to_mode=ProviderMode.DEMO,
+                user=request.user,
+                reason="switched back to demo from the console",
+                remote_addr=client_ip(request),
+            )
+            self.message_user(request, f"Switched {config.name} back to demo mode.", messages.SUCCESS)
+
+
+@admin.register(ModeChange)
+class ModeChangeAdmin(admin.ModelAdmin):
+    """The audit of mode switches: read-only."""
+
+    list_display = [
+        "changed_at",
+        "provider",
+        "from_mode",
+        "to_mode",
+        "effective_mode",
+        "changed_by",
+        "reason",
+        "remote_addr",
+    ]
+    list_filter = ["to_mode", "effective_mode", "provider", "changed_by"]
+    search_fields = ["reason", "provider__name", "changed_by__username"]
+    date_hierarchy = "changed_at"
+    list_select_related = ["provider", "changed_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ModeChange | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ModeChange | None = None) -> bool:
+        return False

@@ -146,6 +146,10 @@ class SinkRequest:
         return json.loads(self.body)
 
 
+CLOUDEVENT_FIELDS = {"id", "source", "specversion", "type"}
+EVENTGRID_FIELDS = {"id", "eventType", "subject", "eventTime", "data", "dataVersion"}
+
+
 class EventGridSink:
     """An HTTP server standing in for an Event Grid topic endpoint."""
 
@@ -162,7 +166,9 @@ class EventGridSink:
                 sink.requests.append(
                     SinkRequest(url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()}, body)
                 )
-                status, headers = sink.responses.popleft() if sink.responses else (200, {})
+                status, headers = (
+                    sink.responses.popleft() if sink.responses else (sink.validate(body, self.headers), {})
+                )
                 payload = b"" if status == 200 else json.dumps({"error": {"code": str(status)}}).encode()
                 self.send_response(status)
                 for name, value in headers.items():
@@ -179,6 +185,20 @@ class EventGridSink:
         self.endpoint = f"http://127.0.0.1:{self.port}/api/events"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    @staticmethod
+    def validate(body: bytes, headers: Any) -> int:
+        """Like Event Grid: 400 unless every event has its schema's required fields."""
+        cloudevents = headers.get("Content-Type", "").startswith("application/cloudevents-batch+json")
+        required = CLOUDEVENT_FIELDS if cloudevents else EVENTGRID_FIELDS
+        try:
+            events = json.loads(body)
+        except ValueError:
+            return 400
+        valid = (
+            isinstance(events, list) and events and all(isinstance(e, dict) and required <= e.keys() for e in events)
+        )
+        return 200 if valid else 400
 
     def events(self) -> list[dict[str, Any]]:
         """Every event received, across requests, in order."""

@@ -230,7 +230,7 @@ class PubSubClient(ProviderClient):
 
     def check_connection(self) -> str:
         """get_topic: proves endpoint, credentials and that the topic exists."""
-        topic = self.sdk.api.get_topic(topic=self.topic_path, timeout=self.settings.timeout_seconds)
+        topic = self.sdk.get_topic(topic=self.topic_path, timeout=self.settings.timeout_seconds)
         return f"topic {topic.name} found"
 
     def close(self) -> None:

@@ -1,31 +1,53 @@
-"""`manage.py providers list|bootstrap`: provider configs from the command line."""
+"""`manage.py providers list|check|bootstrap`: provider configs from the command line."""
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from providers.models import ProviderConfig
-from providers.services import bootstrap_demo_providers, effective_mode
+from providers.services import bootstrap_demo_providers, check_connection, effective_mode
 
 
 class Command(BaseCommand):
-    help = "List provider configs with their effective mode, or create the first-run demo configs."
+    help = "List provider configs, test their connections, or create the first-run demo configs."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("list", help="Each config: kind, configured and effective mode, and why.")
+        check = sub.add_parser("check", help="Test the connection of each named config (default: all enabled).")
+        check.add_argument("names", nargs="*", metavar="name")
         sub.add_parser("bootstrap", help="Create one demo config per kind when none exist.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["action"] == "bootstrap":
+        action = options["action"]
+        if action == "bootstrap":
             created = bootstrap_demo_providers()
             self.stdout.write(
                 f"Created {', '.join(c.name for c in created)}."
                 if created
                 else "Provider configs already exist; nothing created."
             )
-            return
-        for config in ProviderConfig.objects.order_by("name"):
-            mode = effective_mode(config)
-            state = "enabled" if config.enabled else "disabled"
-            self.stdout.write(f"{config.name:<20} {config.kind:<16} {state:<8} {mode.mode:<10} {mode.reason}")
+        elif action == "check":
+            self.check(options["names"])
+        else:
+            for config in ProviderConfig.objects.order_by("name"):
+                mode = effective_mode(config)
+                state = "enabled" if config.enabled else "disabled"
+                self.stdout.write(f"{config.name:<20} {config.kind:<16} {state:<8} {mode.mode:<10} {mode.reason}")
+
+    def check(self, names: list[str]) -> None:
+        """Test each config; exit 1 when any test failed, 2 for an unknown name."""
+        configs = list(
+            ProviderConfig.objects.filter(name__in=names) if names else ProviderConfig.objects.filter(enabled=True)
+        )
+        unknown = sorted(set(names) - {c.name for c in configs})
+        if unknown:
+            raise CommandError(f"Unknown provider config: {', '.join(unknown)}.", returncode=2)
+        failed = 0
+        for config in sorted(configs, key=lambda c: c.name):
+            result = check_connection(config)
+            failed += not result.ok
+            verdict = self.style.SUCCESS("PASSED") if result.ok else self.style.ERROR("FAILED")
+            self.stdout.write(f"{config.name:<20} {verdict}  {result.message}")
+        if failed:
+            raise SystemExit(1)

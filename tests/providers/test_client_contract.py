@@ -1,0 +1,83 @@
+"""One contract, every client: demo and production, each provider, same cases."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from providers.clients.base import ClientSettings, Outcome, OutgoingEvent
+from providers.clients.registry import build_client
+from tests.conftest import EVENTGRID_TEST_KEY
+
+CLIENTS = [
+    ("demo", "aws_eventbridge"),
+    ("demo", "gcp_pubsub"),
+    ("demo", "azure_eventgrid"),
+    ("production", "aws_eventbridge"),
+    ("production", "gcp_pubsub"),
+    ("production", "azure_eventgrid"),
+]
+#: An event whose data breaks every provider's limit at these settings.
+OVERSIZE = {"pad": "x" * 10_000_001}
+
+
+@pytest.fixture(params=CLIENTS, ids=[f"{mode}-{kind}" for mode, kind in CLIENTS])
+def client(request):
+    mode, kind = request.param
+    options, credentials = {}, {}
+    if kind == "aws_eventbridge":
+        options = {"region": "eu-west-1", "source": "com.test.orders", "max_entry_bytes": 262144, "event_bus": "b"}
+        if mode == "production":
+            target = request.getfixturevalue("eventbridge_target")
+            options |= {"event_bus": target.bus, "endpoint_url": request.getfixturevalue("moto_server").url}
+            credentials = {"aws_access_key_id": "AKIATEST", "aws_secret_access_key": "x"}
+    elif kind == "gcp_pubsub":
+        options = {"project": "helios-test", "topic": "orders", "ordering_by_subject": False}
+        if mode == "production":
+            credentials = {"emulator_host": request.getfixturevalue("pubsub_standin").host}
+    else:
+        options = {"endpoint": "https://t.example/api/events", "input_schema": "cloudevents"}
+        if mode == "production":
+            options["endpoint"] = request.getfixturevalue("eventgrid_sink").endpoint
+            credentials = {"key": EVENTGRID_TEST_KEY}
+    settings = ClientSettings(
+        name=f"{mode}-{kind}", kind=kind, options=options, timeout_seconds=3.0, credentials=credentials
+    )
+    built = build_client(settings, mode=mode)
+    assert built.mode == mode
+    yield built
+    built.close()
+
+
+def make_events(n: int, data: dict | None = None) -> list[OutgoingEvent]:
+    now = datetime.now(UTC)
+    return [
+        OutgoingEvent(str(uuid.uuid4()), "OrderPlaced", "com.test", f"s/{i}", now, data or {"i": i}) for i in range(n)
+    ]
+
+
+def test_one_success_per_event_in_order_across_batches(client):
+    events = make_events(23)  # more than one EventBridge batch
+    results = client.publish(events)
+    assert [r.event_id for r in results] == [e.id for e in events]
+    assert all(r.outcome is Outcome.SUCCEEDED and r.message_id for r in results)
+    assert len({r.message_id for r in results}) == 23
+
+
+def test_an_event_over_the_limit_fails_alone_and_permanently(client):
+    events = make_events(2)
+    too_big = make_events(1, OVERSIZE)[0]
+    results = client.publish([events[0], too_big, events[1]])
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED, Outcome.PERMANENT_ERROR, Outcome.SUCCEEDED]
+    assert results[1].error_code == "PayloadRejected"
+    assert "bytes" in results[1].error_message
+
+
+def test_nothing_to_publish_sends_nothing(client):
+    assert client.publish([]) == []
+
+
+def test_a_closed_client_reconnects_on_next_use(client):
+    assert client.publish(make_events(1))[0].ok
+    client.close()
+    assert client.publish(make_events(1))[0].ok

@@ -1,0 +1,175 @@
+"""Connection tests, and audited, permissioned switches between demo and production."""
+
+import io
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from providers.models import ModeChange, ProviderConfig
+from tests.conftest import AWS_TEST_SECRET, EVENTGRID_TEST_KEY
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = "admin:providers_providerconfig_changelist"
+
+
+class TestConnectionCheck:
+    def test_each_stand_in_passes_and_the_result_is_stored(self, production_providers):
+        out = io.StringIO()
+        call_command("providers", "check", stdout=out)
+        text = out.getvalue()
+        assert "aws-prod" in text and "event bus helios-" in text
+        assert "topic projects/helios-test/topics/orders found" in text
+        assert "endpoint reachable and credentials accepted (the probe event was refused as intended)" in text
+        assert text.count("PASSED") == 3
+        for config in ProviderConfig.objects.all():
+            assert config.last_check_ok is True and config.last_check_at is not None
+
+    def test_failures_are_explained_and_exit_1(self, production_providers, pubsub_standin, eventgrid_sink):
+        pubsub_standin.topics.clear()
+        eventgrid_sink.responses.append((401, {}))
+        out = io.StringIO()
+        with pytest.raises(SystemExit) as exit_:
+            call_command("providers", "check", "gcp-prod", "azure-prod", stdout=out)
+        assert exit_.value.code == 1
+        assert "NOT_FOUND: The topic does not exist in this project." in out.getvalue()
+        assert "HTTP 401: Event Grid rejected the access key or SAS token." in out.getvalue()
+        assert ProviderConfig.objects.get(name="gcp-prod").last_check_ok is False
+
+    def test_missing_bus_and_missing_credentials(self, production_providers, monkeypatch):
+        aws = production_providers["aws_eventbridge"]
+        aws.aws_event_bus = "missing-bus"
+        aws.save()
+        out = io.StringIO()
+        with pytest.raises(SystemExit):
+            call_command("providers", "check", "aws-prod", stdout=out)
+        assert "ResourceNotFoundException: The event bus does not exist" in out.getvalue()
+        monkeypatch.delenv("TEST_EVENTGRID_ACCESS_KEY")
+        from providers.services import close_clients
+
+        close_clients()
+        with pytest.raises(SystemExit):
+            call_command("providers", "check", "azure-prod", stdout=out)
+        assert "credentials do not resolve: set TEST_EVENTGRID_ACCESS_KEY" in out.getvalue()
+
+    def test_unknown_name_exits_2(self, production_providers):
+        with pytest.raises(CommandError) as error:
+            call_command("providers", "check", "nope", stdout=io.StringIO())
+        assert error.value.returncode == 2
+
+    def test_admin_action_tests_and_shows_the_result(self, admin_client, production_providers):
+        config = production_providers["gcp_pubsub"]
+        response = admin_client.post(
+            reverse(CHANGELIST), {"action": "test_connection", "_selected_action": [config.pk]}, follow=True
+        )
+        page = response.content.decode()
+        assert "Connection test of gcp-prod passed: topic projects/helios-test/topics/orders found" in page
+        assert (
+            "passed"
+            in admin_client.get(reverse("admin:providers_providerconfig_change", args=[config.pk])).content.decode()
+        )
+
+
+def operator(*codenames: str) -> User:
+    user = User.objects.create_user("op", password="op-password-123", is_staff=True)
+    for codename in codenames:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    return user
+
+
+class TestModeSwitch:
+    def switch_url(self):
+        return reverse(CHANGELIST)
+
+    def test_confirmation_page_shows_facts_but_never_the_secret(self, admin_client, production, make_provider):
+        config = make_provider("az", "azure_eventgrid", credentials_env_prefix="TEST_")
+        page = admin_client.post(
+            self.switch_url(), {"action": "switch_to_production", "_selected_action": [config.pk]}
+        ).content.decode()
+        assert "Switch az to production?" in page
+        assert "HELIOS_DEPLOYMENT_MODE=production" in page
+        assert "access key from TEST_EVENTGRID_ACCESS_KEY" in page
+        assert "never run" in page
+        assert EVENTGRID_TEST_KEY not in page
+        config.refresh_from_db()
+        assert config.mode == "demo"  # nothing changes before confirmation
+
+    def test_confirmed_switch_is_audited_with_who_why_and_from_where(
+        self, admin_client, admin_user, production, make_provider
+    ):
+        config = make_provider("az", "azure_eventgrid", credentials_env_prefix="TEST_")
+        admin_client.post(
+            self.switch_url(),
+            {
+                "action": "switch_to_production",
+                "_selected_action": [config.pk],
+                "confirm": "yes",
+                "reason": "go-live CHG-1234",
+            },
+        )
+        config.refresh_from_db()
+        assert config.mode == "production"
+        change = ModeChange.objects.get()
+        assert (change.from_mode, change.to_mode, change.changed_by, change.reason) == (
+            "demo",
+            "production",
+            admin_user,
+            "go-live CHG-1234",
+        )
+        assert change.effective_mode == "production"
+        assert change.remote_addr == "127.0.0.1"
+        audit = admin_client.get(reverse("admin:providers_modechange_changelist")).content.decode()
+        assert "go-live CHG-1234" in audit
+
+    def test_a_reason_is_required(self, admin_client, make_provider):
+        config = make_provider("az", "azure_eventgrid")
+        page = admin_client.post(
+            self.switch_url(),
+            {"action": "switch_to_production", "_selected_action": [config.pk], "confirm": "yes", "reason": "  "},
+        ).content.decode()
+        assert "Give a reason for switching to production" in page
+        assert ModeChange.objects.count() == 0
+
+    def test_switch_without_the_deployment_switch_is_recorded_as_still_demo(self, admin_client, make_provider):
+        config = make_provider("az", "azure_eventgrid")
+        admin_client.post(
+            self.switch_url(),
+            {"action": "switch_to_production", "_selected_action": [config.pk], "confirm": "yes", "reason": "prepare"},
+        )
+        change = ModeChange.objects.get()
+        assert change.effective_mode == "demo"
+        assert "does not allow production" in change.effective_reason
+
+    def test_without_the_permission_the_switch_is_refused(self, client, make_provider):
+        config = make_provider("az", "azure_eventgrid")
+        client.force_login(operator("view_providerconfig", "change_providerconfig"))
+        response = client.post(
+            self.switch_url(),
+            {"action": "switch_to_production", "_selected_action": [config.pk], "confirm": "yes", "reason": "sneaky"},
+        )
+        assert response.status_code in (200, 302)
+        config.refresh_from_db()
+        assert config.mode == "demo"
+        assert ModeChange.objects.count() == 0
+
+    def test_mode_cannot_be_edited_on_the_form(self, admin_client, make_provider):
+        config = make_provider("az", "azure_eventgrid")
+        page = admin_client.get(reverse("admin:providers_providerconfig_change", args=[config.pk])).content.decode()
+        assert 'name="mode"' not in page
+
+    def test_switching_back_to_demo_is_allowed_without_the_permission_and_audited(self, client, make_provider):
+        config = make_provider("az", "azure_eventgrid", mode="production")
+        user = operator("view_providerconfig", "change_providerconfig")
+        client.force_login(user)
+        client.post(self.switch_url(), {"action": "switch_to_demo", "_selected_action": [config.pk]})
+        config.refresh_from_db()
+        assert config.mode == "demo"
+        change = ModeChange.objects.get()
+        assert (change.from_mode, change.to_mode, change.changed_by) == ("production", "demo", user)
+
+
+def test_secrets_never_show_in_pages(admin_client, production_providers):
+    for config in production_providers.values():
+        page = admin_client.get(reverse("admin:providers_providerconfig_change", args=[config.pk])).content.decode()
+        assert AWS_TEST_SECRET not in page and EVENTGRID_TEST_KEY not in page

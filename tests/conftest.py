@@ -184,6 +184,9 @@ def production(settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The deployment allows production; test credentials sit under the TEST_ prefix."""
     settings.HELIOS_DEPLOYMENT_MODE = "production"
     settings.HELIOS_PROVIDER_TIMEOUT_SECONDS = 3.0
+    # The same for child processes (qcluster, manage.py) started by the test.
+    monkeypatch.setenv("HELIOS_DEPLOYMENT_MODE", "production")
+    monkeypatch.setenv("HELIOS_PROVIDER_TIMEOUT_SECONDS", "3")
     monkeypatch.setenv("TEST_AWS_ACCESS_KEY_ID", AWS_TEST_KEY_ID)
     monkeypatch.setenv("TEST_AWS_SECRET_ACCESS_KEY", AWS_TEST_SECRET)
     monkeypatch.setenv("TEST_EVENTGRID_ACCESS_KEY", EVENTGRID_TEST_KEY)

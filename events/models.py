@@ -21,6 +21,17 @@ class Event(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    idempotency_key = models.CharField(
+        max_length=200,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Publishing again with the same key returns this event and sends nothing twice.",
+    )
+
+    #: Set by `publish_event` (not stored): True when an earlier event with the same
+    #: idempotency key was returned instead of a new one.
+    reused = False
 
     class Meta:
         ordering = ["-created_at"]

@@ -16,14 +16,15 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import router, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
+from providers import circuit, ratelimit
 from providers.clients.base import Outcome, OutgoingEvent, PublishResult
-from providers.models import ProviderConfig, ProviderMode
+from providers.models import ProviderConfig, ProviderMode, ProviderRuntime
 from providers.services import check_event, client_for, effective_mode
 
 from .models import (
@@ -39,8 +40,10 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 SEND_TASK = "events.tasks.send_due_deliveries"
+#: Retryable error codes that say nothing about the provider's health (no circuit count).
+NOT_PROVIDER_HEALTH = frozenset({"ProductionUnavailable"})
 BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_CAP_SECONDS = 600.0
+BACKOFF_CAP_SECONDS = 30 * 60.0
 LEASE_EXPIRED_MESSAGE = (
     "The worker stopped before recording the outcome (lease expired). The provider may or "
     "may not have received this attempt; HELIOS sends it again with the same event id."
@@ -75,13 +78,21 @@ def publish_event(
     providers: Sequence[ProviderConfig],
     subject: str = "",
     created_by: AbstractBaseUser | None = None,
+    idempotency_key: str | None = None,
     ring: bool = True,
 ) -> Event:
     """Validate, then create the event, its deliveries and the send tasks in one transaction.
 
     Raises PublishRejected, creating nothing, when the event breaks any chosen provider's
-    limits. With `ring=False` no task is queued (the caller sends, e.g. `publish --sync`).
+    limits. With an `idempotency_key` already used, returns that earlier event (marked
+    `reused`) and creates and sends nothing. With `ring=False` no task is queued (the caller
+    sends, e.g. `publish --sync`).
     """
+    if idempotency_key:
+        existing = Event.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            existing.reused = True
+            return existing
     errors = []
     if not providers:
         errors.append("Choose at least one provider.")
@@ -103,6 +114,7 @@ def publish_event(
         data=data,
         created_by=created_by,
         created_at=timezone.now(),
+        idempotency_key=idempotency_key or None,
     )
     outgoing = outgoing_event(event)
     for provider in providers:
@@ -110,23 +122,30 @@ def publish_event(
     if errors:
         raise PublishRejected(errors)
 
-    with transaction.atomic():
-        event.save(force_insert=True)
-        Delivery.objects.bulk_create(
-            [
-                Delivery(
-                    event=event,
-                    provider=provider,
-                    mode=effective_mode(provider).mode,
-                    status=DeliveryStatus.PENDING,
-                    next_attempt_at=event.created_at,
-                )
-                for provider in providers
-            ]
-        )
-        if ring:
-            for provider in providers:
-                ring_doorbell(provider.pk)
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+            Delivery.objects.bulk_create(
+                [
+                    Delivery(
+                        event=event,
+                        provider=provider,
+                        mode=effective_mode(provider).mode,
+                        status=DeliveryStatus.PENDING,
+                        next_attempt_at=event.created_at,
+                    )
+                    for provider in providers
+                ]
+            )
+            if ring:
+                for provider in providers:
+                    ring_doorbell(provider.pk)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        existing = Event.objects.get(idempotency_key=idempotency_key)  # a concurrent publish won the race
+        existing.reused = True
+        return existing
     return event
 
 
@@ -143,13 +162,19 @@ def json_type_name(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def ring_doorbell(provider_id: int) -> None:
+def ring_doorbell(provider_id: int, *, force: bool = False) -> None:
     """Queue a task that sends the due deliveries of one provider config.
 
+    Coalesced: while a send task for the provider is queued and not yet started, no other is
+    queued (the queued one will find the new deliveries). `force` rings regardless (sweeper).
     With django-q2's ORM broker on the events database the task row commits or rolls back
     with the caller's transaction (a free outbox). Any other broker is rung after commit,
     and the sweeper covers a crash in between.
     """
+    ProviderRuntime.objects.get_or_create(provider_id=provider_id)
+    rung = ProviderRuntime.objects.filter(provider_id=provider_id, doorbell_pending=False).update(doorbell_pending=True)
+    if not (rung or force):
+        return
     if router.db_for_write(Delivery) == Conf.ORM or Conf.SYNC:
         _enqueue_send(provider_id)
     else:
@@ -165,12 +190,18 @@ def _enqueue_send(provider_id: int) -> None:
     )
 
 
+def answer_doorbell(provider_id: int) -> None:
+    """A send task has started: the next new delivery must queue a task of its own."""
+    ProviderRuntime.objects.filter(provider_id=provider_id, doorbell_pending=True).update(doorbell_pending=False)
+
+
 @dataclass
 class SendSummary:
     """What one call of `send_due` did."""
 
     provider: str
     claimed: int = 0
+    circuit_open: bool = False
     outcomes: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
@@ -178,7 +209,12 @@ class SendSummary:
 
 
 def send_due(*, provider_id: int, time_budget_seconds: float = 30.0) -> SendSummary:
-    """Claim and send this provider's due deliveries until none is due or the budget is spent."""
+    """Claim and send this provider's due deliveries until none is due or the budget is spent.
+
+    Respects the provider's circuit breaker (an open circuit sends nothing: deliveries wait)
+    and rate limit (tokens shared by every worker).
+    """
+    answer_doorbell(provider_id)
     config = ProviderConfig.objects.filter(pk=provider_id).first()
     if config is None:
         return SendSummary(provider=f"#{provider_id} (deleted)")
@@ -188,10 +224,19 @@ def send_due(*, provider_id: int, time_budget_seconds: float = 30.0) -> SendSumm
         return summary
     deadline = time.monotonic() + time_budget_seconds
     while True:
-        if time.monotonic() >= deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             ring_doorbell(config.pk)  # budget spent, work may be left: hand over to a new task
             break
-        token, claimed = claim_due(provider_id=config.pk, limit=settings.HELIOS_SEND_BATCH_SIZE)
+        gate = circuit.gate(config, probe_timeout_seconds=settings.HELIOS_LEASE_SECONDS)
+        if not gate.allowed:
+            summary.circuit_open = True
+            break
+        limit = min(settings.HELIOS_SEND_BATCH_SIZE, gate.limit or settings.HELIOS_SEND_BATCH_SIZE)
+        limit = ratelimit.acquire(config, limit, max_wait_seconds=remaining)
+        if not limit:
+            continue
+        token, claimed = claim_due(provider_id=config.pk, limit=limit)
         if not claimed:
             break
         summary.claimed += len(claimed)
@@ -250,20 +295,22 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
             results = client_for(config, mode).publish(events)
         latency_ms = int((time.monotonic() - started) * 1000)
         finished_at = timezone.now()
-        with transaction.atomic():
-            outcomes += [
-                record_result(
-                    delivery=delivery,
-                    token=token,
-                    result=result,
-                    mode=mode,
-                    max_attempts=config.max_attempts,
-                    started_at=started_at,
-                    finished_at=finished_at,
-                    latency_ms=latency_ms,
-                )
-                for delivery, result in zip(group, results, strict=True)
-            ]
+        outcomes += record_results(
+            token=token,
+            entries=list(zip(group, results, strict=True)),
+            mode=mode,
+            policy=config,
+            started_at=started_at,
+            finished_at=finished_at,
+            latency_ms=latency_ms,
+        )
+        circuit.record(
+            config,
+            succeeded=sum(r.ok for r in results),
+            failed=sum(
+                r.outcome is Outcome.RETRYABLE_ERROR and r.error_code not in NOT_PROVIDER_HEALTH for r in results
+            ),
+        )
     return outcomes
 
 
@@ -277,83 +324,105 @@ def production_unavailable(event_id: str, reason: str) -> PublishResult:
     )
 
 
-def record_result(
+def record_results(
     *,
-    delivery: Delivery,
     token: uuid.UUID,
-    result: PublishResult,
+    entries: Sequence[tuple[Delivery, PublishResult]],
     mode: str,
-    max_attempts: int,
+    policy: ProviderConfig,
     started_at: datetime,
     finished_at: datetime,
     latency_ms: int,
     outcome_unknown: bool = False,
-) -> str:
-    """Record one attempt and move the delivery to its next status; return that status.
+) -> list[str]:
+    """Record one attempt per delivery and move each to its next status; return the statuses.
 
-    `outcome_unknown` marks an attempt whose result was never seen (expired lease): it is
-    retried at once rather than after a backoff.
+    Only deliveries still held by this claim are updated (the sweeper may have recovered an
+    expired lease meanwhile: that attempt is already recorded as unknown). `outcome_unknown`
+    marks attempts whose result was never seen: they are retried at once, not after a backoff.
+    A few queries per batch, whatever its size.
     """
-    changes: dict[str, Any] = {
-        "mode": mode,
-        "latency_ms": latency_ms,
-        "lease_expires_at": None,
-        "claim_token": None,
-        "updated_at": finished_at,
-    }
+    with transaction.atomic():
+        held = set(
+            Delivery.objects.filter(pk__in=[d.pk for d, _ in entries], claim_token=token, status=DeliveryStatus.SENDING)
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        updated, attempts, statuses = [], [], []
+        for delivery, result in entries:
+            if delivery.pk not in held:
+                logger.warning(
+                    "delivery %s: lease lost before the outcome (%s %s) was recorded; it will be sent again",
+                    delivery.pk,
+                    result.outcome.value,
+                    result.error_code or result.message_id,
+                )
+                statuses.append("lease_lost")
+                continue
+            _apply_outcome(delivery, result, mode=mode, policy=policy, now=finished_at, retry_now=outcome_unknown)
+            delivery.latency_ms = latency_ms
+            updated.append(delivery)
+            statuses.append(delivery.status)
+            attempts.append(
+                DeliveryAttempt(
+                    delivery=delivery,
+                    number=delivery.attempts,
+                    mode=mode,
+                    started_at=started_at,
+                    finished_at=finished_at,
+                    outcome=AttemptOutcome.UNKNOWN if outcome_unknown else result.outcome.value,
+                    error_code=result.error_code[:128],
+                    error_message=result.error_message,
+                    provider_message_id=result.message_id,
+                    status_code=result.status_code,
+                )
+            )
+        Delivery.objects.bulk_update(updated, RECORDED_FIELDS)
+        DeliveryAttempt.objects.bulk_create(attempts)
+    return statuses
+
+
+RECORDED_FIELDS = [
+    "mode",
+    "status",
+    "latency_ms",
+    "lease_expires_at",
+    "claim_token",
+    "updated_at",
+    "completed_at",
+    "next_attempt_at",
+    "provider_message_id",
+    "last_error_code",
+    "last_error",
+]
+
+
+def _apply_outcome(
+    delivery: Delivery, result: PublishResult, *, mode: str, policy: ProviderConfig, now: datetime, retry_now: bool
+) -> None:
+    """Set the delivery's fields after one attempt: succeeded, failed, dead, or retrying."""
+    delivery.mode = mode
+    delivery.lease_expires_at = delivery.claim_token = None
+    delivery.updated_at = now
     if result.outcome is Outcome.SUCCEEDED:
-        changes |= {
-            "status": DeliveryStatus.SUCCEEDED,
-            "provider_message_id": result.message_id,
-            "completed_at": finished_at,
-            "next_attempt_at": None,
-        }
+        delivery.status = DeliveryStatus.SUCCEEDED
+        delivery.provider_message_id = result.message_id
+        delivery.completed_at, delivery.next_attempt_at = now, None
+        return
+    delivery.last_error_code, delivery.last_error = result.error_code[:128], result.error_message
+    expired = now - delivery.created_at >= timedelta(hours=policy.max_age_hours)
+    if result.outcome is Outcome.PERMANENT_ERROR:
+        delivery.status = DeliveryStatus.FAILED
+    elif delivery.attempts >= policy.max_attempts or expired:
+        delivery.status = DeliveryStatus.DEAD
+        if expired:
+            delivery.last_error += f" Retry window of {policy.max_age_hours} h is over."
     else:
-        changes |= {"last_error_code": result.error_code[:128], "last_error": result.error_message}
-        changes |= _after_failure(
-            permanent=result.outcome is Outcome.PERMANENT_ERROR,
-            attempts=delivery.attempts,
-            max_attempts=max_attempts,
-            now=finished_at,
-            retry_now=outcome_unknown,
-        )
-    updated = Delivery.objects.filter(pk=delivery.pk, claim_token=token, status=DeliveryStatus.SENDING).update(
-        **changes
-    )
-    if not updated:
-        # The sweeper already recorded this attempt as unknown and re-queued the delivery.
-        logger.warning(
-            "delivery %s: lease lost before the outcome (%s %s) was recorded; it will be sent again",
-            delivery.pk,
-            result.outcome.value,
-            result.error_code or result.message_id,
-        )
-        return "lease_lost"
-    DeliveryAttempt.objects.create(
-        delivery=delivery,
-        number=delivery.attempts,
-        mode=mode,
-        started_at=started_at,
-        finished_at=finished_at,
-        outcome=AttemptOutcome.UNKNOWN if outcome_unknown else result.outcome.value,
-        error_code=result.error_code[:128],
-        error_message=result.error_message,
-        provider_message_id=result.message_id,
-        status_code=result.status_code,
-    )
-    return str(changes["status"])
-
-
-def _after_failure(
-    *, permanent: bool, attempts: int, max_attempts: int, now: datetime, retry_now: bool
-) -> dict[str, Any]:
-    """The status fields after a failed attempt: failed, dead, or retrying with backoff."""
-    if permanent:
-        return {"status": DeliveryStatus.FAILED, "completed_at": now, "next_attempt_at": None}
-    if attempts >= max_attempts:
-        return {"status": DeliveryStatus.DEAD, "completed_at": now, "next_attempt_at": None}
-    delay = 0.0 if retry_now else backoff_seconds(attempts)
-    return {"status": DeliveryStatus.RETRYING, "next_attempt_at": now + timedelta(seconds=delay)}
+        delivery.status = DeliveryStatus.RETRYING
+        delay = 0.0 if retry_now else max(backoff_seconds(delivery.attempts), result.retry_after_seconds or 0.0)
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+        return
+    delivery.completed_at, delivery.next_attempt_at = now, None
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -376,28 +445,31 @@ def sweep() -> SweepReport:
     now = timezone.now()
     expired = Delivery.objects.filter(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
     for delivery in expired.select_related("provider"):
-        with transaction.atomic():
-            record_result(
-                delivery=delivery,
-                token=delivery.claim_token,
-                result=PublishResult(
-                    event_id=str(delivery.event_id),
-                    outcome=Outcome.RETRYABLE_ERROR,
-                    error_code="LeaseExpired",
-                    error_message=LEASE_EXPIRED_MESSAGE,
-                ),
-                mode=delivery.mode,
-                max_attempts=delivery.provider.max_attempts,
-                started_at=delivery.lease_expires_at - timedelta(seconds=settings.HELIOS_LEASE_SECONDS),
-                finished_at=now,
-                latency_ms=0,
-                outcome_unknown=True,
-            )
+        record_results(
+            token=delivery.claim_token,
+            entries=[
+                (
+                    delivery,
+                    PublishResult(
+                        event_id=str(delivery.event_id),
+                        outcome=Outcome.RETRYABLE_ERROR,
+                        error_code="LeaseExpired",
+                        error_message=LEASE_EXPIRED_MESSAGE,
+                    ),
+                )
+            ],
+            mode=delivery.mode,
+            policy=delivery.provider,
+            started_at=delivery.lease_expires_at - timedelta(seconds=settings.HELIOS_LEASE_SECONDS),
+            finished_at=now,
+            latency_ms=0,
+            outcome_unknown=True,
+        )
         report.leases_recovered += 1
     due = Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now, provider__enabled=True)
     report.providers_rung = sorted(set(due.values_list("provider_id", flat=True)))
     for provider_id in report.providers_rung:
-        ring_doorbell(provider_id)
+        ring_doorbell(provider_id, force=True)
     return report
 
 

@@ -138,9 +138,34 @@ class ProviderConfig(models.Model):
     last_check_ok = models.BooleanField("last test passed", null=True, editable=False)
     last_check_message = models.CharField("last test result", max_length=500, blank=True, editable=False)
     max_attempts = models.PositiveSmallIntegerField(
-        default=8,
-        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(500)],
         help_text="Attempts before a delivery with retryable errors is dead.",
+    )
+    max_age_hours = models.PositiveIntegerField(
+        "retry window (hours)",
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 14)],
+        help_text="A delivery still failing this long after it was composed is dead (the clouds retry for 24 h).",
+    )
+    rate_limit_per_second = models.FloatField(
+        "rate limit (events/s)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.1)],
+        help_text="Most events per second sent to this provider, across all workers; empty = no limit.",
+    )
+    circuit_failure_threshold = models.PositiveSmallIntegerField(
+        "circuit: consecutive failures",
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text="The circuit opens after this many retryable failures in a row (or half of 20+ recent sends).",
+    )
+    circuit_cooldown_seconds = models.PositiveIntegerField(
+        "circuit: pause (seconds)",
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text="How long an open circuit pauses sends before one probe is let through.",
     )
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -216,3 +241,32 @@ class ModeChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.from_mode} → {self.to_mode}"
+
+
+class CircuitState(models.TextChoices):
+    CLOSED = "closed", "Closed (sending)"
+    OPEN = "open", "Open (paused)"
+    HALF_OPEN = "half_open", "Half-open (probing)"
+
+
+class ProviderRuntime(models.Model):
+    """Shared, fast-changing state of one provider config: circuit breaker and rate bucket.
+
+    Kept apart from ProviderConfig so that this churn never looks like a config change.
+    """
+
+    provider = models.OneToOneField(ProviderConfig, on_delete=models.CASCADE, related_name="runtime")
+    circuit_state = models.CharField(max_length=16, choices=CircuitState.choices, default=CircuitState.CLOSED)
+    circuit_changed_at = models.DateTimeField(null=True, blank=True)
+    circuit_reason = models.CharField(max_length=300, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    window_sent = models.PositiveIntegerField(default=0)
+    window_failed = models.PositiveIntegerField(default=0)
+    rate_tokens = models.FloatField(default=0.0)
+    rate_updated_at = models.DateTimeField(null=True, blank=True)
+    doorbell_pending = models.BooleanField(
+        default=False, help_text="A send task is queued and has not started: new deliveries need no other."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.provider} circuit {self.circuit_state}"

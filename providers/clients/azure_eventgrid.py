@@ -100,6 +100,14 @@ UNREACHABLE = ErrorClass(True, "Could not reach the Event Grid endpoint (connect
 CONNECTION_PROBE = [{"helios_connection_check": True}]
 
 
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header given in seconds (HTTP dates are ignored)."""
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None
+
+
 def classify_eventgrid_status(status: int) -> ErrorClass:
     """The error class for an HTTP status from the topic endpoint."""
     if status in EVENTGRID_STATUS:
@@ -131,10 +139,18 @@ class EventGridClient(ProviderClient):
             return self._sdk
 
     def _call_options(self) -> dict[str, Any]:
-        """Per-call options: azure-eventgrid 4.22.1 drops them when given to the constructor."""
+        """Per-call options: azure-eventgrid 4.22.1 drops them when given to the constructor.
+
+        Connection errors get two quick SDK retries; HTTP statuses get none (`retry_status=0`):
+        azure-core would sleep for any Retry-After the server sends, unbounded, inside the
+        worker. HELIOS schedules those retries itself and honours Retry-After there.
+        """
         timeout = self.settings.timeout_seconds
         return {
             "retry_total": 2,
+            "retry_connect": 2,
+            "retry_read": 1,
+            "retry_status": 0,
             "retry_backoff_factor": 0.2,
             "retry_backoff_max": 2,
             "connection_timeout": min(5.0, timeout),
@@ -160,10 +176,14 @@ class EventGridClient(ProviderClient):
 
         if isinstance(exc, HttpResponseError) and exc.status_code:
             response = exc.response
-            retry_after = response.headers.get("Retry-After", "") if response is not None else ""
-            detail = f"retry after {retry_after} s" if retry_after else ""
+            retry_after = parse_retry_after(response.headers.get("Retry-After") if response is not None else None)
+            detail = f"provider asks to retry after {retry_after:g} s" if retry_after is not None else ""
             return SdkFailure(
-                classify_eventgrid_status(exc.status_code), f"HTTP {exc.status_code}", detail, exc.status_code
+                classify_eventgrid_status(exc.status_code),
+                f"HTTP {exc.status_code}",
+                detail,
+                exc.status_code,
+                retry_after,
             )
         return SdkFailure(UNREACHABLE, type(exc).__name__)
 

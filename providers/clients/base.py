@@ -53,6 +53,8 @@ class PublishResult:
     error_code: str = ""
     error_message: str = ""
     status_code: int | None = None
+    #: The provider's own hint (Retry-After) for when to try again, in seconds.
+    retry_after_seconds: float | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -94,7 +96,15 @@ class ErrorClass:
     retryable: bool
     explanation: str
 
-    def result(self, event_id: str, *, code: str, detail: str = "", status_code: int | None = None) -> PublishResult:
+    def result(
+        self,
+        event_id: str,
+        *,
+        code: str,
+        detail: str = "",
+        status_code: int | None = None,
+        retry_after_seconds: float | None = None,
+    ) -> PublishResult:
         """The PublishResult for one event that hit this error."""
         message = f"{self.explanation} ({detail})" if detail else self.explanation
         return PublishResult(
@@ -103,6 +113,7 @@ class ErrorClass:
             error_code=code,
             error_message=message,
             status_code=status_code,
+            retry_after_seconds=retry_after_seconds,
         )
 
 
@@ -114,10 +125,17 @@ class SdkFailure:
     code: str
     detail: str = ""
     status_code: int | None = None
+    retry_after_seconds: float | None = None
 
     def result(self, event_id: str) -> PublishResult:
         """The PublishResult for one event of a batch that failed this way."""
-        return self.error_class.result(event_id, code=self.code, detail=self.detail, status_code=self.status_code)
+        return self.error_class.result(
+            event_id,
+            code=self.code,
+            detail=self.detail,
+            status_code=self.status_code,
+            retry_after_seconds=self.retry_after_seconds,
+        )
 
     def describe(self) -> str:
         """One sentence for the operator, with the provider's code."""

@@ -169,12 +169,15 @@ class TestEventGrid:
         assert words in delivery.last_error
         assert len(eventgrid_sink.requests) == 1
 
-    def test_503_is_retried_by_the_sdk_then_by_helios(self, production_providers, eventgrid_sink):
+    def test_503_with_retry_after_is_retried_by_helios_no_sooner_than_asked(self, production_providers, eventgrid_sink):
         config = production_providers["azure_eventgrid"]
-        eventgrid_sink.responses.extend([(503, {"Retry-After": "1"})] * 3)
+        eventgrid_sink.responses.append((503, {"Retry-After": "30"}))
         _, delivery = publish_and_send(config)
         assert (delivery.status, delivery.last_error_code) == ("retrying", "HTTP 503")
-        assert len(eventgrid_sink.requests) == 3  # the first try and two bounded SDK retries
+        assert "provider asks to retry after 30 s" in delivery.last_error
+        assert len(eventgrid_sink.requests) == 1  # the SDK does not sleep on Retry-After inside the worker
+        attempt = delivery.attempt_log.get()
+        assert (delivery.next_attempt_at - attempt.finished_at).total_seconds() >= 30
         Delivery.objects.update(next_attempt_at=delivery.created_at)
         send_due(provider_id=config.pk)
         delivery.refresh_from_db()

@@ -1,0 +1,101 @@
+"""Per-provider circuit breaker, shared by every worker through the database.
+
+Closed: sends flow. It opens after `circuit_failure_threshold` retryable failures in a row, or
+when at least half of 20 or more recent sends failed. Open: nothing is sent (deliveries wait;
+they are never failed or dead because of it). After `circuit_cooldown_seconds` one probe is let
+through (half-open): success closes the circuit, failure opens it again.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import CircuitState, ProviderConfig, ProviderRuntime
+
+json_logger = logging.getLogger("helios.json")
+RATIO_MIN_SENDS = 20
+RATIO_OPEN_AT = 0.5
+WINDOW_MAX_SENDS = 100
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Whether a worker may send now, and at most how many (a half-open probe sends one)."""
+
+    allowed: bool
+    limit: int | None = None
+
+
+def runtime_of(config: ProviderConfig) -> ProviderRuntime:
+    """The config's runtime row, created on first use."""
+    runtime, _ = ProviderRuntime.objects.get_or_create(provider=config)
+    return runtime
+
+
+def gate(config: ProviderConfig, *, probe_timeout_seconds: float) -> Gate:
+    """May this worker send to the provider now?"""
+    runtime = runtime_of(config)
+    if runtime.circuit_state == CircuitState.CLOSED:
+        return Gate(allowed=True)
+    now = timezone.now()
+    cooled = runtime.circuit_changed_at + timedelta(seconds=config.circuit_cooldown_seconds)
+    probe_stale = runtime.circuit_changed_at + timedelta(seconds=probe_timeout_seconds)
+    if (runtime.circuit_state == CircuitState.OPEN and now >= cooled) or (
+        runtime.circuit_state == CircuitState.HALF_OPEN and now >= probe_stale
+    ):
+        # One worker wins the conditional update and sends the single probe.
+        won = ProviderRuntime.objects.filter(pk=runtime.pk, circuit_changed_at=runtime.circuit_changed_at).update(
+            circuit_state=CircuitState.HALF_OPEN, circuit_changed_at=now, circuit_reason="probing with one delivery"
+        )
+        if won:
+            _log(config, runtime.circuit_state, CircuitState.HALF_OPEN, "cool-down over: probing with one delivery")
+            return Gate(allowed=True, limit=1)
+    return Gate(allowed=False)
+
+
+def record(config: ProviderConfig, *, succeeded: int, failed: int) -> None:
+    """Count the health outcomes of one send (retryable failures only) and move the circuit."""
+    if not succeeded and not failed:
+        return
+    with transaction.atomic():
+        runtime = ProviderRuntime.objects.select_for_update().get(provider=config)
+        before = runtime.circuit_state
+        runtime.consecutive_failures = failed if succeeded else runtime.consecutive_failures + failed
+        runtime.window_sent += succeeded + failed
+        runtime.window_failed += failed
+        if runtime.window_sent > WINDOW_MAX_SENDS:
+            runtime.window_sent //= 2
+            runtime.window_failed //= 2
+        reason = ""
+        if before == CircuitState.HALF_OPEN:
+            if failed:
+                reason = "the probe failed"
+            else:
+                runtime.consecutive_failures = runtime.window_sent = runtime.window_failed = 0
+        elif before == CircuitState.CLOSED:
+            if runtime.consecutive_failures >= config.circuit_failure_threshold:
+                reason = f"{runtime.consecutive_failures} failures in a row"
+            elif (
+                runtime.window_sent >= RATIO_MIN_SENDS and runtime.window_failed / runtime.window_sent >= RATIO_OPEN_AT
+            ):
+                reason = f"{runtime.window_failed} of the last {runtime.window_sent} sends failed"
+        after = CircuitState.OPEN if reason else (CircuitState.CLOSED if before == CircuitState.HALF_OPEN else before)
+        if after != before:
+            runtime.circuit_state = after
+            runtime.circuit_changed_at = timezone.now()
+            runtime.circuit_reason = reason or "the probe succeeded"
+        runtime.save()
+    if after != before:
+        _log(config, before, after, runtime.circuit_reason)
+
+
+def _log(config: ProviderConfig, before: str, after: str, reason: str) -> None:
+    json_logger.info(
+        json.dumps(
+            {"event": "circuit_transition", "provider": config.name, "from": before, "to": after, "reason": reason}
+        )
+    )

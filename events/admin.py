@@ -18,7 +18,7 @@ from helios_site.badges import badge
 from .forms import ComposeEventForm
 from .models import Delivery, DeliveryAttempt, Event
 from .selectors import deliveries_of, delivery_status_rows
-from .services import PublishRejected, publish_event
+from .services import PublishRejected, publish_event, retry_now
 
 
 class ReadOnlyHistoryMixin:
@@ -201,6 +201,7 @@ class DeliveryAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
     search_fields = ["event__type", "=provider_message_id", "event__subject"]
     list_select_related = ["event", "provider"]
     inlines = [DeliveryAttemptInline]
+    actions = ["retry_selected"]
     list_per_page = 100
     fields = [
         "event_link",
@@ -222,6 +223,16 @@ class DeliveryAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["helios/console.css"]}
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("events.retry_delivery")
+
+    @admin.action(description="Retry now (failed, dead or retrying)", permissions=["retry"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        count = retry_now(deliveries=queryset)
+        skipped = queryset.count() - count
+        note = f"; {skipped} skipped (pending, sending or succeeded)" if skipped else ""
+        self.message_user(request, f"{count} deliveries will be retried now{note}.", messages.SUCCESS)
 
     def uuid_search(self, term: str, value: uuid.UUID) -> Q:
         """An event id, or a provider message id that is a UUID (EventBridge, Event Grid)."""

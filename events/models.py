@@ -77,6 +77,7 @@ class Delivery(models.Model):
     class Meta:
         verbose_name_plural = "deliveries"
         ordering = ["-created_at", "-id"]
+        permissions = [("retry_delivery", "Can retry a failed or dead delivery now")]
         constraints = [
             models.UniqueConstraint(fields=["event", "provider"], name="one_delivery_per_event_and_provider"),
         ]

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, router, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
@@ -493,3 +493,19 @@ def deliver_now(*, event: Event, timeout_seconds: float) -> bool:
         if next_due and next_due.next_attempt_at:
             wait = max((next_due.next_attempt_at - timezone.now()).total_seconds(), 0.0)
         time.sleep(min(wait, max(deadline - time.monotonic(), 0.0)))
+
+
+RETRYABLE_BY_OPERATOR = (DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.RETRYING)
+
+
+def retry_now(*, deliveries: QuerySet[Delivery]) -> int:
+    """Make failed, dead or retrying deliveries due now: one more attempt each. Returns how many."""
+    now = timezone.now()
+    with transaction.atomic():
+        chosen = list(deliveries.filter(status__in=RETRYABLE_BY_OPERATOR).values_list("pk", "provider_id"))
+        count = Delivery.objects.filter(pk__in=[pk for pk, _ in chosen], status__in=RETRYABLE_BY_OPERATOR).update(
+            status=DeliveryStatus.RETRYING, next_attempt_at=now, completed_at=None, updated_at=now
+        )
+        for provider_id in sorted({provider_id for _, provider_id in chosen}):
+            ring_doorbell(provider_id, force=True)
+    return count

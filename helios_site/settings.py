@@ -108,6 +108,15 @@ Q_CLUSTER = {
     "save_limit": 200,
     "label": "Task queue",
 }
+# The broker: "orm" (default: the task row commits with the event, at-least-once with receipts)
+# or "redis" (faster hand-off, no receipts: a task lost with its worker is recovered by the
+# sweeper from the database). See docs/delivery-engine.md.
+Q_BROKER = env.str("Q_BROKER", default="orm")
+if Q_BROKER == "redis":
+    del Q_CLUSTER["orm"]
+    Q_CLUSTER["redis"] = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+elif Q_BROKER != "orm":
+    raise environ.ImproperlyConfigured("Q_BROKER must be orm or redis.")
 
 # --- Auth, i18n, static ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -12,6 +12,7 @@ import itertools
 import json
 import socket
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,6 +158,10 @@ class EventGridSink:
         self.requests: list[SinkRequest] = []
         #: (status, headers) for the next requests; 200 when empty.
         self.responses: collections.deque[tuple[int, dict[str, str]]] = collections.deque()
+        #: A status for every request until cleared (an outage).
+        self.fail_always: int | None = None
+        #: Seconds to wait before answering (a slow endpoint).
+        self.delay_seconds = 0.0
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -166,9 +171,14 @@ class EventGridSink:
                 sink.requests.append(
                     SinkRequest(url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()}, body)
                 )
-                status, headers = (
-                    sink.responses.popleft() if sink.responses else (sink.validate(body, self.headers), {})
-                )
+                if sink.delay_seconds:
+                    time.sleep(sink.delay_seconds)
+                if sink.responses:
+                    status, headers = sink.responses.popleft()
+                elif sink.fail_always:
+                    status, headers = sink.fail_always, {}
+                else:
+                    status, headers = sink.validate(body, self.headers), {}
                 payload = b"" if status == 200 else json.dumps({"error": {"code": str(status)}}).encode()
                 self.send_response(status)
                 for name, value in headers.items():

@@ -63,6 +63,7 @@ class Command(BaseCommand):
         parser.add_argument("--order-id", help="Shortcut: data.order_id")
         parser.add_argument("--amount", type=float, help="Shortcut: data.amount")
         parser.add_argument("--customer-id", help="Shortcut: data.customer_id")
+        parser.add_argument("--idempotency-key", help="Publishing again with the same key sends nothing twice.")
         parser.add_argument("--wait", action="store_true", help="Wait for the worker's results.")
         parser.add_argument("--sync", action="store_true", help="Send in this process, without a worker.")
         parser.add_argument("--timeout", type=float, default=30.0, help="Seconds to wait for results (default 30).")
@@ -77,11 +78,14 @@ class Command(BaseCommand):
                 subject=options["subject"],
                 data=data,
                 providers=providers,
+                idempotency_key=options["idempotency_key"],
                 ring=not options["sync"],
             )
         except PublishRejected as rejected:
             raise CommandError("Nothing was published:\n  " + "\n  ".join(rejected.errors), returncode=2) from None
         self.stdout.write(f"Event {event.id}  type={event.type}  source={event.source}")
+        if event.reused:
+            self.stdout.write(f"  already published with idempotency key {event.idempotency_key}: nothing sent again")
         if options["sync"]:
             deliver_now(event=event, timeout_seconds=options["timeout"])
         elif options["wait"]:

@@ -81,29 +81,53 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@dataclass
+class Cluster:
+    """A running `manage.py qcluster` process and its log."""
+
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
 @pytest.fixture
-def qcluster(transactional_db: None, tmp_path: Path) -> Iterator[Path]:
-    """A real `manage.py qcluster` process on the test database; yields its log file."""
-    log_path = tmp_path / "qcluster.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "manage.py"), "qcluster"],
-            cwd=PROJECT_ROOT,
-            env=subprocess_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+def start_qcluster(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
+    """Start real `manage.py qcluster` processes on the test database (extra env per cluster)."""
+    clusters: list[Cluster] = []
+
+    def start(**env: str) -> Cluster:
+        log_path = tmp_path / f"qcluster-{len(clusters)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(PROJECT_ROOT / "manage.py"), "qcluster"],
+                cwd=PROJECT_ROOT,
+                env=subprocess_env(**env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        cluster = Cluster(process, log_path)
+        clusters.append(cluster)
+        _wait_for_text(log_path, "ready for work", process, timeout=30)
+        return cluster
+
+    yield start
+    for cluster in clusters:
+        cluster.process.terminate()  # the cluster stops its own workers
+    for cluster in clusters:
         try:
-            _wait_for_text(log_path, "ready for work", process, timeout=30)
-            yield log_path
-        finally:
-            process.terminate()  # the cluster stops its own workers
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            cluster.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.process.pid, signal.SIGKILL)
+            cluster.process.wait()
+
+
+@pytest.fixture
+def qcluster(start_qcluster: Callable[..., Cluster]) -> Path:
+    """One real qcluster worker; yields its log file."""
+    return start_qcluster().log_path
 
 
 def _wait_for_text(path: Path, text: str, process: subprocess.Popen, *, timeout: float) -> None:

@@ -138,6 +138,7 @@ class PubSubStandIn:
 
 @dataclass
 class SinkRequest:
+    client_port: int
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
@@ -162,6 +163,8 @@ class EventGridSink:
         self.fail_always: int | None = None
         #: Seconds to wait before answering (a slow endpoint).
         self.delay_seconds = 0.0
+        #: Client ports of requests received and not yet answered.
+        self.in_flight: set[int] = set()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -169,8 +172,15 @@ class EventGridSink:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 url = urlsplit(self.path)
                 sink.requests.append(
-                    SinkRequest(url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()}, body)
+                    SinkRequest(
+                        self.client_address[1],
+                        url.path,
+                        parse_qs(url.query),
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                    )
                 )
+                sink.in_flight.add(self.client_address[1])
                 if sink.delay_seconds:
                     time.sleep(sink.delay_seconds)
                 if sink.responses:
@@ -186,6 +196,7 @@ class EventGridSink:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+                sink.in_flight.discard(self.client_address[1])
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -70,6 +70,16 @@ def outgoing_event(event: Event) -> OutgoingEvent:
     )
 
 
+@dataclass(frozen=True)
+class EventSpec:
+    """What to publish: one event's type, source, data and subject."""
+
+    event_type: str
+    source: str
+    data: Any
+    subject: str = ""
+
+
 def publish_event(
     *,
     event_type: str,
@@ -93,25 +103,68 @@ def publish_event(
         if existing is not None:
             existing.reused = True
             return existing
+    spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject)
+    event = _validated_event(spec, providers, created_by=created_by, idempotency_key=idempotency_key)
+    try:
+        _create([event], providers, ring=ring)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        existing = Event.objects.get(idempotency_key=idempotency_key)  # a concurrent publish won the race
+        existing.reused = True
+        return existing
+    return event
+
+
+def publish_many(
+    *,
+    specs: Sequence[EventSpec],
+    providers: Sequence[ProviderConfig],
+    created_by: AbstractBaseUser | None = None,
+    ring: bool = True,
+) -> list[Event]:
+    """Publish many events to the same providers in one transaction: all or nothing.
+
+    Raises PublishRejected naming each bad event (1-based) when any is invalid.
+    """
+    events, errors = [], []
+    for number, spec in enumerate(specs, start=1):
+        try:
+            events.append(_validated_event(spec, providers, created_by=created_by))
+        except PublishRejected as rejected:
+            errors += [f"event {number}: {error}" for error in rejected.errors]
+    if errors:
+        raise PublishRejected(errors)
+    _create(events, providers, ring=ring)
+    return events
+
+
+def _validated_event(
+    spec: EventSpec,
+    providers: Sequence[ProviderConfig],
+    *,
+    created_by: AbstractBaseUser | None,
+    idempotency_key: str | None = None,
+) -> Event:
+    """An unsaved event, once it passes every check and fits every provider's limits."""
     errors = []
     if not providers:
         errors.append("Choose at least one provider.")
-    if not isinstance(data, dict):
-        errors.append(f"The event data must be a JSON object, not {json_type_name(data)}.")
-    if not event_type:
+    if not isinstance(spec.data, dict):
+        errors.append(f"The event data must be a JSON object, not {json_type_name(spec.data)}.")
+    if not spec.event_type:
         errors.append("The event type is required.")
-    if not source:
+    if not spec.source:
         errors.append("The event source is required.")
     errors += [f"{p.name} is disabled; enable it before publishing to it." for p in providers if not p.enabled]
     if errors:
         raise PublishRejected(errors)
-
     event = Event(
         id=uuid.uuid4(),
-        type=event_type,
-        source=source,
-        subject=subject,
-        data=data,
+        type=spec.event_type,
+        source=spec.source,
+        subject=spec.subject,
+        data=spec.data,
         created_by=created_by,
         created_at=timezone.now(),
         idempotency_key=idempotency_key or None,
@@ -121,32 +174,31 @@ def publish_event(
         errors += [f"{provider.name}: {problem}" for problem in check_event(provider, outgoing)]
     if errors:
         raise PublishRejected(errors)
-
-    try:
-        with transaction.atomic():
-            event.save(force_insert=True)
-            Delivery.objects.bulk_create(
-                [
-                    Delivery(
-                        event=event,
-                        provider=provider,
-                        mode=effective_mode(provider).mode,
-                        status=DeliveryStatus.PENDING,
-                        next_attempt_at=event.created_at,
-                    )
-                    for provider in providers
-                ]
-            )
-            if ring:
-                for provider in providers:
-                    ring_doorbell(provider.pk)
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        existing = Event.objects.get(idempotency_key=idempotency_key)  # a concurrent publish won the race
-        existing.reused = True
-        return existing
     return event
+
+
+def _create(events: Sequence[Event], providers: Sequence[ProviderConfig], *, ring: bool) -> None:
+    """Insert events, one delivery per provider each, and ring once per provider: one transaction."""
+    modes = {provider.pk: effective_mode(provider).mode for provider in providers}
+    with transaction.atomic():
+        Event.objects.bulk_create(events)
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    event=event,
+                    provider=provider,
+                    mode=modes[provider.pk],
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=event.created_at,
+                )
+                for event in events
+                for provider in providers
+            ],
+            batch_size=1000,
+        )
+        if ring:
+            for provider in providers:
+                ring_doorbell(provider.pk)
 
 
 def json_type_name(value: Any) -> str:
@@ -239,6 +291,8 @@ def send_due(*, provider_id: int, time_budget_seconds: float = 30.0) -> SendSumm
         token, claimed = claim_due(provider_id=config.pk, limit=limit)
         if not claimed:
             break
+        if len(claimed) == settings.HELIOS_SEND_BATCH_SIZE:
+            ring_doorbell(config.pk)  # a backlog: let another idle worker claim the next batch in parallel
         summary.claimed += len(claimed)
         for outcome in send_claimed(config=config, token=token, deliveries=claimed):
             summary.count(outcome)

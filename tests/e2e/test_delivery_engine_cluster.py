@@ -17,8 +17,9 @@ pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 
 def publish_many(config, n):
-    return [publish_event(event_type="OrderPlaced", source="com.test", data={"n": i}, providers=[config])
-            for i in range(n)]
+    return [
+        publish_event(event_type="OrderPlaced", source="com.test", data={"n": i}, providers=[config]) for i in range(n)
+    ]
 
 
 def wait_until_all_final(timeout: float, *, sweep_every: float | None = None) -> None:
@@ -26,8 +27,7 @@ def wait_until_all_final(timeout: float, *, sweep_every: float | None = None) ->
     deadline = time.monotonic() + timeout
     last_sweep = time.monotonic()
     while Delivery.objects.exclude(status__in=["succeeded", "failed", "dead"]).exists():
-        assert time.monotonic() < deadline, dict(collections.Counter(Delivery.objects.values_list("status",
-                                                                                                   flat=True)))
+        assert time.monotonic() < deadline, dict(collections.Counter(Delivery.objects.values_list("status", flat=True)))
         if sweep_every is not None and time.monotonic() - last_sweep >= sweep_every:
             sweep()
             last_sweep = time.monotonic()
@@ -56,8 +56,9 @@ def test_two_clusters_share_1000_deliveries_and_each_event_arrives_once(
 
 def worker_pid_on(port: int) -> int:
     """The process that owns the TCP connection from local `port` (`ss -tnp`)."""
-    listing = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, check=True
+    ).stdout
     return int(re.search(r"pid=(\d+)", listing).group(1))
 
 
@@ -78,8 +79,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_only_unknown_att
     wait_until_all_final(90, sweep_every=1.0)
     assert Delivery.objects.filter(status="succeeded").count() == 40
     unknown = collections.Counter(
-        str(a.delivery.event_id) for a in DeliveryAttempt.objects.filter(outcome=AttemptOutcome.UNKNOWN)
-        .select_related("delivery")
+        str(a.delivery.event_id)
+        for a in DeliveryAttempt.objects.filter(outcome=AttemptOutcome.UNKNOWN).select_related("delivery")
     )
     assert sum(unknown.values()) >= 1, "the killed batch should have been recovered as unknown attempts"
     received = collections.Counter(e["id"] for e in eventgrid_sink.events())
@@ -87,8 +88,10 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_only_unknown_att
     duplicates = {event_id: n - 1 for event_id, n in received.items() if n > 1}
     for event_id, extra in duplicates.items():
         assert extra <= unknown[event_id], f"{event_id} was received {extra + 1} times"
-    print(f"killed worker {victim}: {sum(unknown.values())} unknown attempts, "
-          f"{sum(duplicates.values())} duplicates at the stand-in")
+    print(
+        f"killed worker {victim}: {sum(unknown.values())} unknown attempts, "
+        f"{sum(duplicates.values())} duplicates at the stand-in"
+    )
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_terminate_backend needs PostgreSQL")
@@ -103,8 +106,10 @@ def test_the_cluster_recovers_when_its_database_connections_are_killed(demo_prov
         assert time.monotonic() < deadline
         time.sleep(0.05)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         killed = cursor.fetchone()[0]
     assert killed >= 1
     wait_until_all_final(90, sweep_every=2.0)

@@ -191,3 +191,16 @@ def test_sweeper_schedule_exists_after_migrate():
         1,
         -1,
     )
+
+
+def test_publish_many_is_all_or_nothing_and_numbers_bad_events(demo_providers):
+    from events.services import EventSpec, publish_many
+
+    good = EventSpec(event_type="T", source="s", data={"a": 1})
+    with pytest.raises(PublishRejected) as rejected:
+        publish_many(specs=[good, EventSpec(event_type="T", source="s", data=[1]), good], providers=demo_providers)
+    assert rejected.value.errors == ["event 2: The event data must be a JSON object, not an array."]
+    assert (Event.objects.count(), Delivery.objects.count(), OrmQ.objects.count()) == (0, 0, 0)
+    events = publish_many(specs=[good] * 5, providers=demo_providers)
+    assert len(events) == 5 and Delivery.objects.count() == 15
+    assert OrmQ.objects.count() == 3  # one doorbell per provider

@@ -143,6 +143,17 @@ class SdkFailure:
         return f"{self.code}: {self.error_class.explanation}{detail}"
 
 
+def not_sent_after(failure: PublishResult, event_id: str) -> PublishResult:
+    """The result for an event left unsent because an earlier batch of the same call failed."""
+    return PublishResult(
+        event_id=event_id,
+        outcome=Outcome.RETRYABLE_ERROR,
+        error_code=failure.error_code,
+        error_message=f"Not sent: an earlier batch of this send failed ({failure.error_message})",
+        retry_after_seconds=failure.retry_after_seconds,
+    )
+
+
 class PayloadFormat(ABC):
     """What one kind of provider receives, and the limits it enforces."""
 
@@ -219,13 +230,20 @@ class ProviderClient(ABC):
                 )
             else:
                 sendable.append(payload)
+        failed_batch: PublishResult | None = None
         for batch in self.format.batches(sendable):
             batch_events = [by_id[payload.event_id] for payload in batch]
-            try:
-                batch_results = self.send_batch(batch_events, batch)
-            except Exception as exc:  # an outcome must be recorded, whatever broke
-                logger.exception("provider %s: batch send raised", self.settings.name)
-                batch_results = [self.unexpected_error(event, exc) for event in batch_events]
+            if failed_batch is not None:
+                # The provider just failed a whole batch: do not hammer it with the rest.
+                batch_results = [not_sent_after(failed_batch, event.id) for event in batch_events]
+            else:
+                try:
+                    batch_results = self.send_batch(batch_events, batch)
+                except Exception as exc:  # an outcome must be recorded, whatever broke
+                    logger.exception("provider %s: batch send raised", self.settings.name)
+                    batch_results = [self.unexpected_error(event, exc) for event in batch_events]
+                if all(r.outcome is Outcome.RETRYABLE_ERROR for r in batch_results):
+                    failed_batch = batch_results[0]
             for result in batch_results:
                 results[result.event_id] = result
         return [results[event.id] for event in events]

@@ -81,3 +81,21 @@ def test_a_closed_client_reconnects_on_next_use(client):
     assert client.publish(make_events(1))[0].ok
     client.close()
     assert client.publish(make_events(1))[0].ok
+
+
+def test_after_a_whole_batch_fails_the_rest_is_not_sent(eventgrid_sink):
+    settings = ClientSettings(
+        name="eg",
+        kind="azure_eventgrid",
+        options={"endpoint": eventgrid_sink.endpoint, "input_schema": "cloudevents"},
+        timeout_seconds=3.0,
+        credentials={"key": EVENTGRID_TEST_KEY},
+    )
+    client = build_client(settings, mode="production")
+    big = {"pad": "x" * 400_000}  # two events per 1 MB request
+    eventgrid_sink.responses.append((503, {}))
+    results = client.publish(make_events(6, big))
+    client.close()
+    assert len(eventgrid_sink.requests) == 1
+    assert {r.outcome for r in results} == {Outcome.RETRYABLE_ERROR}
+    assert all(r.error_message.startswith("Not sent: an earlier batch") for r in results[2:])

@@ -1,0 +1,417 @@
+"""HELIOS throughput, measured side by side against the test suite's local stand-ins.
+
+Levels, per provider (EventBridge via a moto server without targets, Pub/Sub via the gRPC
+stand-in, Event Grid via the HTTP sink):
+  L0  the raw SDK in a loop: one event per call, and the best batch size
+  L1  HELIOS services without the queue: publish_many, then send_due in this process
+  L2  full HELIOS: a real `qcluster` (2 workers) on PostgreSQL, commit to succeeded
+  demo  L2 with every provider in demo mode
+plus the latency of a single event in an idle system and worker memory over a long demo run.
+
+    .venv/bin/python bench/throughput.py [--events 10000] [--memory-events 50000] [--json]
+
+Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/helios_bench; the
+database is created if missing and its HELIOS tables are emptied).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+KINDS = ("aws_eventbridge", "gcp_pubsub", "azure_eventgrid")
+CREDENTIALS = {
+    "BENCH_AWS_ACCESS_KEY_ID": "AKIABENCH",
+    "BENCH_AWS_SECRET_ACCESS_KEY": "bench",
+    "BENCH_EVENTGRID_ACCESS_KEY": "bench-key",
+}
+
+
+def setup_django(database_url: str) -> None:
+    """Point Django at the benchmark database, create it if needed, migrate."""
+    import psycopg
+
+    os.environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "helios_site.settings",
+            "HELIOS_DEPLOYMENT_MODE": "production",
+            "LOG_LEVEL": "WARNING",
+            **CREDENTIALS,
+        }
+    )
+    base, name = database_url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else 0.0
+
+
+def timed(action: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def sample_events(n: int) -> list:
+    from providers.clients.base import OutgoingEvent
+
+    now = datetime.now(UTC)
+    return [
+        OutgoingEvent(
+            str(uuid.uuid4()),
+            "OrderPlaced",
+            "com.bench",
+            f"orders/{i}",
+            now,
+            {"order_id": f"o-{i}", "amount": 10.5, "lines": [{"sku": "A-1", "qty": 2}]},
+        )
+        for i in range(n)
+    ]
+
+
+# --- L0: the raw SDKs -------------------------------------------------------------------------
+
+
+def l0_eventbridge(moto, bus: str, n: int, single_n: int) -> dict:
+    from providers.clients.aws_eventbridge import EventBridgeFormat
+
+    client = moto.client("events")
+    fmt = EventBridgeFormat({"source": "com.bench", "event_bus": bus, "max_entry_bytes": 262144})
+    entries = [fmt.build(e).body for e in sample_events(max(n, single_n))]
+    single = timed(lambda: [client.put_events(Entries=[entry]) for entry in entries[:single_n]])
+    batched = timed(lambda: [client.put_events(Entries=entries[i : i + 10]) for i in range(0, n, 10)])
+    return {"single": rate(single_n, single), "best_batch": rate(n, batched), "best_batch_size": 10}
+
+
+def l0_pubsub(standin, n: int, single_n: int) -> dict:
+    import grpc
+    from google.cloud import pubsub_v1
+    from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+
+    from providers.clients.gcp_pubsub import PubSubFormat
+
+    def client(max_messages: int):
+        transport = PublisherGrpcTransport(channel=grpc.insecure_channel(standin.host), host=standin.host)
+        return pubsub_v1.PublisherClient(
+            batch_settings=pubsub_v1.types.BatchSettings(max_messages=max_messages), transport=transport
+        )
+
+    fmt = PubSubFormat({})
+    bodies = [fmt.build(e).body for e in sample_events(max(n, single_n))]
+    topic = "projects/helios-bench/topics/orders"
+    one = client(1)
+    single = timed(lambda: [one.publish(topic, b["data"], **b["attributes"]).result() for b in bodies[:single_n]])
+    batching = client(100)
+
+    def publish_all() -> None:
+        futures = [batching.publish(topic, b["data"], **b["attributes"]) for b in bodies[:n]]
+        for future in futures:
+            future.result()
+
+    batched = timed(publish_all)
+    one.stop()
+    batching.stop()
+    return {"single": rate(single_n, single), "best_batch": rate(n, batched), "best_batch_size": "SDK batching (100)"}
+
+
+def l0_eventgrid(sink, n: int, single_n: int) -> dict:
+    from azure.core.credentials import AzureKeyCredential
+    from azure.eventgrid import EventGridPublisherClient
+
+    from providers.clients.azure_eventgrid import EventGridFormat
+
+    client = EventGridPublisherClient(sink.endpoint, AzureKeyCredential("bench-key"))
+    fmt = EventGridFormat({"input_schema": "cloudevents"})
+    bodies = [fmt.build(e).body for e in sample_events(max(n, single_n))]
+    single = timed(lambda: [client.send([b]) for b in bodies[:single_n]])
+    best = {}
+    for size in (10, 100):
+        best[size] = rate(n, timed(lambda size=size: [client.send(bodies[i : i + size]) for i in range(0, n, size)]))
+    size = max(best, key=best.get)
+    client.close()
+    return {"single": rate(single_n, single), "best_batch": best[size], "best_batch_size": size}
+
+
+# --- HELIOS (L1, L2, demo) ------------------------------------------------------------------------
+
+
+def reset_database() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE events_deliveryattempt, events_delivery, events_event, django_q_ormq, "
+            "django_q_task, providers_providerruntime, providers_modechange, providers_providerconfig "
+            "RESTART IDENTITY CASCADE"
+        )
+
+
+def make_configs(moto, bus: str, standin, sink, *, mode: str) -> dict:
+    from providers.models import ProviderConfig
+
+    common = {"mode": mode, "demo_latency_ms": 0, "circuit_failure_threshold": 1000}
+    configs = {
+        "aws_eventbridge": ProviderConfig(
+            name=f"aws-{mode}",
+            kind="aws_eventbridge",
+            aws_region="eu-west-1",
+            aws_event_bus=bus,
+            aws_source="com.bench",
+            aws_endpoint_url=moto.url,
+            credentials_env_prefix="BENCH_",
+            **common,
+        ),
+        "gcp_pubsub": ProviderConfig(
+            name=f"gcp-{mode}",
+            kind="gcp_pubsub",
+            gcp_project="helios-bench",
+            gcp_topic="orders",
+            gcp_emulator_host=standin.host,
+            **common,
+        ),
+        "azure_eventgrid": ProviderConfig(
+            name=f"azure-{mode}",
+            kind="azure_eventgrid",
+            azure_endpoint=sink.endpoint,
+            credentials_env_prefix="BENCH_",
+            **common,
+        ),
+    }
+    for config in configs.values():
+        config.full_clean()
+        config.save()
+    return configs
+
+
+def specs(n: int) -> list:
+    from events.services import EventSpec
+
+    return [
+        EventSpec(
+            event_type="OrderPlaced",
+            source="com.bench",
+            subject=f"orders/{i}",
+            data={"order_id": f"o-{i}", "amount": 10.5, "lines": [{"sku": "A-1", "qty": 2}]},
+        )
+        for i in range(n)
+    ]
+
+
+def l1(config, n: int) -> dict:
+    from events.models import Delivery
+    from events.services import publish_many, send_due
+
+    publish_many(specs=specs(n), providers=[config], ring=False)
+    elapsed = timed(lambda: send_due(provider_id=config.pk, time_budget_seconds=3600))
+    succeeded = Delivery.objects.filter(provider=config, status="succeeded").count()
+    return {"events_per_s": rate(succeeded, elapsed), "succeeded": succeeded}
+
+
+class Cluster:
+    """A `manage.py qcluster` with 2 workers, and its processes' memory."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "Q_WORKERS": "2", "LOG_LEVEL": "WARNING"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(3)
+
+    def descendants(self) -> list[int]:
+        found, frontier = [], [self.process.pid]
+        while frontier:
+            pid = frontier.pop()
+            children = Path(f"/proc/{pid}/task/{pid}/children")
+            kids = [int(k) for k in children.read_text().split()] if children.exists() else []
+            found += kids
+            frontier += kids
+        return found
+
+    def memory_kb(self, field: str) -> dict[int, int]:
+        """VmRSS or VmHWM of every process of the cluster."""
+        usage = {}
+        for pid in [self.process.pid, *self.descendants()]:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith(field + ":"):
+                        usage[pid] = int(line.split()[1])
+            except OSError:
+                continue
+        return usage
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def wait_for(config, n: int, timeout: float) -> float:
+    """Seconds from now until `n` deliveries of the config succeeded."""
+    from events.models import Delivery
+
+    deadline = time.monotonic() + timeout
+    while Delivery.objects.filter(provider=config, status="succeeded").count() < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{config.name}: not all {n} deliveries succeeded within {timeout} s")
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def latencies(config) -> dict:
+    from events.models import Delivery
+
+    values = sorted(
+        (d.completed_at - d.created_at).total_seconds()
+        for d in Delivery.objects.filter(provider=config, status="succeeded").only("created_at", "completed_at")
+    )
+    return {"p50_s": round(statistics.median(values), 3), "p95_s": round(values[int(len(values) * 0.95) - 1], 3)}
+
+
+def l2(config, n: int) -> dict:
+    from events.services import publish_many
+
+    started = time.monotonic()
+    publish_many(specs=specs(n), providers=[config])
+    committed = time.monotonic()
+    finished = wait_for(config, n, timeout=600)
+    return {
+        "events_per_s": rate(n, finished - committed),
+        "publish_s": round(committed - started, 2),
+        **latencies(config),
+    }
+
+
+def idle_latency(config, repeats: int = 20) -> dict:
+    from events.models import Delivery
+    from events.services import publish_event
+
+    values = []
+    for _ in range(repeats):
+        event = publish_event(event_type="OrderPlaced", source="com.bench", data={"a": 1}, providers=[config])
+        while not Delivery.objects.filter(event=event, status="succeeded").exists():
+            time.sleep(0.01)
+        delivery = Delivery.objects.get(event=event)
+        values.append((delivery.completed_at - delivery.created_at).total_seconds())
+        time.sleep(0.3)
+    return {"p50_s": round(statistics.median(values), 3), "max_s": round(max(values), 3)}
+
+
+def memory_run(cluster: Cluster, config, total: int) -> dict:
+    """Worker RSS after the first tenth of a long demo run, and at its end."""
+    from events.services import publish_many
+
+    chunk = max(total // 10, 1)
+    publish_many(specs=specs(chunk), providers=[config])
+    wait_for(config, chunk, timeout=600)
+    early = cluster.memory_kb("VmRSS")
+    for done in range(chunk, total, chunk):
+        publish_many(specs=specs(min(chunk, total - done)), providers=[config])
+        wait_for(config, min(done + chunk, total), timeout=600)
+    late = cluster.memory_kb("VmRSS")
+    common = [pid for pid in early if pid in late]
+    early_kb, late_kb = sum(early[p] for p in common), sum(late[p] for p in common)
+    return {
+        "deliveries": total,
+        "rss_early_mb": round(early_kb / 1024, 1),
+        "rss_end_mb": round(late_kb / 1024, 1),
+        "growth_pct": round(100 * (late_kb - early_kb) / early_kb, 1) if early_kb else None,
+        "processes_compared": len(common),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=10_000, help="events per provider and level (10000)")
+    parser.add_argument("--single-events", type=int, default=2_000, help="events for L0 one-per-call (2000)")
+    parser.add_argument("--memory-events", type=int, default=50_000, help="deliveries in the memory run (50000)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helios_bench"),
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object of all figures last")
+    args = parser.parse_args()
+    setup_django(args.database_url)
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from tests.standins import EventGridSink, MotoServer, PubSubStandIn
+
+    moto, standin, sink = MotoServer(), PubSubStandIn(), EventGridSink()
+    standin.topics.add("projects/helios-bench/topics/orders")
+    bus = "helios-bench"
+    moto.client("events").create_event_bus(Name=bus)
+    n = args.events
+    figures: dict = {"cores": os.cpu_count(), "events": n}
+
+    figures["L0"] = {
+        "aws_eventbridge": l0_eventbridge(moto, bus, n, args.single_events),
+        "gcp_pubsub": l0_pubsub(standin, n, args.single_events),
+        "azure_eventgrid": l0_eventgrid(sink, n, args.single_events),
+    }
+    print("L0", json.dumps(figures["L0"]), flush=True)
+
+    reset_database()
+    configs = make_configs(moto, bus, standin, sink, mode="production")
+    figures["L1"] = {kind: l1(configs[kind], n) for kind in KINDS}
+    print("L1", json.dumps(figures["L1"]), flush=True)
+
+    reset_database()
+    configs = make_configs(moto, bus, standin, sink, mode="production")
+    cluster = Cluster()
+    try:
+        figures["L2"] = {kind: l2(configs[kind], n) for kind in KINDS}
+        print("L2", json.dumps(figures["L2"]), flush=True)
+        figures["idle_latency"] = idle_latency(configs["gcp_pubsub"])
+        print("idle", json.dumps(figures["idle_latency"]), flush=True)
+        demo = make_configs(moto, bus, standin, sink, mode="demo")
+        figures["demo"] = {kind: l2(demo[kind], n) for kind in KINDS}
+        print("demo", json.dumps(figures["demo"]), flush=True)
+        figures["worker_memory"] = memory_run(cluster, demo["gcp_pubsub"], args.memory_events)
+        figures["worker_memory"]["peak_mb_per_process"] = round(max(cluster.memory_kb("VmHWM").values()) / 1024, 1)
+    finally:
+        cluster.stop()
+        moto.stop()
+        standin.stop()
+        sink.stop()
+
+    figures["ratios_L2_over_L0_best"] = {
+        kind: round(figures["L2"][kind]["events_per_s"] / figures["L0"][kind]["best_batch"], 2) for kind in KINDS
+    }
+    targets = {"aws_eventbridge": 0.5, "azure_eventgrid": 0.5, "gcp_pubsub": 0.3}
+    figures["targets_met"] = {
+        **{f"L2/L0 {kind} >= {t}": figures["ratios_L2_over_L0_best"][kind] >= t for kind, t in targets.items()},
+        "demo >= 2000/s": min(v["events_per_s"] for v in figures["demo"].values()) >= 2000,
+        "memory growth <= 20%": (figures["worker_memory"]["growth_pct"] or 0) <= 20,
+        "idle p50 <= 0.5 s": figures["idle_latency"]["p50_s"] <= 0.5,
+    }
+    print("ratios", json.dumps(figures["ratios_L2_over_L0_best"]))
+    print("memory", json.dumps(figures["worker_memory"]))
+    print("targets", json.dumps(figures["targets_met"]))
+    if args.json:
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

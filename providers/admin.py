@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 
 from helios_site.badges import badge
 
-from .models import ModeChange, ProviderConfig, ProviderKind, ProviderMode
+from .models import CircuitState, ModeChange, ProviderConfig, ProviderKind, ProviderMode, ProviderRuntime
 from .services import (
     ModeSwitchRefused,
     check_connection,
@@ -29,7 +29,16 @@ def client_ip(request: HttpRequest) -> str | None:
 
 @admin.register(ProviderConfig)
 class ProviderConfigAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "configured_mode", "effective_mode_display", "enabled", "target", "last_check"]
+    list_display = [
+        "name",
+        "kind",
+        "configured_mode",
+        "effective_mode_display",
+        "enabled",
+        "circuit",
+        "target",
+        "last_check",
+    ]
     list_filter = ["kind", "mode", "enabled"]
     search_fields = ["name", "description"]
     readonly_fields = [
@@ -37,6 +46,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         "effective_mode_display",
         "credentials_display",
         "last_check",
+        "circuit",
         "created_at",
         "updated_at",
     ]
@@ -70,7 +80,19 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             {"fields": ["azure_endpoint", "azure_input_schema"], "description": "Only for kind Azure Event Grid."},
         ),
         ("Credentials", {"fields": ["credentials_env_prefix"]}),
-        ("Delivery policy", {"fields": ["max_attempts"]}),
+        (
+            "Delivery policy",
+            {
+                "fields": [
+                    "max_attempts",
+                    "max_age_hours",
+                    "rate_limit_per_second",
+                    "circuit_failure_threshold",
+                    "circuit_cooldown_seconds",
+                    "circuit",
+                ]
+            },
+        ),
         (
             "Demo rehearsal",
             {
@@ -112,6 +134,22 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             badge(state, "passed" if obj.last_check_ok else "failed"),
             obj.last_check_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
             obj.last_check_message,
+        )
+
+    @admin.display(description="circuit")
+    def circuit(self, obj: ProviderConfig) -> SafeString:
+        runtime = ProviderRuntime.objects.filter(provider_id=obj.pk).first() if obj.pk else None
+        if runtime is None or runtime.circuit_state == CircuitState.CLOSED:
+            return badge("succeeded", "closed")
+        since = runtime.circuit_changed_at.strftime("%H:%M:%S UTC")
+        return format_html(
+            '{} <span class="helios-note">since {}: {}</span>',
+            badge(
+                "failed" if runtime.circuit_state == CircuitState.OPEN else "retrying",
+                runtime.get_circuit_state_display(),
+            ),
+            since,
+            runtime.circuit_reason,
         )
 
     @admin.display(description="target")

@@ -36,7 +36,9 @@ def make_due():
 
 
 class TestCircuitBreaker:
-    def test_full_outage_opens_the_circuit_pauses_sends_probes_and_closes(self, production_providers, eventgrid_sink):
+    def test_full_outage_opens_the_circuit_pauses_sends_probes_and_closes(
+        self, production_providers, eventgrid_sink, admin_client
+    ):
         config = production_providers["azure_eventgrid"]
         config.circuit_failure_threshold, config.circuit_cooldown_seconds, config.max_attempts = 3, 1, 3
         config.save()
@@ -45,6 +47,8 @@ class TestCircuitBreaker:
         send_due(provider_id=config.pk)  # one batch of 4: all fail
         assert circuit_state(config) == CircuitState.OPEN
         requests_when_opened = len(eventgrid_sink.requests)
+        page = admin_client.get(reverse("admin:providers_providerconfig_changelist")).content.decode()
+        assert "Open (paused)" in page and "4 failures in a row" in page
         for _ in range(3):  # while open: nothing is sent, nobody dies, whatever max_attempts says
             make_due()
             summary = send_due(provider_id=config.pk)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from .models import CircuitState, ProviderConfig, ProviderRuntime
@@ -61,6 +63,13 @@ def record(config: ProviderConfig, *, succeeded: int, failed: int) -> None:
     """Count the health outcomes of one send (retryable failures only) and move the circuit."""
     if not succeeded and not failed:
         return
+    if not failed:
+        # The common, healthy case: one UPDATE, no lock (a half-open probe takes the full path).
+        healthy = ProviderRuntime.objects.filter(provider=config, circuit_state=CircuitState.CLOSED).update(
+            consecutive_failures=0, window_sent=Least(F("window_sent") + succeeded, WINDOW_MAX_SENDS)
+        )
+        if healthy:
+            return
     with transaction.atomic():
         runtime = ProviderRuntime.objects.select_for_update().get(provider=config)
         before = runtime.circuit_state

@@ -6,20 +6,18 @@ so a consumer can de-duplicate on `detail.metadata.event_id` and rules match on
 `detail.data.*`. The entry's Source is the provider config's source.
 """
 
-import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from .base import (
-    ClientSettings,
     ErrorClass,
     Outcome,
     OutgoingEvent,
     Payload,
     PayloadFormat,
-    ProviderClient,
     PublishResult,
+    SdkClient,
     SdkFailure,
 )
 from .jsonsize import compact_json, utf8_len
@@ -125,39 +123,28 @@ def classify_eventbridge_code(code: str, status_code: int | None = None) -> Erro
     return ErrorClass(retryable, f"EventBridge returned {code or 'an error'}.")
 
 
-class EventBridgeClient(ProviderClient):
+class EventBridgeClient(SdkClient):
     """boto3 `put_events`, at most 10 entries a call, per-entry results mapped back."""
 
-    mode = "production"
+    def make_sdk(self) -> Any:
+        """The boto3 events client: standard retry mode, 2 attempts, bounded timeouts."""
+        import boto3
+        from botocore.config import Config
 
-    def __init__(self, settings: ClientSettings, payload_format: PayloadFormat) -> None:
-        super().__init__(settings, payload_format)
-        self._sdk: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def sdk(self) -> Any:
-        """The boto3 events client, created on first use and reused."""
-        with self._lock:
-            if self._sdk is None:
-                import boto3
-                from botocore.config import Config
-
-                credentials = dict(self.settings.credentials)
-                session = boto3.session.Session(**credentials.pop("session_args", {}))
-                self._sdk = session.client(
-                    "events",
-                    region_name=self.settings.options["region"],
-                    endpoint_url=self.settings.options.get("endpoint_url") or None,
-                    config=Config(
-                        retries={"mode": "standard", "max_attempts": 2},
-                        connect_timeout=min(5.0, self.settings.timeout_seconds),
-                        read_timeout=self.settings.timeout_seconds,
-                        max_pool_connections=10,
-                    ),
-                    **credentials,
-                )
-            return self._sdk
+        credentials = dict(self.settings.credentials)
+        session = boto3.session.Session(**credentials.pop("session_args", {}))
+        return session.client(
+            "events",
+            region_name=self.settings.options["region"],
+            endpoint_url=self.settings.options.get("endpoint_url") or None,
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 2},
+                connect_timeout=min(5.0, self.settings.timeout_seconds),
+                read_timeout=self.settings.timeout_seconds,
+                max_pool_connections=10,
+            ),
+            **credentials,
+        )
 
     def send_batch(self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]) -> list[PublishResult]:
         """One PutEvents call; entry i of the response answers entry i of the request."""
@@ -207,8 +194,3 @@ class EventBridgeClient(ProviderClient):
         """describe_event_bus: proves endpoint, credentials and that the bus exists."""
         bus = self.sdk.describe_event_bus(Name=self.settings.options["event_bus"])
         return f"event bus {bus['Name']} found ({bus['Arn']})"
-
-    def close(self) -> None:
-        if self._sdk is not None:
-            self._sdk.close()
-            self._sdk = None

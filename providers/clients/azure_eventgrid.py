@@ -5,19 +5,17 @@ subscribers see, so it is recorded as the provider message id.
 """
 
 import json
-import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from .base import (
-    ClientSettings,
     ErrorClass,
     Outcome,
     OutgoingEvent,
     Payload,
     PayloadFormat,
-    ProviderClient,
     PublishResult,
+    SdkClient,
     SdkFailure,
 )
 from .jsonsize import utf8_len
@@ -115,28 +113,17 @@ def classify_eventgrid_status(status: int) -> ErrorClass:
     return ErrorClass(status >= 500, f"Event Grid answered HTTP {status}.")
 
 
-class EventGridClient(ProviderClient):
+class EventGridClient(SdkClient):
     """azure-eventgrid `EventGridPublisherClient`: one POST per batch (≤ 1 MB)."""
 
-    mode = "production"
+    def make_sdk(self) -> Any:
+        """The publisher client with the access key or SAS token."""
+        from azure.core.credentials import AzureKeyCredential, AzureSasCredential
+        from azure.eventgrid import EventGridPublisherClient
 
-    def __init__(self, settings: ClientSettings, payload_format: PayloadFormat) -> None:
-        super().__init__(settings, payload_format)
-        self._sdk: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def sdk(self) -> Any:
-        """The EventGridPublisherClient, created on first use and reused."""
-        with self._lock:
-            if self._sdk is None:
-                from azure.core.credentials import AzureKeyCredential, AzureSasCredential
-                from azure.eventgrid import EventGridPublisherClient
-
-                secret = self.settings.credentials
-                credential = AzureKeyCredential(secret["key"]) if "key" in secret else AzureSasCredential(secret["sas"])
-                self._sdk = EventGridPublisherClient(self.settings.options["endpoint"], credential)
-            return self._sdk
+        secret = self.settings.credentials
+        credential = AzureKeyCredential(secret["key"]) if "key" in secret else AzureSasCredential(secret["sas"])
+        return EventGridPublisherClient(self.settings.options["endpoint"], credential)
 
     def _call_options(self) -> dict[str, Any]:
         """Per-call options: azure-eventgrid 4.22.1 drops them when given to the constructor.
@@ -198,8 +185,3 @@ class EventGridClient(ProviderClient):
                 return "endpoint reachable and credentials accepted (the probe event was refused as intended)"
             raise
         return "endpoint reachable and credentials accepted (warning: the topic accepted the probe event)"
-
-    def close(self) -> None:
-        if self._sdk is not None:
-            self._sdk.close()
-            self._sdk = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -274,3 +275,36 @@ class ProviderClient(ABC):
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release network resources (nothing by default)."""
+
+
+class SdkClient(ProviderClient):
+    """A production client: the cloud SDK's client is created on first use, reused, closed once."""
+
+    mode = "production"
+
+    def __init__(self, settings: ClientSettings, payload_format: PayloadFormat) -> None:
+        super().__init__(settings, payload_format)
+        self._sdk: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def sdk(self) -> Any:
+        """The SDK client, created on first use (thread-safe) and reused across tasks."""
+        with self._lock:
+            if self._sdk is None:
+                self._sdk = self.make_sdk()
+            return self._sdk
+
+    @abstractmethod
+    def make_sdk(self) -> Any:
+        """Create the SDK client from the settings."""
+
+    def close_sdk(self, sdk: Any) -> None:
+        """Release the SDK client's connections."""
+        sdk.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sdk is not None:
+                self.close_sdk(self._sdk)
+                self._sdk = None

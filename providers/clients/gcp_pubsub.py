@@ -7,20 +7,18 @@ data, attributes carry `ce-id` (the HELIOS event id), `ce-type`, `ce-source`,
 
 import concurrent.futures
 import random
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from .base import (
-    ClientSettings,
     ErrorClass,
     Outcome,
     OutgoingEvent,
     Payload,
     PayloadFormat,
-    ProviderClient,
     PublishResult,
+    SdkClient,
     SdkFailure,
 )
 from .jsonsize import compact_json, utf8_len
@@ -130,30 +128,16 @@ def classify_pubsub_exception(exc: BaseException) -> SdkFailure:
     return SdkFailure(ErrorClass(True, "Unexpected error from the Pub/Sub client."), type(exc).__name__)
 
 
-class PubSubClient(ProviderClient):
+class PubSubClient(SdkClient):
     """google-cloud-pubsub `PublisherClient` with batching on and bounded retries."""
-
-    mode = "production"
-
-    def __init__(self, settings: ClientSettings, payload_format: PayloadFormat) -> None:
-        super().__init__(settings, payload_format)
-        self._sdk: Any = None
-        self._lock = threading.Lock()
 
     @property
     def topic_path(self) -> str:
         """projects/<project>/topics/<topic>."""
         return f"projects/{self.settings.options['project']}/topics/{self.settings.options['topic']}"
 
-    @property
-    def sdk(self) -> Any:
-        """The PublisherClient, created on first use and reused."""
-        with self._lock:
-            if self._sdk is None:
-                self._sdk = self._make_sdk()
-            return self._sdk
-
-    def _make_sdk(self) -> Any:
+    def make_sdk(self) -> Any:
+        """The PublisherClient: batching on, ordering when configured, emulator when set."""
         import grpc
         from google.cloud import pubsub_v1
         from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
@@ -233,7 +217,6 @@ class PubSubClient(ProviderClient):
         topic = self.sdk.get_topic(topic=self.topic_path, timeout=self.settings.timeout_seconds)
         return f"topic {topic.name} found"
 
-    def close(self) -> None:
-        if self._sdk is not None:
-            self._sdk.stop()
-            self._sdk = None
+    def close_sdk(self, sdk: Any) -> None:
+        """Flush and stop the publisher's batching threads."""
+        sdk.stop()

@@ -286,8 +286,9 @@ def send_due(*, provider_id: int, time_budget_seconds: float = 30.0) -> SendSumm
             break
         limit = min(settings.HELIOS_SEND_BATCH_SIZE, gate.limit or settings.HELIOS_SEND_BATCH_SIZE)
         limit = ratelimit.acquire(config, limit, max_wait_seconds=remaining)
-        if not limit:
-            continue
+        if not limit:  # no token within this task's budget: a fresh task continues later
+            ring_doorbell(config.pk)
+            break
         token, claimed = claim_due(provider_id=config.pk, limit=limit)
         if not claimed:
             break

@@ -1,5 +1,6 @@
 """The console's event pages: compose, live event page, read-only history."""
 
+import json
 import uuid
 
 from django.conf import settings
@@ -56,7 +57,8 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
     list_filter = ["type", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["type", "subject", "source"]
     date_hierarchy = "created_at"
-    readonly_fields = ["id", "type", "source", "subject", "data", "created_by", "created_at"]
+    readonly_fields = ["id", "type", "source", "subject", "data_json", "idempotency_key", "created_by", "created_at"]
+    fields = readonly_fields
     change_form_template = "admin/events/event/change_form.html"
     change_list_template = "admin/events/event/change_list.html"
     list_per_page = 50
@@ -66,6 +68,10 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
         return super().get_queryset(request).select_related("created_by").prefetch_related("deliveries")
+
+    @admin.display(description="data")
+    def data_json(self, obj: Event) -> SafeString:
+        return format_html('<pre class="helios-json">{}</pre>', json.dumps(obj.data, indent=2, ensure_ascii=False))
 
     @admin.display(description="event id", ordering="id")
     def short_id(self, obj: Event) -> str:

@@ -48,6 +48,7 @@ class ComposeEventForm(forms.Form):
         queryset=ProviderConfig.objects.filter(enabled=True).order_by("kind", "name"),
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one provider."},
+        help_text="Enabled provider configs; add or enable one under Providers > Provider configs.",
     )
 
     def clean_data(self) -> dict[str, Any]:

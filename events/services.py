@@ -347,7 +347,7 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
         if mode == ProviderMode.PRODUCTION and not current.is_production:
             results = [production_unavailable(event.id, current.reason) for event in events]
         else:
-            results = client_for(config, mode).publish(events)
+            results = client_for(config, mode).publish(events, after_batch=LeaseKeeper(token))
         latency_ms = int((time.monotonic() - started) * 1000)
         finished_at = timezone.now()
         outcomes += record_results(
@@ -367,6 +367,24 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
             ),
         )
     return outcomes
+
+
+class LeaseKeeper:
+    """Renews a claim's lease between provider calls once half of it is used, so a claim of
+    many batches never outlives its lease while each single call stays within it."""
+
+    def __init__(self, token: uuid.UUID) -> None:
+        self.token = token
+        self.renewed = time.monotonic()
+
+    def __call__(self) -> None:
+        lease = settings.HELIOS_LEASE_SECONDS
+        if time.monotonic() - self.renewed < lease / 2:
+            return
+        Delivery.objects.filter(claim_token=self.token, status=DeliveryStatus.SENDING).update(
+            lease_expires_at=timezone.now() + timedelta(seconds=lease)
+        )
+        self.renewed = time.monotonic()
 
 
 def production_unavailable(event_id: str, reason: str) -> PublishResult:

@@ -150,7 +150,7 @@ HELIOS_PROVIDER_TIMEOUT_SECONDS = env.float("HELIOS_PROVIDER_TIMEOUT_SECONDS", d
 # runs on that cloud and says so (set AWS_EC2_METADATA_DISABLED=false / NO_GCE_CHECK=false).
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("NO_GCE_CHECK", "true")
-HELIOS_SEND_BATCH_SIZE = env.int("HELIOS_SEND_BATCH_SIZE", default=100)
+HELIOS_SEND_BATCH_SIZE = env.int("HELIOS_SEND_BATCH_SIZE", default=300)
 HELIOS_LEASE_SECONDS = env.int("HELIOS_LEASE_SECONDS", default=60)
 
 # --- Logging ------------------------------------------------------------------------------

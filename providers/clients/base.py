@@ -16,7 +16,7 @@ import enum
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -214,8 +214,13 @@ class ProviderClient(ABC):
         """Every limit this provider would reject the event for (empty when it fits)."""
         return self.format.problems(self.format.build(event))
 
-    def publish(self, events: Sequence[OutgoingEvent]) -> list[PublishResult]:
-        """Publish events; return one result per event, in the order given."""
+    def publish(
+        self, events: Sequence[OutgoingEvent], *, after_batch: Callable[[], None] | None = None
+    ) -> list[PublishResult]:
+        """Publish events; return one result per event, in the order given.
+
+        `after_batch` is called after each provider call (the caller renews its lease there).
+        """
         results: dict[str, PublishResult] = {}
         sendable: list[Payload] = []
         by_id = {event.id: event for event in events}
@@ -243,6 +248,8 @@ class ProviderClient(ABC):
                 except Exception as exc:  # an outcome must be recorded, whatever broke
                     logger.exception("provider %s: batch send raised", self.settings.name)
                     batch_results = [self.unexpected_error(event, exc) for event in batch_events]
+                if after_batch is not None:
+                    after_batch()
                 if all(r.outcome is Outcome.RETRYABLE_ERROR for r in batch_results):
                     failed_batch = batch_results[0]
             for result in batch_results:

@@ -324,8 +324,26 @@ def claim_due(*, provider_id: int, limit: int) -> tuple[uuid.UUID, list[Delivery
             attempts=F("attempts") + 1,
             updated_at=now,
         )
-    claimed = Delivery.objects.filter(claim_token=token, status=DeliveryStatus.SENDING)
-    return token, list(claimed.select_related("event").order_by("id"))
+    claimed = Delivery.objects.filter(claim_token=token, status=DeliveryStatus.SENDING).select_related("event")
+    return token, list(claimed.only(*CLAIMED_FIELDS).order_by("id"))
+
+
+#: What sending and recording need of a claimed delivery (fewer columns, less parsing).
+CLAIMED_FIELDS = [
+    "id",
+    "provider_id",
+    "mode",
+    "status",
+    "attempts",
+    "created_at",
+    "claim_token",
+    "event__id",
+    "event__type",
+    "event__source",
+    "event__subject",
+    "event__data",
+    "event__created_at",
+]
 
 
 def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequence[Delivery]) -> list[str]:

@@ -32,9 +32,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
-    "helios_site",
     "providers",
     "events",
+    # Last: its post_migrate (role groups) runs after every app's permissions exist.
+    "helios_site",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,97 @@
+"""Role groups exist after migrate and each is enforced server-side."""
+
+import io
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.urls import reverse
+
+from events.models import Delivery, Event
+from events.services import publish_event, send_due
+from providers.models import ModeChange
+
+pytestmark = pytest.mark.django_db
+
+
+def member(client, role: str) -> User:
+    user = User.objects.create_user(f"{role.lower()}-user", password="a-long-password-1", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return user
+
+
+def compose(client, providers):
+    return client.post(
+        reverse("admin:events_event_compose"),
+        {"event_type": "OrderPlaced", "source": "com.test", "data": "{}", "providers": [p.pk for p in providers]},
+    )
+
+
+def test_groups_are_created_by_migrate_and_by_the_command():
+    assert set(Group.objects.values_list("name", flat=True)) >= {"Viewer", "Publisher", "Operator", "Admin"}
+    Group.objects.get(name="Operator").permissions.clear()
+    call_command("roles", stdout=io.StringIO())
+    assert Group.objects.get(name="Operator").permissions.filter(codename="retry_delivery").exists()
+
+
+def test_viewer_reads_history_but_cannot_send(client, demo_providers):
+    event = publish_event(event_type="T", source="s", data={}, providers=demo_providers, ring=False)
+    member(client, "Viewer")
+    assert client.get(reverse("admin:events_event_change", args=[event.pk])).status_code == 200
+    assert client.get(reverse("admin:events_delivery_changelist")).status_code == 200
+    assert client.get(reverse("admin:events_event_compose")).status_code == 403
+    assert compose(client, demo_providers).status_code == 403
+    assert Event.objects.count() == 1
+
+
+def test_publisher_sends_but_cannot_retry(client, make_provider):
+    config = make_provider("p", "gcp_pubsub", demo_failure_rate=1.0, max_attempts=1)
+    member(client, "Publisher")
+    assert compose(client, [config]).status_code == 302
+    send_due(provider_id=config.pk)
+    delivery = Delivery.objects.get()
+    client.post(
+        reverse("admin:events_delivery_changelist"), {"action": "retry_selected", "_selected_action": [delivery.pk]}
+    )
+    delivery.refresh_from_db()
+    assert delivery.status == "dead"
+
+
+def test_operator_retries_but_cannot_switch_to_production(client, make_provider):
+    config = make_provider("p", "gcp_pubsub", demo_failure_rate=1.0, max_attempts=1)
+    publish_event(event_type="T", source="s", data={}, providers=[config], ring=False)
+    send_due(provider_id=config.pk)
+    member(client, "Operator")
+    client.post(
+        reverse("admin:events_delivery_changelist"),
+        {"action": "retry_selected", "_selected_action": [Delivery.objects.get().pk]},
+    )
+    assert Delivery.objects.get().status == "retrying"
+    response = client.post(
+        reverse("admin:providers_providerconfig_changelist"),
+        {
+            "action": "switch_to_production",
+            "_selected_action": [config.pk],
+            "confirm": "yes",
+            "reason": "not mine to do",
+        },
+    )
+    assert response.status_code == 200  # the action is ignored: Operators are not offered it
+    listing = client.get(reverse("admin:providers_providerconfig_changelist")).content.decode()
+    assert 'value="switch_to_production"' not in listing
+    config.refresh_from_db()
+    assert config.mode == "demo"
+    assert ModeChange.objects.count() == 0
+
+
+def test_admin_role_switches_to_production(client, make_provider):
+    config = make_provider("p", "gcp_pubsub")
+    member(client, "Admin")
+    client.post(
+        reverse("admin:providers_providerconfig_changelist"),
+        {"action": "switch_to_production", "_selected_action": [config.pk], "confirm": "yes", "reason": "go-live"},
+    )
+    config.refresh_from_db()
+    assert config.mode == "production"
+    assert ModeChange.objects.get().reason == "go-live"

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from helios_site.audit import Actor
 from helios_site.badges import badge
 
 from .forms import ComposeEventForm
@@ -120,7 +121,7 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
                     subject=values["subject"],
                     data=values["data"],
                     providers=list(values["providers"]),
-                    created_by=request.user,
+                    actor=Actor.from_request(request),
                 )
             except PublishRejected as rejected:
                 for error in rejected.errors:
@@ -235,7 +236,7 @@ class DeliveryAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry now (failed, dead or retrying)", permissions=["retry"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        count = retry_now(deliveries=queryset)
+        count = retry_now(deliveries=queryset, actor=Actor.from_request(request))
         skipped = queryset.count() - count
         note = f"; {skipped} skipped (pending, sending or succeeded)" if skipped else ""
         self.message_user(request, f"{count} deliveries will be retried now{note}.", messages.SUCCESS)

@@ -15,13 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
+from helios_site import audit
+from helios_site.audit import Actor
+from helios_site.models import AuditAction
 from providers import circuit, ratelimit
 from providers.clients.base import Outcome, OutgoingEvent, PublishResult
 from providers.models import ProviderConfig, ProviderMode, ProviderRuntime
@@ -87,7 +89,7 @@ def publish_event(
     data: Any,
     providers: Sequence[ProviderConfig],
     subject: str = "",
-    created_by: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
     idempotency_key: str | None = None,
     ring: bool = True,
 ) -> Event:
@@ -104,9 +106,9 @@ def publish_event(
             existing.reused = True
             return existing
     spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject)
-    event = _validated_event(spec, providers, created_by=created_by, idempotency_key=idempotency_key)
+    event = _validated_event(spec, providers, actor=actor, idempotency_key=idempotency_key)
     try:
-        _create([event], providers, ring=ring)
+        _create([event], providers, ring=ring, actor=actor)
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -120,7 +122,7 @@ def publish_many(
     *,
     specs: Sequence[EventSpec],
     providers: Sequence[ProviderConfig],
-    created_by: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
     ring: bool = True,
 ) -> list[Event]:
     """Publish many events to the same providers in one transaction: all or nothing.
@@ -130,12 +132,12 @@ def publish_many(
     events, errors = [], []
     for number, spec in enumerate(specs, start=1):
         try:
-            events.append(_validated_event(spec, providers, created_by=created_by))
+            events.append(_validated_event(spec, providers, actor=actor))
         except PublishRejected as rejected:
             errors += [f"event {number}: {error}" for error in rejected.errors]
     if errors:
         raise PublishRejected(errors)
-    _create(events, providers, ring=ring)
+    _create(events, providers, ring=ring, actor=actor)
     return events
 
 
@@ -143,7 +145,7 @@ def _validated_event(
     spec: EventSpec,
     providers: Sequence[ProviderConfig],
     *,
-    created_by: AbstractBaseUser | None,
+    actor: Actor | None,
     idempotency_key: str | None = None,
 ) -> Event:
     """An unsaved event, once it passes every check and fits every provider's limits."""
@@ -165,7 +167,7 @@ def _validated_event(
         source=spec.source,
         subject=spec.subject,
         data=spec.data,
-        created_by=created_by,
+        created_by=actor.account if actor else None,
         created_at=timezone.now(),
         idempotency_key=idempotency_key or None,
     )
@@ -177,9 +179,11 @@ def _validated_event(
     return event
 
 
-def _create(events: Sequence[Event], providers: Sequence[ProviderConfig], *, ring: bool) -> None:
-    """Insert events, one delivery per provider each, and ring once per provider: one transaction."""
+def _create(events: Sequence[Event], providers: Sequence[ProviderConfig], *, ring: bool, actor: Actor | None) -> None:
+    """Insert events, one delivery per provider each, the audit entry, and ring once per provider:
+    one transaction."""
     modes = {provider.pk: effective_mode(provider).mode for provider in providers}
+    names = ", ".join(f"{p.name} ({modes[p.pk]})" for p in providers)
     with transaction.atomic():
         Event.objects.bulk_create(events)
         Delivery.objects.bulk_create(
@@ -195,6 +199,13 @@ def _create(events: Sequence[Event], providers: Sequence[ProviderConfig], *, rin
                 for provider in providers
             ],
             batch_size=1000,
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.PUBLISH,
+            target=f"event {events[0].pk}" if len(events) == 1 else f"{len(events)} events",
+            summary=f"Published {events[0].type if len(events) == 1 else f'{len(events)} events'} to {names}",
+            details={"events": [str(e.pk) for e in events[:100]], "providers": [p.name for p in providers]},
         )
         if ring:
             for provider in providers:
@@ -626,7 +637,7 @@ def deliver_now(*, event: Event, timeout_seconds: float) -> bool:
 RETRYABLE_BY_OPERATOR = (DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.RETRYING)
 
 
-def retry_now(*, deliveries: QuerySet[Delivery]) -> int:
+def retry_now(*, deliveries: QuerySet[Delivery], actor: Actor | None = None) -> int:
     """Make failed, dead or retrying deliveries due now: one more attempt each. Returns how many."""
     now = timezone.now()
     with transaction.atomic():
@@ -634,6 +645,14 @@ def retry_now(*, deliveries: QuerySet[Delivery]) -> int:
         count = Delivery.objects.filter(pk__in=[pk for pk, _ in chosen], status__in=RETRYABLE_BY_OPERATOR).update(
             status=DeliveryStatus.RETRYING, next_attempt_at=now, completed_at=None, updated_at=now
         )
+        if count:
+            audit.record(
+                actor=actor,
+                action=AuditAction.RETRY,
+                target=f"{count} deliveries",
+                summary=f"Retry now: {count} deliveries",
+                details={"deliveries": [pk for pk, _ in chosen[:100]]},
+            )
         for provider_id in sorted({provider_id for _, provider_id in chosen}):
             ring_doorbell(provider_id, force=True)
     return count

@@ -1,1 +1,36 @@
-"""No models: present so that post_migrate reaches this app (it syncs the role groups)."""
+"""The audit trail: who did what to HELIOS, when, and from where."""
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    PUBLISH = "publish", "Publish"
+    RETRY = "retry", "Retry now"
+    MODE_SWITCH = "mode_switch", "Mode switch"
+    CONFIG_CREATE = "config_create", "Provider config created"
+    CONFIG_CHANGE = "config_change", "Provider config changed"
+    CONFIG_DELETE = "config_delete", "Provider config deleted"
+    CONNECTION_TEST = "connection_test", "Connection test"
+
+
+class AuditEntry(models.Model):
+    """One operator action. Written by the services that perform it; never edited."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=32, choices=AuditAction.choices, db_index=True)
+    target = models.CharField(max_length=200, blank=True, help_text="What was acted on, e.g. provider or event.")
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+    remote_addr = models.CharField("from", max_length=64, blank=True, help_text="IP address, or 'cli'.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["action", "-at"], name="audit_action_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.target}"

@@ -22,6 +22,7 @@ ADMIN = [
     "providers.change_providerconfig",
     "providers.delete_providerconfig",
     "providers.switch_mode",
+    "helios_site.view_auditentry",
     "django_q.view_schedule",
     "django_q.view_success",
     "django_q.view_failure",

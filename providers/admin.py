@@ -9,7 +9,10 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from helios_site import audit
+from helios_site.audit import Actor
 from helios_site.badges import badge
+from helios_site.models import AuditAction
 
 from .models import CircuitState, ModeChange, ProviderConfig, ProviderKind, ProviderMode, ProviderRuntime
 from .services import (
@@ -20,11 +23,6 @@ from .services import (
     resolve_credentials,
     switch_mode,
 )
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The caller's address as the web server saw it."""
-    return request.META.get("REMOTE_ADDR") or None
 
 
 @admin.register(ProviderConfig)
@@ -167,6 +165,26 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def save_model(self, request: HttpRequest, obj: ProviderConfig, form: object, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        changed = sorted(form.changed_data) if change else []
+        audit.record(
+            actor=Actor.from_request(request),
+            action=AuditAction.CONFIG_CHANGE if change else AuditAction.CONFIG_CREATE,
+            target=f"provider {obj.name}",
+            summary=f"Changed {', '.join(changed) or 'nothing'}" if change else f"Created {obj.get_kind_display()}",
+            details={"fields": {name: str(getattr(obj, name)) for name in changed}},
+        )
+
+    def delete_model(self, request: HttpRequest, obj: ProviderConfig) -> None:
+        audit.record(
+            actor=Actor.from_request(request),
+            action=AuditAction.CONFIG_DELETE,
+            target=f"provider {obj.name}",
+            summary=f"Deleted {obj.get_kind_display()} {obj.name}",
+        )
+        super().delete_model(request, obj)
+
     def has_switch_mode_permission(self, request: HttpRequest) -> bool:
         """Switching to production needs the dedicated permission."""
         return request.user.has_perm("providers.switch_mode")
@@ -174,7 +192,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
     @admin.action(description="Test connection to the cloud", permissions=["change"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:
         for config in queryset:
-            result = check_connection(config)
+            result = check_connection(config, actor=Actor.from_request(request))
             level = messages.SUCCESS if result.ok else messages.ERROR
             verdict = "passed" if result.ok else "failed"
             self.message_user(request, f"Connection test of {config.name} {verdict}: {result.message}", level)
@@ -191,9 +209,8 @@ class ProviderConfigAdmin(admin.ModelAdmin):
                 change = switch_mode(
                     config=config,
                     to_mode=ProviderMode.PRODUCTION,
-                    user=request.user,
+                    actor=Actor.from_request(request),
                     reason=request.POST.get("reason", ""),
-                    remote_addr=client_ip(request),
                 )
             except ModeSwitchRefused as refused:
                 error = str(refused)
@@ -226,9 +243,8 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             switch_mode(
                 config=config,
                 to_mode=ProviderMode.DEMO,
-                user=request.user,
+                actor=Actor.from_request(request),
                 reason="switched back to demo from the console",
-                remote_addr=client_ip(request),
             )
             self.message_user(request, f"Switched {config.name} back to demo mode.", messages.SUCCESS)
 

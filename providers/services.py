@@ -7,9 +7,12 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+
+from helios_site import audit
+from helios_site.audit import Actor
+from helios_site.models import AuditAction
 
 from . import credentials
 from .clients.base import ClientSettings, OutgoingEvent, ProviderClient
@@ -131,8 +134,8 @@ class ConnectionCheck:
     message: str
 
 
-def check_connection(config: ProviderConfig) -> ConnectionCheck:
-    """Test the real cloud with the config's credentials (whatever its mode) and store the result."""
+def check_connection(config: ProviderConfig, *, actor: Actor | None = None) -> ConnectionCheck:
+    """Test the real cloud with the config's credentials (whatever its mode); store and audit the result."""
     found = resolve_credentials(config)
     if not found.ok:
         check = ConnectionCheck(False, f"credentials do not resolve: {found.problem}")
@@ -148,6 +151,12 @@ def check_connection(config: ProviderConfig) -> ConnectionCheck:
     ProviderConfig.objects.filter(pk=config.pk).update(
         last_check_at=timezone.now(), last_check_ok=check.ok, last_check_message=check.message[:500]
     )
+    audit.record(
+        actor=actor,
+        action=AuditAction.CONNECTION_TEST,
+        target=f"provider {config.name}",
+        summary=f"Connection test {'passed' if check.ok else 'failed'}: {check.message}",
+    )
     config.refresh_from_db(fields=["last_check_at", "last_check_ok", "last_check_message"])
     return check
 
@@ -156,9 +165,7 @@ class ModeSwitchRefused(Exception):
     """The switch was not made; the message says why."""
 
 
-def switch_mode(
-    *, config: ProviderConfig, to_mode: str, user: AbstractBaseUser | None, reason: str, remote_addr: str | None
-) -> ModeChange:
+def switch_mode(*, config: ProviderConfig, to_mode: str, actor: Actor, reason: str) -> ModeChange:
     """Switch a config between demo and production, audited. Production needs a reason."""
     if to_mode not in ProviderMode.values:
         raise ModeSwitchRefused(f"Unknown mode {to_mode!r}.")
@@ -175,13 +182,20 @@ def switch_mode(
         mode = effective_mode(locked)
         change = ModeChange.objects.create(
             provider=locked,
-            changed_by=user,
+            changed_by=actor.account,
             from_mode=from_mode,
             to_mode=to_mode,
             reason=reason or "(no reason given)",
             effective_mode=mode.mode,
             effective_reason=mode.reason[:500],
-            remote_addr=remote_addr,
+            remote_addr=actor.remote_addr,
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.MODE_SWITCH,
+            target=f"provider {locked.name}",
+            summary=f"{from_mode} → {to_mode} (effective: {mode.mode}): {change.reason}",
+            details={"from": from_mode, "to": to_mode, "effective_mode": mode.mode, "effective_reason": mode.reason},
         )
     config.refresh_from_db()
     json_logger.info(
@@ -193,7 +207,7 @@ def switch_mode(
                 "to": to_mode,
                 "effective_mode": mode.mode,
                 "reason": mode.reason,
-                "user": user.get_username() if user else None,
+                "user": actor.account.get_username() if actor.account else None,
             }
         )
     )

@@ -10,6 +10,7 @@ from django_q.models import OrmQ
 
 from events.models import Delivery, DeliveryAttempt, Event
 from events.services import publish_event, send_due
+from helios_site.models import AuditEntry
 from providers.models import ModeChange, ProviderConfig
 from tests.conftest import AWS_TEST_SECRET, EVENTGRID_TEST_KEY
 
@@ -66,6 +67,7 @@ def test_credentials_leak_nowhere(production_providers, pubsub_standin, eventgri
         reverse("admin:events_delivery_changelist"),
         reverse("admin:events_event_changelist"),
         reverse("admin:providers_modechange_changelist"),
+        reverse("admin:helios_site_auditentry_changelist"),
         reverse("admin:events_event_change", args=[queued.pk]),
         reverse("admin:events_event_status", args=[queued.pk]),
     ]
@@ -82,6 +84,8 @@ def test_credentials_leak_nowhere(production_providers, pubsub_standin, eventgri
     stored += [a.error_message for a in DeliveryAttempt.objects.all()]
     stored += [c.last_check_message for c in ProviderConfig.objects.all()]
     stored += [m.effective_reason for m in ModeChange.objects.all()]
+    stored += [f"{a.summary} {a.details}" for a in AuditEntry.objects.all()]
+    assert AuditEntry.objects.count() >= 5
     stored += [str(t.task) + t.payload for t in OrmQ.objects.all()]
     assert OrmQ.objects.count() >= 3
     assert_no_secret("\n".join(stored), "the database")

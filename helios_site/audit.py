@@ -1,0 +1,42 @@
+"""Record operator actions in the audit trail (called by the services that perform them)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
+
+from .models import AuditEntry
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and from where: a console user and their IP, or (no address) the command line."""
+
+    user: AbstractBaseUser | None = None
+    remote_addr: str | None = None
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> "Actor":
+        """The logged-in user and the address the web server saw."""
+        return cls(user=request.user, remote_addr=request.META.get("REMOTE_ADDR") or None)
+
+    @property
+    def account(self) -> AbstractBaseUser | None:
+        """The user to record, if a real one is logged in."""
+        return self.user if self.user is not None and self.user.is_authenticated else None
+
+
+def record(
+    *, actor: Actor | None, action: str, target: str, summary: str, details: dict[str, Any] | None = None
+) -> AuditEntry:
+    """Append one entry to the audit trail."""
+    actor = actor or Actor()
+    return AuditEntry.objects.create(
+        actor=actor.account,
+        action=action,
+        target=target[:200],
+        summary=summary[:500],
+        details=details or {},
+        remote_addr=(actor.remote_addr or "cli")[:64],
+    )

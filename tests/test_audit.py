@@ -1,0 +1,79 @@
+"""The audit trail records sends, retries, mode switches, config changes and tests: who, what, from where."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from events.models import Delivery, Event
+from events.services import send_due
+from helios_site.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def entries(action: str) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(action=action).order_by("id"))
+
+
+def test_console_send_and_retry_are_audited_with_user_and_address(admin_client, admin_user, make_provider):
+    config = make_provider("gcp-x", "gcp_pubsub", demo_failure_rate=1.0, max_attempts=1)
+    admin_client.post(
+        reverse("admin:events_event_compose"),
+        {"event_type": "OrderPlaced", "source": "com.test", "data": "{}", "providers": [config.pk]},
+    )
+    event = Event.objects.get()
+    [publish] = entries("publish")
+    assert (publish.actor, publish.remote_addr, publish.target) == (admin_user, "127.0.0.1", f"event {event.pk}")
+    assert publish.summary == "Published OrderPlaced to gcp-x (demo)"
+    send_due(provider_id=config.pk)
+    admin_client.post(
+        reverse("admin:events_delivery_changelist"),
+        {"action": "retry_selected", "_selected_action": [Delivery.objects.get().pk]},
+    )
+    [retry] = entries("retry")
+    assert (retry.actor, retry.summary) == (admin_user, "Retry now: 1 deliveries")
+
+
+def test_cli_actions_are_audited_as_cli(demo_providers):
+    call_command("publish", "--provider", "aws", "--sync", stdout=io.StringIO())
+    call_command("retry", "--provider", "aws-demo", stdout=io.StringIO())  # nothing failed: nothing to audit
+    [publish] = entries("publish")
+    assert (publish.actor, publish.remote_addr) == (None, "cli")
+    assert entries("retry") == []
+
+
+def test_config_changes_switches_and_tests_are_audited(admin_client, admin_user, make_provider):
+    config = make_provider("az", "azure_eventgrid")
+    url = reverse("admin:providers_providerconfig_change", args=[config.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name in form.fields}
+    data |= {"max_attempts": 12, "demo_failure_rate": 0.25, "enabled": "on"}
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    [change] = entries("config_change")
+    assert change.summary == "Changed demo_failure_rate, max_attempts"
+    assert change.details["fields"] == {"demo_failure_rate": "0.25", "max_attempts": "12"}
+
+    changelist = reverse("admin:providers_providerconfig_changelist")
+    admin_client.post(
+        changelist,
+        {"action": "switch_to_production", "_selected_action": [config.pk], "confirm": "yes", "reason": "CHG-42"},
+    )
+    admin_client.post(changelist, {"action": "test_connection", "_selected_action": [config.pk]})
+    [switch] = entries("mode_switch")
+    assert switch.summary.startswith("demo → production (effective: demo): CHG-42")
+    [test] = entries("connection_test")
+    assert test.summary.startswith("Connection test failed: credentials do not resolve")
+    assert {e.actor for e in AuditEntry.objects.all()} == {admin_user}
+
+
+def test_the_trail_is_read_only_and_filterable(admin_client, demo_providers):
+    call_command("publish", "--provider", "gcp", "--sync", stdout=io.StringIO())
+    entry = AuditEntry.objects.get()
+    listing = reverse("admin:helios_site_auditentry_changelist")
+    assert "Published OrderPlaced" in admin_client.get(listing, {"action__exact": "publish"}).content.decode()
+    assert "Published OrderPlaced" not in admin_client.get(listing, {"action__exact": "retry"}).content.decode()
+    assert admin_client.post(reverse("admin:helios_site_auditentry_delete", args=[entry.pk])).status_code == 403
+    assert admin_client.get(reverse("admin:helios_site_auditentry_add")).status_code == 403

@@ -18,7 +18,7 @@ from helios_site.audit import Actor
 from helios_site.badges import badge
 
 from .forms import ComposeEventForm
-from .models import Delivery, DeliveryAttempt, Event
+from .models import Delivery, DeliveryAttempt, Event, EventTemplate
 from .selectors import deliveries_of, delivery_status_rows
 from .services import PublishRejected, publish_event, retry_now
 
@@ -104,8 +104,13 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
         if not self.has_compose_permission(request):
             raise PermissionDenied
         request_error = ""
+        template = EventTemplate.objects.filter(pk=request.GET.get("template") or None).first()
         try:
-            form = ComposeEventForm(request.POST or None)
+            form = (
+                ComposeEventForm(request.POST)
+                if request.method == "POST"
+                else (ComposeEventForm.from_template(template) if template else ComposeEventForm())
+            )
         except RequestDataTooBig:
             form = ComposeEventForm()
             request_error = (
@@ -120,6 +125,7 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
                     source=values["source"],
                     subject=values["subject"],
                     data=values["data"],
+                    template=values["template"],
                     providers=list(values["providers"]),
                     actor=Actor.from_request(request),
                 )
@@ -137,6 +143,7 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
             "title": "Compose event",
             "form": form,
             "request_error": request_error,
+            "templates": EventTemplate.objects.all(),
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/events/event/compose.html", context)
@@ -157,6 +164,16 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         extra = {"can_compose": self.has_compose_permission(request)}
         return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+
+@admin.register(EventTemplate)
+class EventTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "event_type", "source", "has_schema", "description"]
+    search_fields = ["name", "event_type", "source"]
+
+    @admin.display(description="JSON Schema", boolean=True)
+    def has_schema(self, obj: EventTemplate) -> bool:
+        return bool(obj.json_schema)
 
 
 class DeliveryAttemptInline(admin.TabularInline):

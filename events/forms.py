@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from providers.models import ProviderConfig
 from providers.services import effective_mode
 
+from .models import EventTemplate
 from .services import json_type_name
 
 EXAMPLE_DATA = {"order_id": "ord-1001", "amount": 42.5, "currency": "EUR", "customer_id": "cus-7"}
@@ -34,8 +35,13 @@ class ProviderChoiceField(forms.ModelMultipleChoiceField):
 
 
 class ComposeEventForm(forms.Form):
-    """Event type, source, subject, JSON data and the providers to send to."""
+    """Event type, source, subject, JSON data and the providers to send to; optionally a template."""
 
+    template = forms.ModelChoiceField(
+        queryset=EventTemplate.objects.all(),
+        required=False,
+        help_text="The data is checked against the template's JSON Schema, if it has one.",
+    )
     event_type = forms.CharField(max_length=128, initial="OrderPlaced")
     source = forms.CharField(max_length=256, initial="com.example.shop")
     subject = forms.CharField(max_length=256, required=False, help_text="Optional, e.g. orders/ord-1001.")
@@ -53,3 +59,16 @@ class ComposeEventForm(forms.Form):
 
     def clean_data(self) -> dict[str, Any]:
         return parse_json_object(self.cleaned_data["data"])
+
+    @classmethod
+    def from_template(cls, template: EventTemplate) -> "ComposeEventForm":
+        """An unbound form filled from a template."""
+        return cls(
+            initial={
+                "template": template,
+                "event_type": template.event_type,
+                "source": template.source,
+                "subject": template.subject,
+                "data": json.dumps(template.data, indent=2),
+            }
+        )

@@ -3,10 +3,48 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from providers.models import ProviderConfig, ProviderMode
+
+
+def validate_json_schema(value: object) -> None:
+    """The value must be a valid JSON Schema (any draft jsonschema knows)."""
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
+    if value in (None, {}):
+        return
+    try:
+        validator_for(value).check_schema(value)
+    except SchemaError as error:
+        raise ValidationError(f"Not a valid JSON Schema: {error.message}") from None
+
+
+class EventTemplate(models.Model):
+    """A saved event type: defaults for compose, and an optional JSON Schema for its data."""
+
+    name = models.CharField(max_length=100, unique=True)
+    event_type = models.CharField(max_length=128)
+    source = models.CharField(max_length=256)
+    subject = models.CharField(max_length=256, blank=True)
+    data = models.JSONField("default data", default=dict, blank=True)
+    json_schema = models.JSONField(
+        "JSON Schema",
+        null=True,
+        blank=True,
+        validators=[validate_json_schema],
+        help_text="Optional: the event data must satisfy it at compose time.",
+    )
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Event(models.Model):

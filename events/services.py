@@ -20,6 +20,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
+from jsonschema.validators import validator_for
 
 from helios_site import audit
 from helios_site.audit import Actor
@@ -37,6 +38,7 @@ from .models import (
     DeliveryAttempt,
     DeliveryStatus,
     Event,
+    EventTemplate,
 )
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class EventSpec:
     source: str
     data: Any
     subject: str = ""
+    template: EventTemplate | None = None
 
 
 def publish_event(
@@ -89,6 +92,7 @@ def publish_event(
     data: Any,
     providers: Sequence[ProviderConfig],
     subject: str = "",
+    template: EventTemplate | None = None,
     actor: Actor | None = None,
     idempotency_key: str | None = None,
     ring: bool = True,
@@ -105,7 +109,7 @@ def publish_event(
         if existing is not None:
             existing.reused = True
             return existing
-    spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject)
+    spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject, template=template)
     event = _validated_event(spec, providers, actor=actor, idempotency_key=idempotency_key)
     try:
         _create([event], providers, ring=ring, actor=actor)
@@ -154,6 +158,11 @@ def _validated_event(
         errors.append("Choose at least one provider.")
     if not isinstance(spec.data, dict):
         errors.append(f"The event data must be a JSON object, not {json_type_name(spec.data)}.")
+    elif spec.template is not None and spec.template.json_schema:
+        errors += [
+            f"Template {spec.template.name}: {problem}"
+            for problem in schema_problems(spec.template.json_schema, spec.data)
+        ]
     if not spec.event_type:
         errors.append("The event type is required.")
     if not spec.source:
@@ -210,6 +219,16 @@ def _create(events: Sequence[Event], providers: Sequence[ProviderConfig], *, rin
         if ring:
             for provider in providers:
                 ring_doorbell(provider.pk)
+
+
+def schema_problems(schema: dict[str, Any], data: Any) -> list[str]:
+    """Where and how data breaks a JSON Schema, e.g. "data.lines[0].quantity: 0 is less than the minimum of 1"."""
+    validator = validator_for(schema)(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = "data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        problems.append(f"{path}: {error.message}")
+    return problems
 
 
 def json_type_name(value: Any) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.models import DeliveryStatus, Event
+from events.models import DeliveryStatus, Event, EventTemplate
 from events.selectors import delivery_status_rows, wait_until_final
 from events.services import PublishRejected, deliver_now, publish_event
 from providers.models import ProviderConfig, ProviderKind
@@ -56,9 +56,10 @@ class Command(BaseCommand):
             metavar="aws|gcp|azure|all|NAME",
             help="Where to send (repeatable). Default: all enabled providers.",
         )
-        parser.add_argument("--event-type", default="OrderPlaced")
-        parser.add_argument("--source", default="com.example.shop")
-        parser.add_argument("--subject", default="")
+        parser.add_argument("--template", help="An event template: its defaults, and its JSON Schema is checked.")
+        parser.add_argument("--event-type", help="Default: the template's, else OrderPlaced.")
+        parser.add_argument("--source", help="Default: the template's, else com.example.shop.")
+        parser.add_argument("--subject", help="Default: the template's, else none.")
         parser.add_argument("--data", help="The event data as a JSON object.")
         parser.add_argument("--order-id", help="Shortcut: data.order_id")
         parser.add_argument("--amount", type=float, help="Shortcut: data.amount")
@@ -70,13 +71,21 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         providers = resolve_providers(options["providers"] or ["all"])
-        data = self.event_data(options)
+        template = None
+        if options["template"]:
+            template = EventTemplate.objects.filter(name=options["template"]).first()
+            if template is None:
+                raise CommandError(f"Unknown event template '{options['template']}'.", returncode=2)
+        data = self.event_data(options, template)
         try:
             event = publish_event(
-                event_type=options["event_type"],
-                source=options["source"],
-                subject=options["subject"],
+                event_type=options["event_type"] or (template.event_type if template else "OrderPlaced"),
+                source=options["source"] or (template.source if template else "com.example.shop"),
+                subject=options["subject"]
+                if options["subject"] is not None
+                else (template.subject if template else ""),
                 data=data,
+                template=template,
                 providers=providers,
                 idempotency_key=options["idempotency_key"],
                 ring=not options["sync"],
@@ -96,8 +105,8 @@ class Command(BaseCommand):
         if not self.report(event, queued=False):
             raise SystemExit(1)
 
-    def event_data(self, options: dict[str, Any]) -> dict[str, Any]:
-        """--data, or the shortcut fields, as the event's JSON object."""
+    def event_data(self, options: dict[str, Any], template: EventTemplate | None) -> dict[str, Any]:
+        """--data, else the template's data, updated with the shortcut fields."""
         if options["data"] is not None:
             try:
                 data = json.loads(options["data"])
@@ -108,7 +117,7 @@ class Command(BaseCommand):
             if not isinstance(data, dict):
                 raise CommandError("--data must be a JSON object ({...}).", returncode=2)
         else:
-            data = {}
+            data = dict(template.data) if template else {}
         shortcuts = {
             "order_id": options["order_id"],
             "amount": options["amount"],

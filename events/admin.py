@@ -16,24 +16,12 @@ from django.utils.safestring import SafeString
 
 from helios_site.audit import Actor
 from helios_site.badges import badge
+from helios_site.readonly import ReadOnlyAdminMixin
 
 from .forms import ComposeEventForm
 from .models import Delivery, DeliveryAttempt, Event, EventTemplate
 from .selectors import deliveries_of, delivery_status_rows
 from .services import PublishRejected, publish_event, retry_now
-
-
-class ReadOnlyHistoryMixin:
-    """History is never edited by hand: no add, change or delete from the admin."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class EventIdSearchMixin:
@@ -53,7 +41,7 @@ class EventIdSearchMixin:
 
 
 @admin.register(Event)
-class EventAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
+class EventAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["short_id", "type", "source", "subject", "created_at", "created_by", "delivery_summary"]
     list_filter = ["type", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["type", "subject", "source"]
@@ -176,7 +164,7 @@ class EventTemplateAdmin(admin.ModelAdmin):
         return bool(obj.json_schema)
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DeliveryAttempt
     fields = [
         "number",
@@ -194,19 +182,13 @@ class DeliveryAttemptInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
     @admin.display(description="duration")
     def duration(self, obj: DeliveryAttempt) -> str:
         return f"{obj.duration_ms} ms"
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(EventIdSearchMixin, ReadOnlyHistoryMixin, admin.ModelAdmin):
+class DeliveryAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "event_link",

@@ -13,6 +13,7 @@ from helios_site import audit
 from helios_site.audit import Actor
 from helios_site.badges import badge
 from helios_site.models import AuditAction
+from helios_site.readonly import ReadOnlyAdminMixin
 
 from .models import CircuitState, ModeChange, ProviderConfig, ProviderKind, ProviderMode, ProviderRuntime
 from .services import (
@@ -250,7 +251,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModeChange)
-class ModeChangeAdmin(admin.ModelAdmin):
+class ModeChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit of mode switches: read-only."""
 
     list_display = [
@@ -267,12 +268,3 @@ class ModeChangeAdmin(admin.ModelAdmin):
     search_fields = ["reason", "provider__name", "changed_by__username"]
     date_hierarchy = "changed_at"
     list_select_related = ["provider", "changed_by"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: ModeChange | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: ModeChange | None = None) -> bool:
-        return False

@@ -57,8 +57,25 @@ class ComposeEventForm(forms.Form):
         help_text="Enabled provider configs; add or enable one under Providers > Provider configs.",
     )
 
+    confirm_production = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    #: Names of the chosen providers whose effective mode is production (set by clean()).
+    production_names = ""
+
     def clean_data(self) -> dict[str, Any]:
         return parse_json_object(self.cleaned_data["data"])
+
+    def clean(self) -> dict[str, Any]:
+        """Sending to any production provider needs a confirmation that names exactly them."""
+        cleaned = super().clean()
+        chosen = cleaned.get("providers") or []
+        self.production_names = ", ".join(sorted(p.name for p in chosen if effective_mode(p).is_production))
+        if self.production_names and cleaned.get("confirm_production") != self.production_names:
+            raise ValidationError(
+                f"This sends to PRODUCTION: {self.production_names}. Tick the confirmation below to send for real.",
+                code="production",
+            )
+        return cleaned
 
     @classmethod
     def from_template(cls, template: EventTemplate) -> "ComposeEventForm":

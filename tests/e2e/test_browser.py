@@ -94,3 +94,23 @@ def test_invalid_json_is_shown_on_the_form(browser, live_server, admin_user, dem
     assert "Invalid JSON at line 1, column 20: Expecting property name" in error.inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compose-error.png"), full_page=True)
+
+
+def test_production_send_asks_for_a_confirmation_naming_the_provider(
+    browser, live_server, admin_user, production, make_provider
+):
+    from playwright.sync_api import expect
+
+    make_provider("az-prod", "azure_eventgrid", mode="production", credentials_env_prefix="TEST_")
+    page = log_in(browser, live_server)
+    page.goto(f"{live_server.url}/admin/events/event/compose/")
+    page.get_by_label("az-prod", exact=False).check()
+    page.click("input[name=_send]")
+    expect(page.locator("#helios-production-confirm")).to_contain_text("production: az-prod")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compose-production-confirmation.png"), full_page=True)
+    assert page.locator("input[name=providers]").first.is_checked()  # the choice survives the round trip
+    page.locator("input[name=confirm_production]").check()
+    page.click("input[name=_send]")
+    expect(page.locator("#helios-deliveries")).to_be_visible()
+    expect(page.locator('#helios-deliveries [data-field="mode"]')).to_have_text("production")

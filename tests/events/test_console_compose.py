@@ -159,3 +159,21 @@ def test_a_form_larger_than_the_console_accepts_gets_words_not_an_error_page(adm
     assert response.status_code == 200
     assert "larger than the 10,000 bytes the console accepts. Nothing was created." in response.content.decode()
     assert_nothing_created()
+
+
+def test_sending_to_production_needs_a_confirmation_that_names_the_providers(admin_client, production, make_provider):
+    prod = make_provider("az-prod", "azure_eventgrid", mode="production", credentials_env_prefix="TEST_")
+    demo = make_provider("gcp-demo", "gcp_pubsub")
+    response = compose(admin_client, [prod, demo])
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This sends to PRODUCTION: az-prod. Tick the confirmation below to send for real." in page
+    assert 'name="confirm_production" value="az-prod"' in page
+    assert_nothing_created()
+    assert compose(admin_client, [prod, demo], confirm_production="someone-else").status_code == 200
+    assert_nothing_created()
+    assert compose(admin_client, [prod, demo], confirm_production="az-prod").status_code == 302
+    assert sorted(Delivery.objects.values_list("provider__name", "mode")) == [
+        ("az-prod", "production"),
+        ("gcp-demo", "demo"),
+    ]

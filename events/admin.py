@@ -1,5 +1,7 @@
 """The console's event pages: compose, live event page, read-only history."""
 
+import csv
+import itertools
 import json
 import uuid
 
@@ -7,21 +9,40 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from helios_site import audit
 from helios_site.audit import Actor
 from helios_site.badges import badge
+from helios_site.models import AuditAction
 from helios_site.readonly import ReadOnlyAdminMixin
+from providers.models import ProviderConfig
 
+from .filters import StatusesFilter
 from .forms import ComposeEventForm
 from .models import Delivery, DeliveryAttempt, Event, EventTemplate
-from .selectors import deliveries_of, delivery_status_rows
-from .services import PublishRejected, publish_event, retry_now
+from .selectors import EXPORT_COLUMNS, deliveries_of, delivery_status_rows, export_rows
+from .services import PublishRejected, publish_event, resend_to, retry_now
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+class Echo:
+    """A file-like object whose write returns the line: lets csv.writer feed a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
 
 
 class EventIdSearchMixin:
@@ -49,6 +70,7 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ["id", "type", "source", "subject", "data_json", "idempotency_key", "created_by", "created_at"]
     fields = readonly_fields
     change_form_template = "admin/events/event/change_form.html"
+    actions = ["resend_to_other_providers"]
     change_list_template = "admin/events/event/change_list.html"
     list_per_page = 50
 
@@ -80,6 +102,39 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         ]
         return urls + super().get_urls()
 
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        """Resending is an operator's action, like retrying."""
+        return request.user.has_perm("events.retry_delivery")
+
+    @admin.action(description="Resend to other providers…", permissions=["resend"])
+    def resend_to_other_providers(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Resend one event at a time.", messages.WARNING)
+            return None
+        event = queryset.get()
+        used = set(event.deliveries.values_list("provider_id", flat=True))
+        choices = ProviderConfig.objects.filter(enabled=True).exclude(pk__in=used).order_by("kind", "name")
+        errors: list[str] = []
+        if request.POST.get("confirm") == "yes":
+            chosen = list(choices.filter(pk__in=request.POST.getlist("providers")))
+            try:
+                created = resend_to(event=event, providers=chosen, actor=Actor.from_request(request))
+            except PublishRejected as rejected:
+                errors = rejected.errors
+            else:
+                self.message_user(request, f"Event {event.pk} resent to {len(created)} provider(s).", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Resend {event.type} {event.pk} to other providers",
+            "event": event,
+            "choices": choices,
+            "errors": errors,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/events/event/resend.html", context)
+
     def has_compose_permission(self, request: HttpRequest) -> bool:
         """Composing and sending needs the "add event" permission."""
         return request.user.has_perm("events.add_event")
@@ -93,12 +148,16 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         request_error = ""
         template = EventTemplate.objects.filter(pk=request.GET.get("template") or None).first()
+        original = Event.objects.filter(pk=_uuid_or_none(request.GET.get("from_event"))).first()
         try:
-            form = (
-                ComposeEventForm(request.POST)
-                if request.method == "POST"
-                else (ComposeEventForm.from_template(template) if template else ComposeEventForm())
-            )
+            if request.method == "POST":
+                form = ComposeEventForm(request.POST)
+            elif original is not None:
+                form = ComposeEventForm.from_event(original)
+            elif template is not None:
+                form = ComposeEventForm.from_template(template)
+            else:
+                form = ComposeEventForm()
         except RequestDataTooBig:
             form = ComposeEventForm()
             request_error = (
@@ -203,11 +262,20 @@ class DeliveryAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "latency_ms",
         "created_at",
     ]
-    list_filter = ["status", "mode", "provider__kind", "provider", ("created_at", admin.DateFieldListFilter)]
+    list_filter = [
+        StatusesFilter,
+        "mode",
+        "provider__kind",
+        "provider",
+        ("created_at", admin.DateFieldListFilter),
+        "last_error_code",
+        "event__type",
+    ]
     search_fields = ["event__type", "=provider_message_id", "event__subject"]
+    show_full_result_count = False  # no second COUNT(*) over the whole table on filtered pages
     list_select_related = ["event", "provider"]
     inlines = [DeliveryAttemptInline]
-    actions = ["retry_selected"]
+    actions = ["retry_selected", "export_csv", "export_jsonl"]
     list_per_page = 100
     fields = [
         "event_link",
@@ -239,6 +307,40 @@ class DeliveryAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         skipped = queryset.count() - count
         note = f"; {skipped} skipped (pending, sending or succeeded)" if skipped else ""
         self.message_user(request, f"{count} deliveries will be retried now{note}.", messages.SUCCESS)
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("events.export_delivery")
+
+    @admin.action(description="Export as CSV (streamed)", permissions=["export"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> StreamingHttpResponse:
+        return self._export(request, queryset, "csv")
+
+    @admin.action(description="Export as JSON Lines (streamed)", permissions=["export"])
+    def export_jsonl(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> StreamingHttpResponse:
+        return self._export(request, queryset, "jsonl")
+
+    def _export(self, request: HttpRequest, queryset: QuerySet[Delivery], fmt: str) -> StreamingHttpResponse:
+        """Stream the chosen deliveries (use "select all" for the whole filtered set); audited."""
+        audit.record(
+            actor=Actor.from_request(request),
+            action=AuditAction.EXPORT,
+            target=f"{fmt} export",
+            summary=f"Exported deliveries as {fmt}",
+            details={"filters": request.GET.urlencode()},
+        )
+        rows = export_rows(queryset)
+        if fmt == "csv":
+            buffer = Echo()
+            writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+            lines = itertools.chain([writer.writeheader()], (writer.writerow(row) for row in rows))
+            content_type = "text/csv; charset=utf-8"
+        else:
+            lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+            content_type = "application/x-ndjson"
+        response = StreamingHttpResponse(lines, content_type=content_type)
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="helios-deliveries-{stamp}.{fmt}"'
+        return response
 
     def uuid_search(self, term: str, value: uuid.UUID) -> Q:
         """An event id, or a provider message id that is a UUID (EventBridge, Event Grid)."""

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from providers.models import ProviderConfig
 from providers.services import effective_mode
 
-from .models import EventTemplate
+from .models import Event, EventTemplate
 from .services import json_type_name
 
 EXAMPLE_DATA = {"order_id": "ord-1001", "amount": 42.5, "currency": "EUR", "customer_id": "cus-7"}
@@ -76,6 +76,18 @@ class ComposeEventForm(forms.Form):
                 code="production",
             )
         return cleaned
+
+    @classmethod
+    def from_event(cls, event: Event) -> "ComposeEventForm":
+        """An unbound form filled from an earlier event (duplicate into compose)."""
+        return cls(
+            initial={
+                "event_type": event.type,
+                "source": event.source,
+                "subject": event.subject,
+                "data": json.dumps(event.data, indent=2),
+            }
+        )
 
     @classmethod
     def from_template(cls, template: EventTemplate) -> "ComposeEventForm":

@@ -115,7 +115,10 @@ class Delivery(models.Model):
     class Meta:
         verbose_name_plural = "deliveries"
         ordering = ["-created_at", "-id"]
-        permissions = [("retry_delivery", "Can retry a failed or dead delivery now")]
+        permissions = [
+            ("retry_delivery", "Can retry a failed or dead delivery now"),
+            ("export_delivery", "Can export deliveries as CSV or JSON Lines"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["event", "provider"], name="one_delivery_per_event_and_provider"),
         ]

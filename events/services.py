@@ -653,6 +653,42 @@ def deliver_now(*, event: Event, timeout_seconds: float) -> bool:
         time.sleep(min(wait, max(deadline - time.monotonic(), 0.0)))
 
 
+def resend_to(*, event: Event, providers: Sequence[ProviderConfig], actor: Actor | None = None) -> list[Delivery]:
+    """Send an existing event, with the same id, to providers it has no delivery for yet."""
+    already = set(event.deliveries.values_list("provider_id", flat=True))
+    new = [p for p in providers if p.pk not in already]
+    errors = [] if new else ["The event already has a delivery for every chosen provider."]
+    errors += [f"{p.name} is disabled; enable it before publishing to it." for p in new if not p.enabled]
+    outgoing = outgoing_event(event)
+    errors += [f"{p.name}: {problem}" for p in new for problem in check_event(p, outgoing)]
+    if errors:
+        raise PublishRejected(errors)
+    now = timezone.now()
+    with transaction.atomic():
+        deliveries = Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    event=event,
+                    provider=p,
+                    mode=effective_mode(p).mode,
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=now,
+                )
+                for p in new
+            ]
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.RESEND,
+            target=f"event {event.pk}",
+            summary=f"Resent {event.type} to {', '.join(p.name for p in new)}",
+            details={"providers": [p.name for p in new]},
+        )
+        for provider in new:
+            ring_doorbell(provider.pk)
+    return deliveries
+
+
 RETRYABLE_BY_OPERATOR = (DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.RETRYING)
 
 

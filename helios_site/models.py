@@ -7,11 +7,13 @@ from django.db import models
 class AuditAction(models.TextChoices):
     PUBLISH = "publish", "Publish"
     RETRY = "retry", "Retry now"
+    RESEND = "resend", "Resend to other providers"
     MODE_SWITCH = "mode_switch", "Mode switch"
     CONFIG_CREATE = "config_create", "Provider config created"
     CONFIG_CHANGE = "config_change", "Provider config changed"
     CONFIG_DELETE = "config_delete", "Provider config deleted"
     CONNECTION_TEST = "connection_test", "Connection test"
+    EXPORT = "export", "Export"
 
 
 class AuditEntry(models.Model):

@@ -15,7 +15,7 @@ VIEWER = [
     "providers.view_modechange",
 ]
 PUBLISHER = [*VIEWER, "events.add_event"]
-OPERATOR = [*PUBLISHER, "events.retry_delivery"]
+OPERATOR = [*PUBLISHER, "events.retry_delivery", "events.export_delivery"]
 ADMIN = [
     *OPERATOR,
     "providers.add_providerconfig",

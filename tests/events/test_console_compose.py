@@ -177,3 +177,87 @@ def test_sending_to_production_needs_a_confirmation_that_names_the_providers(adm
         ("az-prod", "production"),
         ("gcp-demo", "demo"),
     ]
+
+
+def test_history_filters_several_statuses_error_code_and_type(admin_client, make_provider, sync_tasks):
+    ok = make_provider("ok", "gcp_pubsub")
+    down = make_provider("down", "azure_eventgrid", demo_failure_rate=1.0, max_attempts=1)
+    compose(admin_client, [ok, down])
+    url = reverse("admin:events_delivery_changelist")
+
+    def rows(**params):
+        return admin_client.get(url, params).content.decode().count('class="field-status_badge"')
+
+    assert rows(statuses="dead") == 1
+    assert rows(statuses="dead,succeeded") == 2
+    assert rows(statuses="failed") == 0
+    assert rows(last_error_code__exact="ServiceUnavailable") == 1
+    assert rows(event__type__exact="OrderPlaced") == 2
+
+
+def test_export_streams_the_chosen_deliveries_as_csv_and_json_lines(admin_client, demo_providers, sync_tasks):
+    compose(admin_client, demo_providers)
+    url = reverse("admin:events_delivery_changelist")
+    ids = list(Delivery.objects.values_list("pk", flat=True))
+    response = admin_client.post(url, {"action": "export_csv", "_selected_action": ids})
+    assert response.streaming and response["Content-Type"] == "text/csv; charset=utf-8"
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0].startswith("delivery_id,event_id,event_type")
+    assert len(lines) == 4 and all(",succeeded," in line for line in lines[1:])
+    response = admin_client.post(url, {"action": "export_jsonl", "_selected_action": ids})
+    records = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+    assert sorted(r["provider"] for r in records) == ["aws-demo", "azure-demo", "gcp-demo"]
+    from helios_site.models import AuditEntry
+
+    assert AuditEntry.objects.filter(action="export").count() == 2
+
+
+def test_export_needs_its_permission(client, demo_providers):
+    viewer = User.objects.create_user("v", password="a-long-password-1", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_delivery"))
+    client.force_login(viewer)
+    response = client.post(
+        reverse("admin:events_delivery_changelist"), {"action": "export_csv", "_selected_action": [1]}
+    )
+    assert not getattr(response, "streaming", False)
+
+
+def test_duplicate_into_compose_prefills_from_an_event(admin_client, demo_providers):
+    compose(admin_client, demo_providers, data='{"order_id": "o-dup"}', subject="orders/o-dup")
+    event = Event.objects.get()
+    page = admin_client.get(reverse("admin:events_event_change", args=[event.pk])).content.decode()
+    assert f"?from_event={event.pk}" in page
+    prefilled = admin_client.get(reverse(COMPOSE_URL), {"from_event": str(event.pk)}).content.decode()
+    assert "o-dup" in prefilled and 'value="orders/o-dup"' in prefilled
+    assert admin_client.get(reverse(COMPOSE_URL), {"from_event": "not-a-uuid"}).status_code == 200
+
+
+def test_resend_to_other_providers_keeps_the_event_id(admin_client, demo_providers, sync_tasks):
+    aws, _, gcp = sorted(demo_providers, key=lambda p: p.name)
+    compose(admin_client, [aws])
+    event = Event.objects.get()
+    url = reverse("admin:events_event_changelist")
+    page = admin_client.post(url, {"action": "resend_to_other_providers", "_selected_action": [event.pk]})
+    choices = page.content.decode()
+    assert "azure-demo" in choices and "gcp-demo" in choices and f'value="{aws.pk}"' not in choices
+    response = admin_client.post(
+        url,
+        {
+            "action": "resend_to_other_providers",
+            "_selected_action": [event.pk],
+            "confirm": "yes",
+            "providers": [gcp.pk],
+        },
+    )
+    assert response.status_code == 302
+    assert sorted(event.deliveries.values_list("provider__name", "status")) == [
+        ("aws-demo", "succeeded"),
+        ("gcp-demo", "succeeded"),
+    ]
+    from helios_site.models import AuditEntry
+
+    assert AuditEntry.objects.get(action="resend").summary == "Resent OrderPlaced to gcp-demo"
+    nothing = admin_client.post(
+        url, {"action": "resend_to_other_providers", "_selected_action": [event.pk], "confirm": "yes"}
+    )
+    assert "already has a delivery for every chosen provider" in nothing.content.decode()

@@ -303,8 +303,9 @@ class DeliveryAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry now (failed, dead or retrying)", permissions=["retry"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        selected = queryset.count()  # before the retry: a status filter would no longer match
         count = retry_now(deliveries=queryset, actor=Actor.from_request(request))
-        skipped = queryset.count() - count
+        skipped = selected - count
         note = f"; {skipped} skipped (pending, sending or succeeded)" if skipped else ""
         self.message_user(request, f"{count} deliveries will be retried now{note}.", messages.SUCCESS)
 

@@ -114,3 +114,40 @@ def test_production_send_asks_for_a_confirmation_naming_the_provider(
     page.click("input[name=_send]")
     expect(page.locator("#helios-deliveries")).to_be_visible()
     expect(page.locator('#helios-deliveries [data-field="mode"]')).to_have_text("production")
+
+
+def test_a_viewer_is_refused_compose(browser, live_server, demo_providers):
+    from django.contrib.auth.models import Group, User
+
+    viewer = User.objects.create_user("viewer", password="viewer-password-1", is_staff=True)
+    viewer.groups.add(Group.objects.get(name="Viewer"))
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "viewer")
+    page.fill("#id_password", "viewer-password-1")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    assert page.locator("#helios-compose").count() == 0  # no Compose button for a Viewer
+    response = page.goto(f"{live_server.url}/admin/events/event/compose/")
+    assert response.status == 403
+
+
+def test_retry_from_the_history(browser, live_server, admin_user, make_provider):
+    from playwright.sync_api import expect
+
+    from events.services import publish_event, send_due
+
+    config = make_provider("flaky", "gcp_pubsub", demo_failure_rate=1.0, max_attempts=1)
+    publish_event(event_type="OrderPlaced", source="com.test", data={"n": 1}, providers=[config], ring=False)
+    send_due(provider_id=config.pk)
+    page = log_in(browser, live_server)
+    page.goto(f"{live_server.url}/admin/events/delivery/?statuses=dead")
+    expect(page.locator(".field-status_badge")).to_have_text("Dead")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=True)
+    page.locator("input.action-select").first.check()
+    page.select_option("select[name=action]", "retry_selected")
+    page.click("button[name=index]")
+    expect(page.locator(".messagelist")).to_contain_text("1 deliveries will be retried now.")
+    page.goto(f"{live_server.url}/admin/events/delivery/")
+    expect(page.locator(".field-status_badge")).to_have_text("Retrying")

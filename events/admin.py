@@ -24,6 +24,7 @@ from helios_site.models import AuditAction
 from helios_site.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 
+from .dashboard import dashboard_context
 from .filters import StatusesFilter
 from .forms import ComposeEventForm
 from .models import Delivery, DeliveryAttempt, Event, EventTemplate
@@ -98,6 +99,7 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         urls = [
             path("compose/", self.admin_site.admin_view(self.compose_view), name="events_event_compose"),
+            path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name="events_dashboard"),
             path("<uuid:event_id>/status/", self.admin_site.admin_view(self.status_view), name="events_event_status"),
         ]
         return urls + super().get_urls()
@@ -194,6 +196,18 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/events/event/compose.html", context)
+
+    def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
+        """Per-provider health over the last 24 hours and an hourly volume chart."""
+        if not request.user.has_perm("events.view_delivery"):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Dashboard: the last 24 hours",
+            **dashboard_context(),
+        }
+        return TemplateResponse(request, "admin/events/dashboard.html", context)
 
     def status_view(self, request: HttpRequest, event_id: uuid.UUID) -> JsonResponse:
         """The event's deliveries as JSON, polled by its page until all are final."""

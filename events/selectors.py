@@ -2,11 +2,14 @@
 
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncHour
+from django.utils import timezone
 
-from .models import FINAL_STATUSES, Delivery, Event
+from .models import FINAL_STATUSES, Delivery, DeliveryStatus, Event
 
 
 def deliveries_of(event: Event) -> QuerySet[Delivery]:
@@ -92,3 +95,60 @@ def export_rows(deliveries: QuerySet[Delivery]) -> Iterator[dict[str, Any]]:
         for stamp in ("created_at", "completed_at"):
             row[stamp] = row[stamp].isoformat() if row[stamp] else ""
         yield row
+
+
+def provider_health(*, since: datetime) -> dict[int, dict[str, Any]]:
+    """Per provider config since `since`: sent, succeeded, failed (failed or dead), open, success
+    rate and p50/p95 latency of successes (ms). Index-backed: (created_at) and the due index."""
+    recent = Delivery.objects.filter(created_at__gte=since)
+    counts = recent.values("provider_id").annotate(
+        sent=Count("id"),
+        succeeded=Count("id", filter=Q(status=DeliveryStatus.SUCCEEDED)),
+        failed=Count("id", filter=Q(status__in=[DeliveryStatus.FAILED, DeliveryStatus.DEAD])),
+        open=Count(
+            "id", filter=Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.RETRYING])
+        ),
+    )
+    health = {}
+    for row in counts:
+        finished = row["succeeded"] + row["failed"]
+        latencies = (
+            recent.filter(provider_id=row["provider_id"], status=DeliveryStatus.SUCCEEDED, latency_ms__isnull=False)
+            .order_by("latency_ms")
+            .values_list("latency_ms", flat=True)
+        )
+        health[row["provider_id"]] = {
+            **row,
+            "success_rate": round(100 * row["succeeded"] / finished, 1) if finished else None,
+            "p50_ms": _percentile(latencies, row["succeeded"], 0.50),
+            "p95_ms": _percentile(latencies, row["succeeded"], 0.95),
+        }
+    return health
+
+
+def _percentile(ordered: QuerySet, count: int, share: float) -> int | None:
+    """The value at a share of an ordered queryset of `count` rows (one OFFSET query)."""
+    if not count:
+        return None
+    found = list(ordered[min(int(count * share), count - 1) :][:1])
+    return found[0] if found else None
+
+
+def hourly_volume(*, since: datetime) -> list[dict[str, Any]]:
+    """Deliveries and failures (failed or dead) per hour since `since`, oldest first, no gaps."""
+    rows = {
+        row["hour"]: row
+        for row in Delivery.objects.filter(created_at__gte=since)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(
+            total=Count("id"), failed=Count("id", filter=Q(status__in=[DeliveryStatus.FAILED, DeliveryStatus.DEAD]))
+        )
+    }
+    start = since.replace(minute=0, second=0, microsecond=0)
+    hours = []
+    for step in range(int((timezone.now() - start).total_seconds() // 3600) + 1):
+        hour = start + timedelta(hours=step)
+        row = rows.get(hour, {})
+        hours.append({"hour": hour, "total": row.get("total", 0), "failed": row.get("failed", 0)})
+    return hours

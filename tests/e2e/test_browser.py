@@ -82,6 +82,10 @@ def test_compose_to_three_demo_providers_and_watch_them_succeed_live(
         assert rows.nth(i).locator('[data-field="provider_message_id"]').inner_text() not in ("", "—")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "event-page.png"), full_page=True)
+    page.goto(f"{live_server.url}/admin/")
+    page.click("#helios-dashboard")
+    expect(page.locator('#helios-health tr[data-provider="aws-demo"] [data-field="succeeded"]')).to_have_text("1")
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 
 
 def test_invalid_json_is_shown_on_the_form(browser, live_server, admin_user, demo_providers):

@@ -155,3 +155,27 @@ def test_retry_from_the_history(browser, live_server, admin_user, make_provider)
     expect(page.locator(".messagelist")).to_contain_text("1 deliveries will be retried now.")
     page.goto(f"{live_server.url}/admin/events/delivery/")
     expect(page.locator(".field-status_badge")).to_have_text("Retrying")
+
+
+def test_compose_from_a_template_with_a_schema_error_fix_and_send(browser, live_server, admin_user, demo_providers):
+    from playwright.sync_api import expect
+
+    from events.models import Event
+
+    page = log_in(browser, live_server)
+    page.goto(f"{live_server.url}/admin/events/event/compose/")
+    page.click('[data-template="OrderPlaced"]')
+    expect(page.locator("#id_event_type")).to_have_value("OrderPlaced")
+    page.fill("#id_data", '{"order_id": "ord-9", "customer_id": "cus-1", "amount": -3, "currency": "EUR"}')
+    page.locator("input[name=providers]").first.check()
+    page.click("input[name=_send]")
+    expect(page.locator(".field-data .errorlist")).to_contain_text(
+        "Template OrderPlaced: data.amount: -3 is less than or equal to the minimum of 0"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compose-schema-error.png"), full_page=True)
+    assert Event.objects.count() == 0
+    page.fill("#id_data", '{"order_id": "ord-9", "customer_id": "cus-1", "amount": 3, "currency": "EUR"}')
+    page.click("input[name=_send]")
+    expect(page.locator("#helios-deliveries")).to_be_visible()
+    assert Event.objects.get().data["amount"] == 3

@@ -1,5 +1,6 @@
 """Shared fixtures: provider configs, synchronous tasks, a real qcluster worker."""
 
+import importlib
 import json
 import os
 import signal
@@ -45,6 +46,17 @@ def demo_providers(db: None) -> list[ProviderConfig]:
     for config in configs:
         config.refresh_from_db()
     return configs
+
+
+@pytest.fixture
+def starter_templates(db: None) -> None:
+    """The starter event templates: made by a data migration, which a transactional test's
+    flush removes, so tests that need them ask for them."""
+    from events.models import EventTemplate
+
+    starters = importlib.import_module("events.migrations.0006_starter_templates").STARTERS
+    for starter in starters:
+        EventTemplate.objects.get_or_create(name=starter["name"], defaults=starter)
 
 
 @pytest.fixture

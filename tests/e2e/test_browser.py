@@ -157,7 +157,9 @@ def test_retry_from_the_history(browser, live_server, admin_user, make_provider)
     expect(page.locator(".field-status_badge")).to_have_text("Retrying")
 
 
-def test_compose_from_a_template_with_a_schema_error_fix_and_send(browser, live_server, admin_user, demo_providers):
+def test_compose_from_a_template_with_a_schema_error_fix_and_send(
+    browser, live_server, admin_user, demo_providers, starter_templates
+):
     from playwright.sync_api import expect
 
     from events.models import Event

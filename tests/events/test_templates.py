@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from events.models import Event, EventTemplate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("starter_templates")]
 COMPOSE = "admin:events_event_compose"
 
 

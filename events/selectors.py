@@ -51,44 +51,30 @@ def wait_until_final(event: Event, *, timeout_seconds: float, poll_seconds: floa
         time.sleep(poll_seconds)
 
 
-EXPORT_COLUMNS = [
-    "delivery_id",
-    "event_id",
-    "event_type",
-    "subject",
-    "provider",
-    "kind",
-    "mode",
-    "status",
-    "attempts",
-    "provider_message_id",
-    "last_error_code",
-    "last_error",
-    "latency_ms",
-    "created_at",
-    "completed_at",
-]
+#: Export column → the field it reads.
+EXPORT_FIELDS = {
+    "delivery_id": "id",
+    "event_id": "event_id",
+    "event_type": "event__type",
+    "subject": "event__subject",
+    "provider": "provider__name",
+    "kind": "provider__kind",
+    "mode": "mode",
+    "status": "status",
+    "attempts": "attempts",
+    "provider_message_id": "provider_message_id",
+    "last_error_code": "last_error_code",
+    "last_error": "last_error",
+    "latency_ms": "latency_ms",
+    "created_at": "created_at",
+    "completed_at": "completed_at",
+}
+EXPORT_COLUMNS = list(EXPORT_FIELDS)
 
 
 def export_rows(deliveries: QuerySet[Delivery]) -> Iterator[dict[str, Any]]:
     """Deliveries as plain rows (EXPORT_COLUMNS), read in chunks: memory stays flat at any size."""
-    fields = [
-        "id",
-        "event_id",
-        "event__type",
-        "event__subject",
-        "provider__name",
-        "provider__kind",
-        "mode",
-        "status",
-        "attempts",
-        "provider_message_id",
-        "last_error_code",
-        "last_error",
-        "latency_ms",
-        "created_at",
-        "completed_at",
-    ]
+    fields = list(EXPORT_FIELDS.values())
     for values in deliveries.order_by("id").values_list(*fields).iterator(chunk_size=2000):
         row = dict(zip(EXPORT_COLUMNS, values, strict=True))
         row["event_id"] = str(row["event_id"])

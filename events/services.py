@@ -338,22 +338,22 @@ def claim_due(*, provider_id: int, limit: int) -> tuple[uuid.UUID, list[Delivery
     """
     now = timezone.now()
     token = uuid.uuid4()
+    due = (
+        Delivery.objects.filter(provider_id=provider_id, status__in=DUE_STATUSES, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")
+        .select_for_update(skip_locked=True)
+        .values("id")[:limit]
+    )
     with transaction.atomic():
-        due_ids = list(
-            Delivery.objects.filter(provider_id=provider_id, status__in=DUE_STATUSES, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:limit]
-        )
-        if not due_ids:
-            return token, []
-        Delivery.objects.filter(id__in=due_ids, status__in=DUE_STATUSES).update(
+        claimed_count = Delivery.objects.filter(id__in=due, status__in=DUE_STATUSES).update(
             status=DeliveryStatus.SENDING,
             claim_token=token,
             lease_expires_at=now + timedelta(seconds=settings.HELIOS_LEASE_SECONDS),
             attempts=F("attempts") + 1,
             updated_at=now,
         )
+    if not claimed_count:
+        return token, []
     claimed = Delivery.objects.filter(claim_token=token, status=DeliveryStatus.SENDING).select_related("event")
     return token, list(claimed.only(*CLAIMED_FIELDS).order_by("id"))
 
@@ -473,23 +473,23 @@ def record_results(
                 pk=delivery.pk, claim_token=token, status=DeliveryStatus.SENDING
             ).update(**{name: getattr(delivery, name) for name in FAILURE_FIELDS}, latency_ms=latency_ms):
                 held.add(delivery.pk)
-        DeliveryAttempt.objects.bulk_create(
+        _insert_attempts(
             [
-                DeliveryAttempt(
-                    delivery=delivery,
-                    number=delivery.attempts,
-                    mode=mode,
-                    started_at=started_at,
-                    finished_at=finished_at,
-                    outcome=AttemptOutcome.UNKNOWN if outcome_unknown else result.outcome.value,
-                    error_code=result.error_code[:128],
-                    error_message=result.error_message,
-                    provider_message_id=result.message_id,
-                    status_code=result.status_code,
+                (
+                    delivery.pk,
+                    delivery.attempts,
+                    AttemptOutcome.UNKNOWN if outcome_unknown else result.outcome.value,
+                    result.error_code[:128],
+                    result.error_message,
+                    result.message_id,
+                    result.status_code,
                 )
                 for delivery, result in entries
                 if delivery.pk in held
-            ]
+            ],
+            mode=mode,
+            started_at=started_at,
+            finished_at=finished_at,
         )
     statuses = []
     for delivery, result in entries:
@@ -539,6 +539,40 @@ def _record_successes(
             params,
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+#: Per-attempt columns of `_insert_attempts`' rows, then the columns shared by a whole call.
+ATTEMPT_ROW_COLUMNS = ["delivery_id", "number", "outcome", "error_code", "error_message", "provider_message_id"]
+ATTEMPT_ROW_COLUMNS += ["status_code"]
+ATTEMPT_CALL_COLUMNS = ["mode", "started_at", "finished_at"]
+
+
+def _insert_attempts(rows: Sequence[tuple], *, mode: str, started_at: datetime, finished_at: datetime) -> None:
+    """Insert one attempt per row (values in ATTEMPT_ROW_COLUMNS order) with multi-row INSERTs.
+
+    The hot path of every send: building model instances for `bulk_create` cost more than
+    the provider call for a large batch."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(DeliveryAttempt._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in ATTEMPT_ROW_COLUMNS + ATTEMPT_CALL_COLUMNS)
+    shared = (mode, connection.ops.adapt_datetimefield_value(started_at))
+    shared += (connection.ops.adapt_datetimefield_value(finished_at),)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # COPY: several times faster than a long INSERT
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row((*row, *shared))
+            return
+        width = len(ATTEMPT_ROW_COLUMNS) + len(ATTEMPT_CALL_COLUMNS)
+        chunk = max(connection.ops.bulk_batch_size(ATTEMPT_ROW_COLUMNS + ATTEMPT_CALL_COLUMNS, rows), 1)
+        placeholder = "(" + ", ".join(["%s"] * width) + ")"
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(part))}",
+                [value for row in part for value in (*row, *shared)],
+            )
 
 
 #: What a failed attempt changes on its delivery (besides latency).

@@ -28,6 +28,7 @@ from .dashboard import dashboard_context
 from .filters import StatusesFilter
 from .forms import ComposeEventForm
 from .models import Delivery, DeliveryAttempt, Event, EventTemplate
+from .preview import compose_preview
 from .selectors import EXPORT_COLUMNS, deliveries_of, delivery_status_rows, export_rows
 from .services import PublishRejected, publish_event, resend_to, retry_now
 
@@ -99,6 +100,11 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         urls = [
             path("compose/", self.admin_site.admin_view(self.compose_view), name="events_event_compose"),
+            path(
+                "compose/preview/",
+                self.admin_site.admin_view(self.compose_preview_view),
+                name="events_event_compose_preview",
+            ),
             path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name="events_dashboard"),
             path("<uuid:event_id>/status/", self.admin_site.admin_view(self.status_view), name="events_event_status"),
         ]
@@ -196,6 +202,26 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/events/event/compose.html", context)
+
+    def compose_preview_view(self, request: HttpRequest) -> JsonResponse:
+        """The compose form's live check (POSTed as the operator types): nothing is created."""
+        if not self.has_compose_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return JsonResponse({"error": "POST the compose form."}, status=405)
+        ids = [pk for pk in request.POST.getlist("providers") if pk.isdigit()]
+        template_id = request.POST.get("template", "")
+        template = EventTemplate.objects.filter(pk=template_id).first() if template_id.isdigit() else None
+        return JsonResponse(
+            compose_preview(
+                event_type=request.POST.get("event_type", ""),
+                source=request.POST.get("source", ""),
+                subject=request.POST.get("subject", ""),
+                raw_data=request.POST.get("data", ""),
+                providers=list(ProviderConfig.objects.filter(enabled=True, pk__in=ids).order_by("kind", "name")),
+                template=template,
+            )
+        )
 
     def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
         """Per-provider health over the last 24 hours and an hourly volume chart."""

@@ -92,6 +92,14 @@ class EventBridgeFormat(PayloadFormat):
         """EventBridge EventIds are UUIDs."""
         return str(uuid.uuid4())
 
+    def measure(self, payload: Payload) -> tuple[int, int]:
+        """AWS's entry size against the configured entry limit."""
+        return payload.size, self.max_entry_bytes
+
+    def preview(self, payload: Payload) -> dict[str, Any]:
+        """The PutEvents entry (Time in ISO 8601)."""
+        return {**payload.body, "Time": payload.body["Time"].isoformat()}
+
 
 #: PutEvents error codes (per entry, or for the whole call) → retryable?, meaning.
 EVENTBRIDGE_ERRORS: dict[str, ErrorClass] = {

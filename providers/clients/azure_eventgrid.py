@@ -67,10 +67,10 @@ class EventGridFormat(PayloadFormat):
 
     def problems(self, payload: Payload) -> list[str]:
         """Event Grid rejects events (and requests) over 1 MB with HTTP 413."""
-        event_bytes = payload.size - 1
-        if event_bytes + 2 > MAX_EVENT_BYTES:
+        request_bytes, limit = self.measure(payload)
+        if request_bytes > limit:
             return [
-                f"The Event Grid event is {event_bytes:,} bytes; Event Grid accepts at most "
+                f"The Event Grid event is {payload.size - 1:,} bytes; Event Grid accepts at most "
                 f"{MAX_EVENT_BYTES:,} bytes per event and per request."
             ]
         return []
@@ -78,6 +78,10 @@ class EventGridFormat(PayloadFormat):
     def new_message_id(self, event: OutgoingEvent) -> str:
         """Event Grid has no message id of its own: subscribers see the event id."""
         return event.id
+
+    def measure(self, payload: Payload) -> tuple[int, int]:
+        """The event alone in a request (a JSON array: two brackets) against the 1 MB limit."""
+        return payload.size - 1 + 2, MAX_EVENT_BYTES
 
 
 #: HTTP status from the topic endpoint → retryable?, meaning.

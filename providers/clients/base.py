@@ -184,6 +184,14 @@ class PayloadFormat(ABC):
     def new_message_id(self, event: OutgoingEvent) -> str:
         """A message id in the provider's own format (used by the demo client)."""
 
+    @abstractmethod
+    def measure(self, payload: Payload) -> tuple[int, int]:
+        """The event's size as the provider counts it, and the provider's limit for it."""
+
+    def preview(self, payload: Payload) -> dict[str, Any]:
+        """What the provider receives, as JSON-ready values (for the compose preview)."""
+        return payload.body
+
     def batches(self, payloads: Sequence[Payload]) -> Iterator[list[Payload]]:
         """Split payloads, in order, into batches within the count and byte limits."""
         batch: list[Payload] = []

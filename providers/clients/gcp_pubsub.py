@@ -88,6 +88,14 @@ class PubSubFormat(PayloadFormat):
         """Pub/Sub message ids are decimal strings of about 16 digits."""
         return str(random.randrange(10**15, 10**17))
 
+    def measure(self, payload: Payload) -> tuple[int, int]:
+        """Data plus attributes against the 10 MB a message (and a request) may carry."""
+        return payload.size, MAX_REQUEST_BYTES
+
+    def preview(self, payload: Payload) -> dict[str, Any]:
+        """The message: data as the UTF-8 text it encodes, and its attributes."""
+        return {"data": payload.body["data"].decode("utf-8"), "attributes": payload.body["attributes"]}
+
 
 #: gRPC status / api_core exception name → retryable?, meaning.
 PUBSUB_ERRORS: dict[str, ErrorClass] = {

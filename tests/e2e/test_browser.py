@@ -168,8 +168,19 @@ def test_compose_from_a_template_with_a_schema_error_fix_and_send(
     page.goto(f"{live_server.url}/admin/events/event/compose/")
     page.click('[data-template="OrderPlaced"]')
     expect(page.locator("#id_event_type")).to_have_value("OrderPlaced")
-    page.fill("#id_data", '{"order_id": "ord-9", "customer_id": "cus-1", "amount": -3, "currency": "EUR"}')
     page.locator("input[name=providers]").first.check()
+    # The live check answers while typing, before anything is sent.
+    page.fill("#id_data", '{"order_id": "ord-9",\n "amount": 3,,}')
+    expect(page.locator("#helios-data-status")).to_have_text(
+        "Invalid JSON at line 2, column 14: Expecting property name enclosed in double quotes."
+    )
+    page.fill("#id_data", '{"order_id": "ord-9", "customer_id": "cus-1", "amount": -3, "currency": "EUR"}')
+    expect(page.locator("#helios-schema-problems")).to_contain_text("data.amount: -3 is less than or equal to")
+    preview = page.locator(".helios-preview-provider").first
+    expect(preview.locator("meter")).to_be_visible()
+    expect(preview.locator(".helios-meter-text")).to_contain_text("of 262,144 bytes")
+    preview.locator("summary").click()
+    expect(preview.locator("pre")).to_contain_text('"DetailType": "OrderPlaced"')
     page.click("input[name=_send]")
     expect(page.locator(".field-data .errorlist")).to_contain_text(
         "Template OrderPlaced: data.amount: -3 is less than or equal to the minimum of 0"

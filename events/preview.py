@@ -1,0 +1,65 @@
+"""The compose page's live check: JSON errors, schema problems, and for each chosen provider its
+size against the limit and exactly what it would receive (built by the provider's own format)."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from providers.clients.base import OutgoingEvent
+from providers.clients.registry import payload_format
+from providers.models import ProviderConfig
+from providers.services import client_settings, effective_mode
+
+from .forms import parse_json_object
+from .models import EventTemplate
+from .services import schema_problems
+
+
+def compose_preview(
+    *,
+    event_type: str,
+    source: str,
+    subject: str,
+    raw_data: str,
+    providers: Sequence[ProviderConfig],
+    template: EventTemplate | None,
+) -> dict[str, Any]:
+    """Everything the compose page shows while the operator types; nothing is created.
+
+    The event id and time in the payloads are placeholders: the real ones are assigned on send
+    (same length, so the sizes are exact)."""
+    try:
+        data = parse_json_object(raw_data)
+    except ValidationError as error:
+        return {"data_error": error.messages[0], "data_bytes": len(raw_data.encode()), "providers": []}
+    problems = schema_problems(template.json_schema, data) if template and template.json_schema else []
+    event = OutgoingEvent(
+        id=str(uuid.uuid4()), type=event_type, source=source, subject=subject, time=timezone.now(), data=data
+    )
+    return {
+        "data_error": "",
+        "data_bytes": len(raw_data.encode()),
+        "schema": template.name if template and template.json_schema else "",
+        "schema_problems": problems,
+        "providers": [_provider_preview(config, event) for config in providers],
+    }
+
+
+def _provider_preview(config: ProviderConfig, event: OutgoingEvent) -> dict[str, Any]:
+    """One provider's payload, its size against the limit, and the limits it breaks."""
+    fmt = payload_format(client_settings(config))
+    payload = fmt.build(event)
+    size, limit = fmt.measure(payload)
+    return {
+        "name": config.name,
+        "kind": config.get_kind_display(),
+        "mode": effective_mode(config).mode,
+        "bytes": size,
+        "limit": limit,
+        "percent": round(100 * size / limit, 1),
+        "problems": fmt.problems(payload),
+        "payload": fmt.preview(payload),
+    }

@@ -24,6 +24,7 @@ from helios_site.models import AuditAction
 from helios_site.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 
+from .bulk_admin import BulkUploadAdmin  # noqa: F401  (registers the bulk send pages)
 from .dashboard import dashboard_context
 from .filters import StatusesFilter
 from .forms import ComposeEventForm
@@ -382,6 +383,10 @@ class DeliveryAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="helios-deliveries-{stamp}.{fmt}"'
         return response
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        """Also allow a bulk upload's deliveries (linked from the upload's page)."""
+        return lookup == "event__bulk_upload__id__exact" or super().lookup_allowed(lookup, value, request)
 
     def uuid_search(self, term: str, value: uuid.UUID) -> Q:
         """An event id, or a provider message id that is a UUID (EventBridge, Event Grid)."""

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from providers.models import ProviderConfig
@@ -34,7 +35,37 @@ class ProviderChoiceField(forms.ModelMultipleChoiceField):
         return f"{obj.name} — {obj.get_kind_display()} ({mode.upper() if mode == 'production' else mode})"
 
 
-class ComposeEventForm(forms.Form):
+class ProductionConfirmationForm(forms.Form):
+    """Sending to any production provider needs a confirmation that names exactly them."""
+
+    confirm_production = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    #: Names of the chosen providers whose effective mode is production (set by clean()).
+    production_names = ""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        chosen = cleaned.get("providers") or []
+        self.production_names = ", ".join(sorted(p.name for p in chosen if effective_mode(p).is_production))
+        if self.production_names and cleaned.get("confirm_production") != self.production_names:
+            raise ValidationError(
+                f"This sends to PRODUCTION: {self.production_names}. Tick the confirmation below to send for real.",
+                code="production",
+            )
+        return cleaned
+
+
+def provider_choices() -> ProviderChoiceField:
+    """Checkboxes of the enabled provider configs."""
+    return ProviderChoiceField(
+        queryset=ProviderConfig.objects.filter(enabled=True).order_by("kind", "name"),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one provider."},
+        help_text="Enabled provider configs; add or enable one under Providers > Provider configs.",
+    )
+
+
+class ComposeEventForm(ProductionConfirmationForm):
     """Event type, source, subject, JSON data and the providers to send to; optionally a template."""
 
     template = forms.ModelChoiceField(
@@ -50,32 +81,11 @@ class ComposeEventForm(forms.Form):
         initial=json.dumps(EXAMPLE_DATA, indent=2),
         help_text="A JSON object.",
     )
-    providers = ProviderChoiceField(
-        queryset=ProviderConfig.objects.filter(enabled=True).order_by("kind", "name"),
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one provider."},
-        help_text="Enabled provider configs; add or enable one under Providers > Provider configs.",
-    )
-
-    confirm_production = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    #: Names of the chosen providers whose effective mode is production (set by clean()).
-    production_names = ""
+    providers = provider_choices()
+    field_order = ["template", "event_type", "source", "subject", "data", "providers", "confirm_production"]
 
     def clean_data(self) -> dict[str, Any]:
         return parse_json_object(self.cleaned_data["data"])
-
-    def clean(self) -> dict[str, Any]:
-        """Sending to any production provider needs a confirmation that names exactly them."""
-        cleaned = super().clean()
-        chosen = cleaned.get("providers") or []
-        self.production_names = ", ".join(sorted(p.name for p in chosen if effective_mode(p).is_production))
-        if self.production_names and cleaned.get("confirm_production") != self.production_names:
-            raise ValidationError(
-                f"This sends to PRODUCTION: {self.production_names}. Tick the confirmation below to send for real.",
-                code="production",
-            )
-        return cleaned
 
     @classmethod
     def from_event(cls, event: Event) -> "ComposeEventForm":
@@ -101,3 +111,51 @@ class ComposeEventForm(forms.Form):
                 "data": json.dumps(template.data, indent=2),
             }
         )
+
+
+class BulkUploadForm(ProductionConfirmationForm):
+    """A JSON Lines or CSV file, or N events from a template, and the providers to send to."""
+
+    file = forms.FileField(
+        required=False,
+        help_text="JSON Lines (.jsonl, one object per line) or CSV (.csv, with a header row). UTF-8.",
+    )
+    template = forms.ModelChoiceField(
+        queryset=EventTemplate.objects.all(),
+        required=False,
+        help_text="Fills what lines leave out and checks data against its JSON Schema; "
+        "without a file, sends N copies of its event (a rehearsal).",
+    )
+    count = forms.IntegerField(
+        required=False, min_value=1, label="N events", help_text="With a template and no file: how many events."
+    )
+    event_type = forms.CharField(max_length=128, required=False, help_text="For lines that give none.")
+    source = forms.CharField(max_length=256, required=False, help_text="For lines that give none.")
+    providers = provider_choices()
+    field_order = ["file", "template", "count", "event_type", "source", "providers", "confirm_production"]
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        limit = settings.HELIOS_BULK_MAX_BYTES
+        if upload is not None and upload.size > limit:
+            raise ValidationError(f"The file is {upload.size:,} bytes; at most {limit:,} bytes are accepted.")
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = self.cleaned_data
+        has_file, count, template = cleaned.get("file") is not None, cleaned.get("count"), cleaned.get("template")
+        if has_file and count:
+            self.add_error("count", "Give either a file or a number of events, not both.")
+        elif not has_file and not count:
+            self.add_error("file", "Choose a file, or a template and a number of events.")
+        elif count and template is None:
+            self.add_error("template", "N events need a template to copy.")
+        elif count and count > settings.HELIOS_BULK_MAX_EVENTS:
+            self.add_error("count", f"At most {settings.HELIOS_BULK_MAX_EVENTS:,} events at once.")
+        return super().clean()
+
+    @property
+    def file_format(self) -> str:
+        """ "csv" for a .csv file, else "jsonl"."""
+        upload = self.cleaned_data.get("file")
+        return "csv" if upload is not None and upload.name.lower().endswith(".csv") else "jsonl"

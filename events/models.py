@@ -47,6 +47,33 @@ class EventTemplate(models.Model):
         return self.name
 
 
+class BulkSource(models.TextChoices):
+    JSONL = "jsonl", "JSON Lines file"
+    CSV = "csv", "CSV file"
+    TEMPLATE = "template", "N events from a template"
+
+
+class BulkUpload(models.Model):
+    """One bulk send: a JSON Lines or CSV file, or N events from a template; all or nothing."""
+
+    source = models.CharField(max_length=16, choices=BulkSource.choices)
+    filename = models.CharField(max_length=255, blank=True)
+    template = models.ForeignKey(EventTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    providers = models.ManyToManyField(ProviderConfig, related_name="+")
+    event_count = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("bulk_send", "Can send events in bulk (upload or from a template)")]
+
+    def __str__(self) -> str:
+        return f"bulk upload #{self.pk} ({self.event_count} events)"
+
+
 class Event(models.Model):
     """One event as composed; its UUID is the CloudEvents id sent to every provider."""
 
@@ -65,6 +92,9 @@ class Event(models.Model):
         blank=True,
         unique=True,
         help_text="Publishing again with the same key returns this event and sends nothing twice.",
+    )
+    bulk_upload = models.ForeignKey(
+        BulkUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="events", editable=False
     )
 
     #: Set by `publish_event` (not stored): True when an earlier event with the same

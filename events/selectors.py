@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from .models import FINAL_STATUSES, Delivery, DeliveryStatus, Event
+from .models import FINAL_STATUSES, BulkUpload, Delivery, DeliveryStatus, Event
 
 
 def deliveries_of(event: Event) -> QuerySet[Delivery]:
@@ -38,6 +38,22 @@ def delivery_status_rows(event: Event) -> list[dict[str, Any]]:
         }
         for d in deliveries_of(event)
     ]
+
+
+def bulk_progress(upload: BulkUpload) -> dict[str, Any]:
+    """A bulk upload's deliveries by status, and how many are final (for its progress bar)."""
+    counts = dict(
+        Delivery.objects.filter(event__bulk_upload=upload).values_list("status").annotate(n=Count("id")).order_by()
+    )
+    total = sum(counts.values())
+    final = sum(counts.get(status, 0) for status in FINAL_STATUSES)
+    return {
+        "events": upload.event_count,
+        "deliveries": total,
+        "final": final,
+        "done": total > 0 and final == total,
+        "by_status": {status.value: counts.get(status.value, 0) for status in DeliveryStatus},
+    }
 
 
 def wait_until_final(event: Event, *, timeout_seconds: float, poll_seconds: float = 0.2) -> bool:

@@ -34,6 +34,7 @@ from .models import (
     DUE_STATUSES,
     FINAL_STATUSES,
     AttemptOutcome,
+    BulkUpload,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
@@ -112,7 +113,7 @@ def publish_event(
     spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject, template=template)
     event = _validated_event(spec, providers, actor=actor, idempotency_key=idempotency_key)
     try:
-        _create([event], providers, ring=ring, actor=actor)
+        create_events([event], providers, ring=ring, actor=actor)
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -133,15 +134,29 @@ def publish_many(
 
     Raises PublishRejected naming each bad event (1-based) when any is invalid.
     """
+    events = validated_events(specs, providers, actor=actor)
+    create_events(events, providers, ring=ring, actor=actor)
+    return events
+
+
+def validated_events(
+    specs: Sequence[EventSpec],
+    providers: Sequence[ProviderConfig],
+    *,
+    actor: Actor | None,
+    labels: Sequence[str] | None = None,
+) -> list[Event]:
+    """Unsaved events for specs that all pass every check; else PublishRejected with every
+    problem, each prefixed by the event's label (default "event N", 1-based)."""
     events, errors = [], []
     for number, spec in enumerate(specs, start=1):
         try:
             events.append(_validated_event(spec, providers, actor=actor))
         except PublishRejected as rejected:
-            errors += [f"event {number}: {error}" for error in rejected.errors]
+            label = labels[number - 1] if labels else f"event {number}"
+            errors += [f"{label}: {error}" for error in rejected.errors]
     if errors:
         raise PublishRejected(errors)
-    _create(events, providers, ring=ring, actor=actor)
     return events
 
 
@@ -188,11 +203,22 @@ def _validated_event(
     return event
 
 
-def _create(events: Sequence[Event], providers: Sequence[ProviderConfig], *, ring: bool, actor: Actor | None) -> None:
-    """Insert events, one delivery per provider each, the audit entry, and ring once per provider:
-    one transaction."""
+def create_events(
+    events: Sequence[Event],
+    providers: Sequence[ProviderConfig],
+    *,
+    ring: bool,
+    actor: Actor | None,
+    bulk_upload: BulkUpload | None = None,
+) -> None:
+    """Insert validated events (see `validated_events`), one delivery per provider each, the
+    audit entry, and ring once per provider: one transaction. Events of a `bulk_upload` are
+    linked to it and audited as one upload."""
     modes = {provider.pk: effective_mode(provider).mode for provider in providers}
     names = ", ".join(f"{p.name} ({modes[p.pk]})" for p in providers)
+    action, target, summary = _publish_audit(events, names, bulk_upload)
+    for event in events:
+        event.bulk_upload = bulk_upload
     with transaction.atomic():
         Event.objects.bulk_create(events)
         Delivery.objects.bulk_create(
@@ -211,14 +237,25 @@ def _create(events: Sequence[Event], providers: Sequence[ProviderConfig], *, rin
         )
         audit.record(
             actor=actor,
-            action=AuditAction.PUBLISH,
-            target=f"event {events[0].pk}" if len(events) == 1 else f"{len(events)} events",
-            summary=f"Published {events[0].type if len(events) == 1 else f'{len(events)} events'} to {names}",
+            action=action,
+            target=target,
+            summary=summary,
             details={"events": [str(e.pk) for e in events[:100]], "providers": [p.name for p in providers]},
         )
         if ring:
             for provider in providers:
                 ring_doorbell(provider.pk)
+
+
+def _publish_audit(events: Sequence[Event], names: str, bulk_upload: BulkUpload | None) -> tuple[str, str, str]:
+    """The audit entry's action, target and summary for a publish."""
+    if bulk_upload is not None:
+        what = f"bulk upload #{bulk_upload.pk}"
+        how = bulk_upload.get_source_display()
+        return AuditAction.BULK_UPLOAD, what, f"{what}: {len(events)} events ({how}) to {names}"
+    if len(events) == 1:
+        return AuditAction.PUBLISH, f"event {events[0].pk}", f"Published {events[0].type} to {names}"
+    return AuditAction.PUBLISH, f"{len(events)} events", f"Published {len(events)} events to {names}"
 
 
 def schema_problems(schema: dict[str, Any], data: Any) -> list[str]:

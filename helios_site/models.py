@@ -14,6 +14,7 @@ class AuditAction(models.TextChoices):
     CONFIG_DELETE = "config_delete", "Provider config deleted"
     CONNECTION_TEST = "connection_test", "Connection test"
     EXPORT = "export", "Export"
+    BULK_UPLOAD = "bulk_upload", "Bulk upload"
 
 
 class AuditEntry(models.Model):

@@ -11,11 +11,12 @@ VIEWER = [
     "events.view_event",
     "events.view_delivery",
     "events.view_deliveryattempt",
+    "events.view_bulkupload",
     "providers.view_providerconfig",
     "providers.view_modechange",
 ]
 PUBLISHER = [*VIEWER, "events.add_event"]
-OPERATOR = [*PUBLISHER, "events.retry_delivery", "events.export_delivery"]
+OPERATOR = [*PUBLISHER, "events.retry_delivery", "events.export_delivery", "events.bulk_send"]
 ADMIN = [
     *OPERATOR,
     "providers.add_providerconfig",

@@ -153,6 +153,9 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("NO_GCE_CHECK", "true")
 HELIOS_SEND_BATCH_SIZE = env.int("HELIOS_SEND_BATCH_SIZE", default=300)
 HELIOS_LEASE_SECONDS = env.int("HELIOS_LEASE_SECONDS", default=60)
+# Bulk send: the most events, and the largest file, one upload may hold.
+HELIOS_BULK_MAX_EVENTS = env.int("HELIOS_BULK_MAX_EVENTS", default=50_000)
+HELIOS_BULK_MAX_BYTES = env.int("HELIOS_BULK_MAX_BYTES", default=20 * 1024 * 1024)
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {

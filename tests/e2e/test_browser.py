@@ -192,3 +192,37 @@ def test_compose_from_a_template_with_a_schema_error_fix_and_send(
     page.click("input[name=_send]")
     expect(page.locator("#helios-deliveries")).to_be_visible()
     assert Event.objects.get().data["amount"] == 3
+
+
+def test_a_bulk_upload_runs_to_completion_with_the_progress_bar(
+    browser, live_server, admin_user, demo_providers, qcluster, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from events.models import BulkUpload, Delivery
+
+    # Simulated calls slow enough that the bar is seen part-way.
+    ProviderConfig.objects.update(demo_latency_ms=100)
+    lines = [f'{{"order_id": "o-{n}", "amount": {n}}}' for n in range(300)]
+    upload = tmp_path / "orders.jsonl"
+    upload.write_text("\n".join(lines))
+    page = log_in(browser, live_server)
+    page.click("#helios-bulk")
+    page.set_input_files("#id_file", str(upload))
+    page.fill("#id_event_type", "OrderPlaced")
+    page.fill("#id_source", "com.example.shop")
+    for name in ("aws-demo", "gcp-demo", "azure-demo"):
+        page.get_by_label(name, exact=False).check()
+    page.click("input[name=_send]")
+
+    panel = page.locator("#helios-bulk-progress")
+    bar = page.locator("#bulk-progress-bar")
+    expect(panel).to_be_visible()
+    assert int(float(bar.get_attribute("value"))) < 900, "the page should open before every delivery is final"
+    expect(panel).to_have_attribute("data-done", "true", timeout=60_000)
+    assert (bar.evaluate("b => b.value"), bar.evaluate("b => b.max")) == (900, 900)
+    expect(page.locator("#bulk-progress-text")).to_have_text("900 of 900 deliveries final (100 %): done.")
+    batch = BulkUpload.objects.get()
+    assert Delivery.objects.filter(event__bulk_upload=batch, status="succeeded").count() == 900
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "bulk-progress.png"), full_page=True)

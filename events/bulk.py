@@ -1,0 +1,199 @@
+"""Bulk send: JSON Lines or CSV files, or N events from a template, checked line by line and
+published all or nothing.
+
+JSON Lines: one JSON object per line. A line with a `data` member is an envelope (`type`,
+`source`, `subject`, `data`); any other object is the event data itself. CSV: a header row;
+columns `type`, `source` and `subject` set those attributes, a `data` column holds a JSON
+object, and without one every other column becomes a data field (cells that are JSON numbers,
+`true`, `false` or `null` become those values, others stay strings). Whatever a line leaves
+out comes from the form (event type, source, subject) or the chosen template.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from helios_site.audit import Actor
+from providers.models import ProviderConfig
+
+from .models import BulkUpload, EventTemplate
+from .services import EventSpec, PublishRejected, create_events, json_type_name, validated_events
+
+ATTRIBUTE_COLUMNS = ("type", "source", "subject")
+#: Errors listed to the operator; the rest are counted.
+MAX_ERRORS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class BulkDefaults:
+    """What a line leaves out: the form's event type, source and subject, and the template."""
+
+    event_type: str
+    source: str
+    subject: str = ""
+    template: EventTemplate | None = None
+
+
+@dataclass(frozen=True)
+class NumberedSpec:
+    """One event to publish and where it came from ("line 3" of a file, "event 3" of N)."""
+
+    label: str
+    spec: EventSpec
+
+
+def read_text(content: bytes) -> str:
+    """The file as text: UTF-8, with or without a byte-order mark."""
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise PublishRejected([f"The file is not UTF-8 text (byte {error.start + 1})."]) from None
+
+
+def _spec(defaults: BulkDefaults, data: Any, attributes: dict[str, Any]) -> EventSpec:
+    return EventSpec(
+        event_type=str(attributes.get("type") or defaults.event_type),
+        source=str(attributes.get("source") or defaults.source),
+        subject=str(attributes.get("subject") or defaults.subject),
+        data=data,
+        template=defaults.template,
+    )
+
+
+def parse_jsonl(text: str, defaults: BulkDefaults) -> tuple[list[NumberedSpec], list[str]]:
+    """Events from JSON Lines (blank lines skipped), and each line's parse errors."""
+    specs, errors = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            errors.append(f"line {number}: invalid JSON at column {error.colno}: {error.msg}.")
+            continue
+        if not isinstance(value, dict):
+            errors.append(f"line {number}: a line must be a JSON object ({{…}}), not {json_type_name(value)}.")
+            continue
+        if "data" in value:
+            specs.append(NumberedSpec(f"line {number}", _spec(defaults, value["data"], value)))
+        else:
+            specs.append(NumberedSpec(f"line {number}", _spec(defaults, value, {})))
+    return specs, errors
+
+
+def _cell(value: str) -> Any:
+    """A CSV cell as a data value: JSON numbers, true, false and null are converted."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return parsed if parsed is None or isinstance(parsed, bool | int | float) else value
+
+
+def parse_csv(text: str, defaults: BulkDefaults) -> tuple[list[NumberedSpec], list[str]]:
+    """Events from a CSV file with a header row, and each row's errors (numbered as file lines)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        return [], ["The CSV file is empty: it needs a header row."]
+    specs, errors = [], []
+    for row in reader:
+        number = reader.line_num
+        if None in row:
+            errors.append(f"line {number}: more cells than the header has columns.")
+            continue
+        attributes = {name: row[name] for name in ATTRIBUTE_COLUMNS if row.get(name)}
+        if "data" in row:
+            try:
+                data = json.loads(row["data"])
+            except json.JSONDecodeError as error:
+                errors.append(f"line {number}: the data cell is not JSON (column {error.colno}: {error.msg}).")
+                continue
+        else:
+            data = {name: _cell(value or "") for name, value in row.items() if name not in ATTRIBUTE_COLUMNS}
+        specs.append(NumberedSpec(f"line {number}", _spec(defaults, data, attributes)))
+    return specs, errors
+
+
+def from_template(template: EventTemplate, count: int) -> list[NumberedSpec]:
+    """`count` copies of the template's event, for rehearsals (numbered 1…count)."""
+    defaults = BulkDefaults(template.event_type, template.source, template.subject, template)
+    return [NumberedSpec(f"event {n}", _spec(defaults, template.data, {})) for n in range(1, count + 1)]
+
+
+def bulk_send(
+    *,
+    source: str,
+    specs: Sequence[NumberedSpec],
+    parse_errors: Sequence[str] = (),
+    providers: Sequence[ProviderConfig],
+    filename: str = "",
+    template: EventTemplate | None = None,
+    actor: Actor | None = None,
+) -> BulkUpload:
+    """Check every event, then create the upload, its events and deliveries in one transaction.
+
+    Raises PublishRejected with every line's errors (a bad file creates nothing)."""
+    limit = settings.HELIOS_BULK_MAX_EVENTS
+    if len(specs) > limit:
+        raise PublishRejected([f"The upload has {len(specs):,} events; at most {limit:,} are accepted at once."])
+    errors = list(parse_errors)
+    if not specs and not errors:
+        errors.append("The upload holds no events.")
+    try:
+        events = validated_events(
+            [numbered.spec for numbered in specs], providers, actor=actor, labels=[n.label for n in specs]
+        )
+    except PublishRejected as rejected:
+        errors += rejected.errors
+    if errors:
+        raise PublishRejected(sorted(errors, key=_line_order))
+    with transaction.atomic():
+        upload = BulkUpload.objects.create(
+            source=source,
+            filename=filename[:255],
+            template=template,
+            event_count=len(events),
+            created_by=actor.account if actor else None,
+        )
+        upload.providers.set(providers)
+        create_events(events, providers, ring=True, actor=actor, bulk_upload=upload)
+    return upload
+
+
+def _line_order(error: str) -> tuple[int, str]:
+    """Sort key: errors in file order ("line 12: …" after "line 3: …"), general ones first."""
+    label, _, _ = error.partition(":")
+    number = label.rpartition(" ")[2]
+    return (int(number) if number.isdigit() else 0, error)
+
+
+def shown(errors: Sequence[str]) -> list[str]:
+    """The errors an operator sees, in file order: one line per distinct problem with the lines
+    that have it ("lines 1, 2, 3 and 597 more: …"), at most MAX_ERRORS_SHOWN of them."""
+    grouped: dict[str, list[str]] = {}
+    for error in errors:
+        label, separator, problem = error.partition(": ")
+        kind, _, number = label.partition(" ")
+        if separator and kind in ("line", "event") and number.isdigit():
+            grouped.setdefault(f"{kind}s\0{problem}", []).append(number)
+        else:
+            grouped.setdefault(error, [])
+    lines = []
+    for key, numbers in grouped.items():
+        kind, _, problem = key.partition("\0")
+        if not numbers:
+            lines.append(key)
+        elif len(numbers) == 1:
+            lines.append(f"{kind[:-1]} {numbers[0]}: {problem}")
+        else:
+            listed = ", ".join(numbers[:5]) + (f" and {len(numbers) - 5:,} more" if len(numbers) > 5 else "")
+            lines.append(f"{kind} {listed}: {problem}")
+    if len(lines) <= MAX_ERRORS_SHOWN:
+        return lines
+    return [*lines[:MAX_ERRORS_SHOWN], f"… and {len(lines) - MAX_ERRORS_SHOWN:,} more problems."]

@@ -1,0 +1,126 @@
+"""The console's bulk send: upload a file (or N events from a template), then watch its progress."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from helios_site.audit import Actor
+from helios_site.readonly import ReadOnlyAdminMixin
+
+from .bulk import BulkDefaults, bulk_send, from_template, parse_csv, parse_jsonl, read_text, shown
+from .forms import BulkUploadForm
+from .models import BulkSource, BulkUpload
+from .selectors import bulk_progress
+from .services import PublishRejected
+
+
+@admin.register(BulkUpload)
+class BulkUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "created_at", "created_by", "source", "filename", "event_count", "provider_names"]
+    list_filter = ["source", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["created_by"]
+
+    class Media:
+        css = {"all": ["helios/console.css"]}
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).prefetch_related("providers")
+
+    @admin.display(description="providers")
+    def provider_names(self, obj: BulkUpload) -> str:
+        return ", ".join(sorted(p.name for p in obj.providers.all()))
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        """Uploading is an operator's action: permission `events.bulk_send`."""
+        return request.user.has_perm("events.bulk_send")
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<int:upload_id>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="events_bulkupload_progress",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        """The upload form: checked line by line; a bad file creates nothing."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = BulkUploadForm(request.POST or None, request.FILES or None)
+        errors: list[str] = []
+        if request.method == "POST" and form.is_valid():
+            try:
+                upload = self._send(request, form)
+            except PublishRejected as rejected:
+                errors = shown(rejected.errors)
+            else:
+                self.message_user(
+                    request, f"Bulk upload #{upload.pk}: {upload.event_count:,} events queued.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse("admin:events_bulkupload_change", args=[upload.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Bulk send",
+            "form": form,
+            "errors": errors,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/events/bulkupload/upload.html", context)
+
+    def _send(self, request: HttpRequest, form: BulkUploadForm) -> BulkUpload:
+        values = form.cleaned_data
+        template, providers = values["template"], list(values["providers"])
+        actor = Actor.from_request(request)
+        if values["file"] is None:
+            specs = from_template(template, values["count"])
+            return bulk_send(
+                source=BulkSource.TEMPLATE, specs=specs, providers=providers, template=template, actor=actor
+            )
+        defaults = BulkDefaults(
+            event_type=values["event_type"] or (template.event_type if template else ""),
+            source=values["source"] or (template.source if template else ""),
+            subject=template.subject if template else "",
+            template=template,
+        )
+        text = read_text(values["file"].read())
+        parse = parse_csv if form.file_format == "csv" else parse_jsonl
+        specs, parse_errors = parse(text, defaults)
+        return bulk_send(
+            source=form.file_format,
+            specs=specs,
+            parse_errors=parse_errors,
+            providers=providers,
+            filename=values["file"].name,
+            template=template,
+            actor=actor,
+        )
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
+        """The upload's page: what was sent where, and a live progress bar until every delivery is final."""
+        upload = get_object_or_404(BulkUpload, pk=object_id)
+        if not self.has_view_permission(request, upload):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Bulk upload #{upload.pk}",
+            "upload": upload,
+            "providers": self.provider_names(upload),
+            "progress": bulk_progress(upload),
+            "deliveries_url": reverse("admin:events_delivery_changelist")
+            + f"?event__bulk_upload__id__exact={upload.pk}",
+        }
+        return TemplateResponse(request, "admin/events/bulkupload/progress.html", context)
+
+    def progress_view(self, request: HttpRequest, upload_id: int) -> JsonResponse:
+        """The upload's delivery counts as JSON, polled by its page."""
+        upload = get_object_or_404(BulkUpload, pk=upload_id)
+        if not self.has_view_permission(request, upload):
+            raise PermissionDenied
+        return JsonResponse(bulk_progress(upload))

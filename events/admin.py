@@ -26,9 +26,10 @@ from providers.models import ProviderConfig
 
 from .bulk_admin import BulkUploadAdmin  # noqa: F401  (registers the bulk send pages)
 from .dashboard import dashboard_context
-from .filters import StatusesFilter
+from .filters import DeliveryEventTypeFilter, ErrorCodeFilter, EventTypeFilter, StatusesFilter
 from .forms import ComposeEventForm
 from .models import Delivery, DeliveryAttempt, Event, EventTemplate
+from .pagination import CappedCountPaginator
 from .preview import compose_preview
 from .selectors import EXPORT_COLUMNS, deliveries_of, delivery_status_rows, export_rows
 from .services import PublishRejected, publish_event, resend_to, retry_now
@@ -48,28 +49,51 @@ class Echo:
         return value
 
 
-class EventIdSearchMixin:
-    """A search term that is a UUID is matched exactly (indexes, no LIKE); others use search_fields."""
+#: Most events a subject search matches (subjects are usually unique per entity).
+MAX_SUBJECT_MATCHES = 1000
 
-    def uuid_search(self, term: str, value: uuid.UUID) -> Q:
-        """Rows a UUID-shaped search term finds."""
-        return Q(id=value)
+
+class HistoryListMixin:
+    """Event and delivery lists that stay fast at millions of rows.
+
+    Search is exact and index-backed, never a LIKE scan: a UUID matches an event id (or, for
+    deliveries, a provider message id); anything else an exact provider message id or an event
+    subject (case-insensitive). Counts are capped or estimated (CappedCountPaginator)."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False  # no second COUNT(*) over the whole table
+    search_help_text = "An event id, a provider message id, or an event subject (exact, any case)."
+
+    def search_q(self, term: str, event_id: uuid.UUID | None, subject_event_ids: list[uuid.UUID]) -> Q:
+        """Rows a search term finds, given the term as an event id and the events with that subject."""
+        raise NotImplementedError
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         term = search_term.strip()
-        try:
-            value = uuid.UUID(term)
-        except ValueError:
-            return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(self.uuid_search(term, value)), False
+        if not term:
+            return queryset, False
+        event_id = _uuid_or_none(term)
+        subject_ids = [] if event_id else _events_with_subject(term)
+        return queryset.filter(self.search_q(term, event_id, subject_ids)), False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context and "cl" in context:
+            context["selection_note_all"] = f"All {context['cl'].paginator.count_label} selected"
+        return response
+
+
+def _events_with_subject(term: str) -> list[uuid.UUID]:
+    matches = Event.objects.filter(subject__iexact=term).order_by().values_list("id", flat=True)
+    return list(matches[:MAX_SUBJECT_MATCHES])
 
 
 @admin.register(Event)
-class EventAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["short_id", "type", "source", "subject", "created_at", "created_by", "delivery_summary"]
-    list_filter = ["type", ("created_at", admin.DateFieldListFilter)]
-    search_fields = ["type", "subject", "source"]
-    date_hierarchy = "created_at"
+    list_filter = [EventTypeFilter, ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["subject"]  # see HistoryListMixin: exact, index-backed
     readonly_fields = ["id", "type", "source", "subject", "data_json", "idempotency_key", "created_by", "created_at"]
     fields = readonly_fields
     change_form_template = "admin/events/event/change_form.html"
@@ -86,6 +110,10 @@ class EventAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="data")
     def data_json(self, obj: Event) -> SafeString:
         return format_html('<pre class="helios-json">{}</pre>', json.dumps(obj.data, indent=2, ensure_ascii=False))
+
+    def search_q(self, term: str, event_id: uuid.UUID | None, subject_event_ids: list[uuid.UUID]) -> Q:
+        """The event by id, or the events with that subject."""
+        return Q(pk=event_id) if event_id else Q(pk__in=subject_event_ids)
 
     @admin.display(description="event id", ordering="id")
     def short_id(self, obj: Event) -> str:
@@ -288,7 +316,7 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "event_link",
@@ -309,11 +337,10 @@ class DeliveryAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "provider__kind",
         "provider",
         ("created_at", admin.DateFieldListFilter),
-        "last_error_code",
-        "event__type",
+        ErrorCodeFilter,
+        DeliveryEventTypeFilter,
     ]
-    search_fields = ["event__type", "=provider_message_id", "event__subject"]
-    show_full_result_count = False  # no second COUNT(*) over the whole table on filtered pages
+    search_fields = ["provider_message_id", "event__subject"]  # see HistoryListMixin: exact, index-backed
     list_select_related = ["event", "provider"]
     inlines = [DeliveryAttemptInline]
     actions = ["retry_selected", "export_csv", "export_jsonl"]
@@ -388,9 +415,10 @@ class DeliveryAdmin(EventIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         """Also allow a bulk upload's deliveries (linked from the upload's page)."""
         return lookup == "event__bulk_upload__id__exact" or super().lookup_allowed(lookup, value, request)
 
-    def uuid_search(self, term: str, value: uuid.UUID) -> Q:
-        """An event id, or a provider message id that is a UUID (EventBridge, Event Grid)."""
-        return Q(event_id=value) | Q(provider_message_id=term)
+    def search_q(self, term: str, event_id: uuid.UUID | None, subject_event_ids: list[uuid.UUID]) -> Q:
+        """The event's deliveries, or an exact provider message id (UUIDs for EventBridge, Event Grid)."""
+        events = Q(event_id=event_id) if event_id else Q(event_id__in=subject_event_ids)
+        return events | Q(provider_message_id=term)
 
     @admin.display(description="event", ordering="event__created_at")
     def event_link(self, obj: Delivery) -> SafeString:

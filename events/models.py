@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from providers.models import ProviderConfig, ProviderMode
@@ -103,6 +104,10 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # Search by subject, exact and case-insensitive (subject__iexact is UPPER(subject) = UPPER(%s)).
+            models.Index(Upper("subject"), name="event_subject_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
@@ -159,6 +164,10 @@ class Delivery(models.Model):
             models.Index(fields=["status", "lease_expires_at"], name="delivery_lease_idx"),
             models.Index(fields=["-created_at", "-id"], name="delivery_recent_idx"),
             models.Index(fields=["provider_message_id"], name="delivery_message_id_idx"),
+            # History at scale: a status filter, newest first, and capped counts per status.
+            models.Index(fields=["status", "-created_at"], name="delivery_status_recent_idx"),
+            # The error code filter's choices (a loose index scan) and the filter itself.
+            models.Index(fields=["last_error_code"], name="delivery_error_code_idx"),
         ]
 
     def __str__(self) -> str:
@@ -204,3 +213,27 @@ class DeliveryAttempt(models.Model):
     def duration_ms(self) -> int:
         """How long the attempt took, in milliseconds."""
         return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+class HourlyStats(models.Model):
+    """Per provider config and hour: deliveries created, succeeded and failed (failed or dead)
+    in that hour, and a histogram of the successes' provider-call latency.
+
+    Kept up to date by the services that create deliveries and record outcomes (same
+    transaction), so the dashboard reads 24 small rows per provider, whatever the history's size.
+    """
+
+    provider = models.ForeignKey(ProviderConfig, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    created = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    #: Counts of successes per latency bucket (events.stats.LATENCY_BOUNDS_MS, then one open bucket).
+    latency_buckets = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name_plural = "hourly stats"
+        constraints = [models.UniqueConstraint(fields=["provider", "hour"], name="one_stats_row_per_provider_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} {self.hour:%Y-%m-%d %H:00}"

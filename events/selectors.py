@@ -5,11 +5,14 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncHour
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from .models import FINAL_STATUSES, BulkUpload, Delivery, DeliveryStatus, Event
+from . import stats
+from .models import FINAL_STATUSES, BulkUpload, Delivery, DeliveryStatus, Event, HourlyStats
+
+#: Deliveries not final yet.
+OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.RETRYING)
 
 
 def deliveries_of(event: Event) -> QuerySet[Delivery]:
@@ -100,57 +103,50 @@ def export_rows(deliveries: QuerySet[Delivery]) -> Iterator[dict[str, Any]]:
 
 
 def provider_health(*, since: datetime) -> dict[int, dict[str, Any]]:
-    """Per provider config since `since`: sent, succeeded, failed (failed or dead), open, success
-    rate and p50/p95 latency of successes (ms). Index-backed: (created_at) and the due index."""
-    recent = Delivery.objects.filter(created_at__gte=since)
-    counts = recent.values("provider_id").annotate(
-        sent=Count("id"),
-        succeeded=Count("id", filter=Q(status=DeliveryStatus.SUCCEEDED)),
-        failed=Count("id", filter=Q(status__in=[DeliveryStatus.FAILED, DeliveryStatus.DEAD])),
-        open=Count(
-            "id", filter=Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.RETRYING])
-        ),
-    )
-    health = {}
-    for row in counts:
-        finished = row["succeeded"] + row["failed"]
-        latencies = (
-            recent.filter(provider_id=row["provider_id"], status=DeliveryStatus.SUCCEEDED, latency_ms__isnull=False)
-            .order_by("latency_ms")
-            .values_list("latency_ms", flat=True)
+    """Per provider config since `since` (whole hours, from HourlyStats): deliveries sent
+    (created), succeeded and failed (failed or dead) in the window, the success rate, p50/p95
+    provider-call latency of the successes (from the latency histogram, interpolated), and the
+    deliveries open now (pending, sending or retrying, whatever their age)."""
+    rows = HourlyStats.objects.filter(hour__gte=stats.hour_of(since)).order_by()
+    health: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        figures = health.setdefault(
+            row.provider_id, {"sent": 0, "succeeded": 0, "failed": 0, "buckets": [0] * stats.BUCKETS}
         )
-        health[row["provider_id"]] = {
-            **row,
-            "success_rate": round(100 * row["succeeded"] / finished, 1) if finished else None,
-            "p50_ms": _percentile(latencies, row["succeeded"], 0.50),
-            "p95_ms": _percentile(latencies, row["succeeded"], 0.95),
-        }
+        figures["sent"] += row.created
+        figures["succeeded"] += row.succeeded
+        figures["failed"] += row.failed
+        for index, count in enumerate(row.latency_buckets):
+            figures["buckets"][index] += count
+    open_now = (
+        Delivery.objects.filter(status__in=OPEN_STATUSES).values_list("provider_id").annotate(n=Count("id")).order_by()
+    )
+    for provider_id, count in open_now:
+        health.setdefault(provider_id, {"sent": 0, "succeeded": 0, "failed": 0, "buckets": []})["open"] = count
+    for figures in health.values():
+        finished = figures["succeeded"] + figures["failed"]
+        buckets = figures.pop("buckets")
+        figures.setdefault("open", 0)
+        figures["success_rate"] = round(100 * figures["succeeded"] / finished, 1) if finished else None
+        figures["p50_ms"] = stats.percentile(buckets, 0.50)
+        figures["p95_ms"] = stats.percentile(buckets, 0.95)
     return health
 
 
-def _percentile(ordered: QuerySet, count: int, share: float) -> int | None:
-    """The value at a share of an ordered queryset of `count` rows (one OFFSET query)."""
-    if not count:
-        return None
-    found = list(ordered[min(int(count * share), count - 1) :][:1])
-    return found[0] if found else None
-
-
 def hourly_volume(*, since: datetime) -> list[dict[str, Any]]:
-    """Deliveries and failures (failed or dead) per hour since `since`, oldest first, no gaps."""
-    rows = {
-        row["hour"]: row
-        for row in Delivery.objects.filter(created_at__gte=since)
-        .annotate(hour=TruncHour("created_at"))
+    """Deliveries created and deliveries that failed or died, per hour since `since`, oldest
+    first, no gaps (from HourlyStats)."""
+    rows = (
+        HourlyStats.objects.filter(hour__gte=stats.hour_of(since))
         .values("hour")
-        .annotate(
-            total=Count("id"), failed=Count("id", filter=Q(status__in=[DeliveryStatus.FAILED, DeliveryStatus.DEAD]))
-        )
-    }
-    start = since.replace(minute=0, second=0, microsecond=0)
+        .annotate(total=Sum("created"), failed=Sum("failed"))
+        .order_by()
+    )
+    by_hour = {row["hour"]: row for row in rows}
+    start = stats.hour_of(since)
     hours = []
     for step in range(int((timezone.now() - start).total_seconds() // 3600) + 1):
         hour = start + timedelta(hours=step)
-        row = rows.get(hour, {})
+        row = by_hour.get(hour, {})
         hours.append({"hour": hour, "total": row.get("total", 0), "failed": row.get("failed", 0)})
     return hours

@@ -9,6 +9,7 @@ import logging
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from providers.clients.base import Outcome, OutgoingEvent, PublishResult
 from providers.models import ProviderConfig, ProviderMode, ProviderRuntime
 from providers.services import check_event, client_for, effective_mode
 
+from . import stats
 from .models import (
     DUE_STATUSES,
     FINAL_STATUSES,
@@ -235,6 +237,8 @@ def create_events(
             ],
             batch_size=1000,
         )
+        for provider in providers:
+            stats.add(provider_id=provider.pk, at=timezone.now(), created=len(events))
         audit.record(
             actor=actor,
             action=action,
@@ -528,6 +532,14 @@ def record_results(
             started_at=started_at,
             finished_at=finished_at,
         )
+        finished = Counter(d.status for d, _ in entries if d.pk in held)
+        stats.add(
+            provider_id=policy.pk,
+            at=finished_at,
+            succeeded=finished[DeliveryStatus.SUCCEEDED],
+            failed=finished[DeliveryStatus.FAILED] + finished[DeliveryStatus.DEAD],
+            latencies_ms=[latency_ms] * finished[DeliveryStatus.SUCCEEDED],
+        )
     statuses = []
     for delivery, result in entries:
         if delivery.pk in held:
@@ -748,6 +760,8 @@ def resend_to(*, event: Event, providers: Sequence[ProviderConfig], actor: Actor
                 for p in new
             ]
         )
+        for provider in new:
+            stats.add(provider_id=provider.pk, at=now, created=1)
         audit.record(
             actor=actor,
             action=AuditAction.RESEND,

@@ -191,8 +191,33 @@ def test_history_filters_several_statuses_error_code_and_type(admin_client, make
     assert rows(statuses="dead") == 1
     assert rows(statuses="dead,succeeded") == 2
     assert rows(statuses="failed") == 0
-    assert rows(last_error_code__exact="ServiceUnavailable") == 1
-    assert rows(event__type__exact="OrderPlaced") == 2
+    assert rows(error_code="ServiceUnavailable") == 1
+    assert rows(event_type="OrderPlaced") == 2
+    assert rows(event_type="OrderShipped") == 0
+    sidebar = admin_client.get(url).content.decode()
+    assert "?error_code=ServiceUnavailable" in sidebar and "?event_type=OrderPlaced" in sidebar
+
+
+def test_search_is_exact_and_case_insensitive_on_subject(admin_client, demo_providers, sync_tasks):
+    compose(admin_client, demo_providers, subject="orders/O-1")
+    compose(admin_client, demo_providers, subject="orders/O-10")
+    url = reverse("admin:events_delivery_changelist")
+    page = admin_client.get(url, {"q": " ORDERS/o-1 "}).content.decode()
+    assert page.count('class="field-status_badge"') == 3
+    events = admin_client.get(reverse("admin:events_event_changelist"), {"q": "orders/o-10"}).content.decode()
+    assert events.count('class="field-short_id"') == 1
+
+
+def test_counts_are_capped_so_big_lists_never_count_every_row(admin_client, demo_providers, monkeypatch):
+    from events import pagination
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 2)
+    compose(admin_client, demo_providers)
+    url = reverse("admin:events_delivery_changelist")
+    page = admin_client.get(url).content.decode()
+    assert '<span id="helios-result-count">more than 2</span> deliveries' in page
+    page = admin_client.get(url, {"provider__kind__exact": "gcp_pubsub"}).content.decode()
+    assert '<span id="helios-result-count">1</span> delivery' in page
 
 
 def test_export_streams_the_chosen_deliveries_as_csv_and_json_lines(admin_client, demo_providers, sync_tasks):

@@ -1,4 +1,4 @@
-"""The dashboard: per-provider figures for the last 24 h and an hourly SVG chart."""
+"""The dashboard: per-provider figures for the last 24 h (from the hourly rollup) and an hourly SVG chart."""
 
 import re
 from datetime import timedelta
@@ -8,8 +8,9 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from events.models import Delivery
-from events.services import publish_event, send_due
+from events import stats
+from events.models import HourlyStats
+from events.services import publish_event, retry_now, send_due
 
 pytestmark = pytest.mark.django_db
 URL = "admin:events_dashboard"
@@ -20,6 +21,13 @@ def cell(page: str, provider: str, field: str) -> str:
     return re.search(rf'data-field="{field}">(.*?)</td>', row, re.S).group(1).strip()
 
 
+def snapshot() -> dict:
+    return {
+        (row.provider_id, row.hour): (row.created, row.succeeded, row.failed, row.latency_buckets)
+        for row in HourlyStats.objects.all()
+    }
+
+
 def test_figures_per_provider_and_chart(admin_client, make_provider):
     ok = make_provider("ok", "gcp_pubsub")
     bad = make_provider("bad", "azure_eventgrid", demo_failure_rate=1.0, max_attempts=1)
@@ -27,23 +35,56 @@ def test_figures_per_provider_and_chart(admin_client, make_provider):
         publish_event(event_type="T", source="s", data={}, providers=[ok, bad], ring=False)
     send_due(provider_id=ok.pk)
     send_due(provider_id=bad.pk)
-    Delivery.objects.filter(provider=ok).update(latency_ms=10)
-    Delivery.objects.filter(provider=ok, pk=Delivery.objects.filter(provider=ok).order_by("pk").last().pk).update(
-        latency_ms=90
-    )
     publish_event(event_type="T", source="s", data={}, providers=[ok], ring=False)  # still open
-    old = publish_event(event_type="T", source="s", data={}, providers=[ok], ring=False)
-    Delivery.objects.filter(event=old).update(created_at=timezone.now() - timedelta(hours=30))  # outside 24 h
+    stats.add(provider_id=ok.pk, at=timezone.now() - timedelta(hours=30), created=7)  # outside 24 h
+    stats.add(provider_id=ok.pk, at=timezone.now(), latencies_ms=[40] * 5 + [400] * 5)
 
     page = admin_client.get(reverse(URL)).content.decode()
     assert (cell(page, "ok", "sent"), cell(page, "ok", "succeeded"), cell(page, "ok", "open")) == ("5", "4", "1")
     assert cell(page, "ok", "success_rate") == "100.0 %"
-    assert (cell(page, "ok", "p50"), cell(page, "ok", "p95")) == ("10 ms", "90 ms")
-    assert (cell(page, "bad", "failed"), cell(page, "bad", "success_rate")) == ("4", "0.0 %")
-    assert cell(page, "bad", "p50") == "—"
+    # 14 latencies: 4 near 0 ms (demo), 5 at 40 ms, 5 at 400 ms. p50: rank 7 is 3 of 5 into (25, 50] → 40;
+    # p95: rank 13.3 is 4.3 of 5 into (250, 500] → 465.
+    assert cell(page, "ok", "p50") == "≈ 40 ms"
+    assert cell(page, "ok", "p95") == "≈ 465 ms"
+    assert (cell(page, "bad", "failed"), cell(page, "bad", "success_rate"), cell(page, "bad", "p50")) == (
+        "4",
+        "0.0 %",
+        "—",
+    )
     assert "Deliveries per hour (9 in 24 h, 4 failed)" in page
     assert page.count('class="helios-bar-total"') >= 24
     assert re.search(r"<title>[^<]*: 9 deliveries, 4 failed</title>", page)
+
+
+def test_percentiles_interpolate_within_the_histogram_bucket():
+    buckets = [0] * stats.BUCKETS
+    buckets[stats.bucket_of(10)] = 10  # ten successes in (5, 10] ms
+    assert stats.percentile(buckets, 0.5) == 8
+    assert stats.percentile(buckets, 1.0) == 10
+    buckets[-1] = 90  # ninety slower than the last bound
+    assert stats.percentile(buckets, 0.95) == stats.LATENCY_BOUNDS_MS[-1]
+    assert stats.percentile([0] * stats.BUCKETS, 0.5) is None
+    assert (stats.bucket_of(5), stats.bucket_of(6), stats.bucket_of(10**6)) == (0, 1, stats.BUCKETS - 1)
+
+
+def test_the_rollup_kept_by_the_services_equals_a_rebuild_from_the_history(make_provider):
+    ok = make_provider("ok", "gcp_pubsub")
+    flaky = make_provider(
+        "flaky", "aws_eventbridge", demo_failure_rate=1.0, max_attempts=2, circuit_failure_threshold=100
+    )
+    for _ in range(6):
+        publish_event(event_type="T", source="s", data={}, providers=[ok, flaky], ring=False)
+    send_due(provider_id=ok.pk)
+    send_due(provider_id=flaky.pk)  # first attempts fail: retrying, not counted as failed
+    from events.models import Delivery
+
+    retry_now(deliveries=Delivery.objects.filter(provider=flaky))
+    send_due(provider_id=flaky.pk)  # second attempts fail: dead
+    kept = snapshot()
+    assert sum(v[0] for v in kept.values()) == 12
+    assert sum(v[2] for v in kept.values()) == 6
+    assert stats.rebuild_hourly_stats() == len(kept)
+    assert snapshot() == kept
 
 
 def test_dashboard_needs_view_permission(client, demo_providers):

@@ -1,0 +1,210 @@
+"""HELIOS console pages at 10,000 and at 1,000,000 deliveries (PostgreSQL).
+
+Seeds deliveries the way a busy month looks (three demo provider configs, one event per three
+deliveries spread over 30 days, ~90 % succeeded, the rest failed, dead, retrying or pending, one
+attempt per delivery), first 10,000, then up to 1,000,000, and times these pages through Django's
+test client (view, queries and template, no network):
+
+  changelist   the delivery history, first page
+  filtered     the history filtered on one provider and two statuses (failed, dead)
+  search       the history searched by an event id
+  event        one event's page
+  dashboard    the 24-hour dashboard
+
+It prints each page's median at both sizes and the ratio 1M/10k (target ≤ 1.5), and with
+--json one JSON object of all figures on its last line.
+
+    .venv/bin/python bench/admin_scale.py [--rows 1000000] [--small 10000] [--repeats 15] [--json]
+
+Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/helios_admin_bench;
+the database is created if missing and its HELIOS tables are emptied).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PROVIDERS_PER_EVENT = 3
+SPREAD_DAYS = 30
+TARGET_RATIO = 1.5
+
+
+def setup_django(database_url: str) -> None:
+    """Point Django at the benchmark database, create it if needed, migrate."""
+    import psycopg
+
+    os.environ.update(
+        {"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "helios_site.settings", "LOG_LEVEL": "WARNING"}
+    )
+    base, name = database_url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def reset() -> None:
+    from django.db import connection
+
+    from providers.services import bootstrap_demo_providers
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE events_deliveryattempt, events_delivery, events_event, events_bulkupload, "
+            "django_q_ormq, django_q_task, providers_providerruntime, providers_modechange, "
+            "providers_providerconfig, helios_site_auditentry RESTART IDENTITY CASCADE"
+        )
+    bootstrap_demo_providers()
+
+
+def seed(events_from: int, events_to: int) -> None:
+    """Events numbered [events_from, events_to), three deliveries and attempts each, in SQL."""
+    from django.db import connection
+
+    from events.stats import rebuild_hourly_stats
+
+    span = SPREAD_DAYS * 86400
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO events_event (id, type, source, subject, data, created_at)
+            SELECT gen_random_uuid(),
+                   (ARRAY['OrderPlaced','PaymentProcessed','OrderShipped','RefundIssued'])[1 + i %% 4],
+                   'com.example.shop', 'orders/o-' || i,
+                   jsonb_build_object('order_id', 'o-' || i, 'amount', (i %% 500) + 0.5, 'currency', 'EUR'),
+                   now() - make_interval(secs => (hashint4(i)::bigint & 2147483647) %% %s)
+            FROM generate_series(%s, %s - 1) AS i
+            """,
+            [span, events_from, events_to],
+        )
+        cursor.execute(
+            """
+            WITH new_events AS (
+                -- roll: 0-919 succeeded, 920-959 failed, 960-979 dead, 980-1023 still open if the
+                -- event is from the last 24 hours (retrying or pending), else dead (retries end within a day)
+                SELECT id, created_at, hashint4(hashtext(id::text)) & 1023 AS roll,
+                       created_at > now() - interval '1 day' AS recent
+                FROM events_event e WHERE NOT EXISTS (SELECT 1 FROM events_delivery d WHERE d.event_id = e.id)
+            )
+            INSERT INTO events_delivery (event_id, provider_id, mode, status, attempts, next_attempt_at,
+                provider_message_id, last_error_code, last_error, latency_ms, created_at, updated_at, completed_at)
+            SELECT e.id, p.id, 'demo',
+                   CASE WHEN e.roll < 920 THEN 'succeeded' WHEN e.roll < 960 THEN 'failed'
+                        WHEN e.roll < 980 OR NOT e.recent THEN 'dead'
+                        WHEN e.roll < 1000 THEN 'retrying' ELSE 'pending' END,
+                   CASE WHEN e.roll < 920 THEN 1 WHEN e.roll < 1000 OR NOT e.recent THEN 3 ELSE 0 END,
+                   CASE WHEN e.roll >= 980 AND e.recent THEN e.created_at END,
+                   CASE WHEN e.roll < 920 THEN gen_random_uuid()::text ELSE '' END,
+                   CASE WHEN e.roll < 920 OR (e.roll >= 1000 AND e.recent) THEN ''
+                        WHEN e.roll < 960 THEN 'ValidationException' ELSE 'ThrottlingException' END,
+                   CASE WHEN e.roll < 920 OR (e.roll >= 1000 AND e.recent) THEN '' ELSE 'simulated' END,
+                   CASE WHEN e.roll < 920 THEN 20 + e.roll % 200 END,
+                   e.created_at, e.created_at,
+                   CASE WHEN e.roll < 980 OR NOT e.recent THEN e.created_at + interval '1 second' END
+            FROM new_events e CROSS JOIN providers_providerconfig p
+            """
+        )
+        cursor.execute(
+            """
+            INSERT INTO events_deliveryattempt (delivery_id, number, mode, started_at, finished_at, outcome,
+                error_code, error_message, provider_message_id, status_code)
+            SELECT d.id, 1, d.mode, d.created_at, d.created_at + interval '20 milliseconds',
+                   CASE WHEN d.status = 'succeeded' THEN 'succeeded' WHEN d.status = 'failed'
+                        THEN 'permanent_error' ELSE 'retryable_error' END,
+                   d.last_error_code, d.last_error, d.provider_message_id, 200
+            FROM events_delivery d
+            WHERE d.status <> 'pending'
+              AND NOT EXISTS (SELECT 1 FROM events_deliveryattempt a WHERE a.delivery_id = d.id)
+            """
+        )
+        cursor.execute("ANALYZE")
+    rebuild_hourly_stats()
+
+
+def pages() -> dict[str, str]:
+    from django.urls import reverse
+
+    from events.models import Delivery, Event
+    from providers.models import ProviderConfig
+
+    history = reverse("admin:events_delivery_changelist")
+    provider = ProviderConfig.objects.order_by("name").first()
+    event = Event.objects.order_by("created_at")[Event.objects.count() // 2 :].first()
+    assert Delivery.objects.filter(event=event).exists()
+    return {
+        "changelist": history,
+        "filtered": f"{history}?provider__id__exact={provider.pk}&statuses=failed,dead",
+        "search": f"{history}?q={event.pk}",
+        "event": reverse("admin:events_event_change", args=[event.pk]),
+        "dashboard": reverse("admin:events_dashboard"),
+    }
+
+
+def measure(client, repeats: int) -> dict[str, float]:
+    """Median milliseconds per page (after one warm-up request each)."""
+    figures = {}
+    for name, url in pages().items():
+        response = client.get(url)
+        assert response.status_code == 200, (name, response.status_code)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        figures[name] = round(statistics.median(times), 1)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="deliveries at the large size (1000000)")
+    parser.add_argument("--small", type=int, default=10_000, help="deliveries at the small size (10000)")
+    parser.add_argument("--repeats", type=int, default=15, help="requests per page and size (15)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helios_admin_bench"),
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object of all figures last")
+    args = parser.parse_args()
+    setup_django(args.database_url)
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client's response.context, ALLOWED_HOSTS for testserver
+    reset()
+    user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True, "is_superuser": True})
+    client = Client()
+    client.force_login(user)
+
+    small_events = args.small // PROVIDERS_PER_EVENT
+    large_events = args.rows // PROVIDERS_PER_EVENT
+    started = time.monotonic()
+    seed(0, small_events)
+    small = measure(client, args.repeats)
+    print(f"{args.small:>9,} deliveries (seeded in {time.monotonic() - started:.0f} s):", json.dumps(small), flush=True)
+    started = time.monotonic()
+    seed(small_events, large_events)
+    large = measure(client, args.repeats)
+    print(f"{args.rows:>9,} deliveries (seeded in {time.monotonic() - started:.0f} s):", json.dumps(large), flush=True)
+    ratios = {name: round(large[name] / small[name], 2) for name in small}
+    print("ratio 1M/10k:", json.dumps(ratios))
+    print("target ratio <= 1.5 met:", json.dumps({name: r <= TARGET_RATIO for name, r in ratios.items()}))
+    if args.json:
+        summary = {"cores": os.cpu_count(), "small_rows": args.small, "large_rows": args.rows}
+        print(json.dumps({**summary, "median_ms_small": small, "median_ms_large": large, "ratios": ratios}))
+
+
+if __name__ == "__main__":
+    main()

@@ -181,11 +181,12 @@ def test_compose_from_a_template_with_a_schema_error_fix_and_send(
     expect(preview.locator(".helios-meter-text")).to_contain_text("of 262,144 bytes")
     preview.locator("summary").click()
     expect(preview.locator("pre")).to_contain_text('"DetailType": "OrderPlaced"')
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compose-live-check.png"), full_page=True)
     page.click("input[name=_send]")
     expect(page.locator(".field-data .errorlist")).to_contain_text(
         "Template OrderPlaced: data.amount: -3 is less than or equal to the minimum of 0"
     )
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compose-schema-error.png"), full_page=True)
     assert Event.objects.count() == 0
     page.fill("#id_data", '{"order_id": "ord-9", "customer_id": "cus-1", "amount": 3, "currency": "EUR"}')

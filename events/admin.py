@@ -23,6 +23,7 @@ from helios_site.badges import badge
 from helios_site.models import AuditAction
 from helios_site.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
+from providers.services import effective_mode
 
 from .bulk_admin import BulkUploadAdmin  # noqa: F401  (registers the bulk send pages)
 from .dashboard import dashboard_context
@@ -152,9 +153,15 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         used = set(event.deliveries.values_list("provider_id", flat=True))
         choices = ProviderConfig.objects.filter(enabled=True).exclude(pk__in=used).order_by("kind", "name")
         errors: list[str] = []
+        production_names = ""
         if request.POST.get("confirm") == "yes":
             chosen = list(choices.filter(pk__in=request.POST.getlist("providers")))
+            production_names = ", ".join(sorted(p.name for p in chosen if effective_mode(p).is_production))
             try:
+                if production_names and request.POST.get("confirm_production") != production_names:
+                    raise PublishRejected(
+                        [f"This sends to PRODUCTION: {production_names}. Tick the confirmation to send for real."]
+                    )
                 created = resend_to(event=event, providers=chosen, actor=Actor.from_request(request))
             except PublishRejected as rejected:
                 errors = rejected.errors
@@ -167,6 +174,8 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             "title": f"Resend {event.type} {event.pk} to other providers",
             "event": event,
             "choices": choices,
+            "chosen": {int(pk) for pk in request.POST.getlist("providers") if pk.isdigit()},
+            "production_names": production_names,
             "errors": errors,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }

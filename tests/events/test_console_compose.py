@@ -286,3 +286,19 @@ def test_resend_to_other_providers_keeps_the_event_id(admin_client, demo_provide
         url, {"action": "resend_to_other_providers", "_selected_action": [event.pk], "confirm": "yes"}
     )
     assert "already has a delivery for every chosen provider" in nothing.content.decode()
+
+
+def test_resending_to_production_needs_the_confirmation_naming_it(admin_client, production, make_provider):
+    demo = make_provider("aws-demo", "aws_eventbridge")
+    prod = make_provider("az-prod", "azure_eventgrid", mode="production", credentials_env_prefix="TEST_")
+    compose(admin_client, [demo])
+    event = Event.objects.get()
+    url = reverse("admin:events_event_changelist")
+    form = {"action": "resend_to_other_providers", "_selected_action": [event.pk], "confirm": "yes"}
+    page = admin_client.post(url, {**form, "providers": [prod.pk]}).content.decode()
+    assert "This sends to PRODUCTION: az-prod." in page
+    assert 'name="confirm_production" value="az-prod"' in page
+    assert event.deliveries.count() == 1
+    response = admin_client.post(url, {**form, "providers": [prod.pk], "confirm_production": "az-prod"})
+    assert response.status_code == 302
+    assert event.deliveries.get(provider=prod).mode == "production"

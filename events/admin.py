@@ -27,13 +27,15 @@ from providers.services import effective_mode
 
 from .bulk_admin import BulkUploadAdmin  # noqa: F401  (registers the bulk send pages)
 from .dashboard import dashboard_context
-from .filters import DeliveryEventTypeFilter, ErrorCodeFilter, EventTypeFilter, StatusesFilter
+from .filters import ConfirmedFilter, DeliveryEventTypeFilter, ErrorCodeFilter, EventTypeFilter, StatusesFilter
 from .forms import ComposeEventForm
 from .models import Delivery, DeliveryAttempt, Event, EventTemplate
 from .pagination import CappedCountPaginator
 from .preview import compose_preview
+from .roundtrip_admin import ReceiptAdmin  # noqa: F401  (registers the round-trip pages)
 from .selectors import EXPORT_COLUMNS, deliveries_of, delivery_status_rows, export_rows
 from .services import PublishRejected, publish_event, resend_to, retry_now
+from .streaming import Echo
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:
@@ -41,13 +43,6 @@ def _uuid_or_none(value: str | None) -> uuid.UUID | None:
         return uuid.UUID(value) if value else None
     except ValueError:
         return None
-
-
-class Echo:
-    """A file-like object whose write returns the line: lets csv.writer feed a streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 #: Most events a subject search matches (subjects are usually unique per entity).
@@ -338,6 +333,7 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "provider_message_id",
         "error",
         "latency_ms",
+        "confirmed",
         "created_at",
     ]
     list_filter = [
@@ -348,6 +344,7 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         ("created_at", admin.DateFieldListFilter),
         ErrorCodeFilter,
         DeliveryEventTypeFilter,
+        ConfirmedFilter,
     ]
     search_fields = ["provider_message_id", "event__subject"]  # see HistoryListMixin: exact, index-backed
     list_select_related = ["event", "provider"]
@@ -369,6 +366,8 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         "completed_at",
+        "confirmed_at",
+        "confirmed_via",
     ]
     readonly_fields = fields
 
@@ -449,6 +448,11 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Delivery) -> SafeString:
         return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="confirmed", boolean=True, ordering="confirmed_at")
+    def confirmed(self, obj: Delivery) -> bool | None:
+        """Came back through the round-trip receiver (blank: not, or not yet)."""
+        return True if obj.confirmed_at else None
 
     @admin.display(description="last error")
     def error(self, obj: Delivery) -> str:

@@ -103,3 +103,18 @@ class DeliveryEventTypeFilter(DistinctValuesFilter):
 
 class EventTypeFilter(DeliveryEventTypeFilter):
     lookup = "type"
+
+
+class ConfirmedFilter(admin.SimpleListFilter):
+    """Round trip: deliveries whose event came back from the cloud, or not (yet)."""
+
+    title = "round trip"
+    parameter_name = "confirmed"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Confirmed (came back)"), ("no", "Unconfirmed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(confirmed_at__isnull=self.value() == "no")
+        return queryset

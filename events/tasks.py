@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-from . import services
+from . import reconcile, services
 
 
 def send_due_deliveries(provider_id: int) -> dict[str, Any]:
@@ -20,3 +20,9 @@ def send_due_deliveries(provider_id: int) -> dict[str, Any]:
 def sweep() -> dict[str, Any]:
     """Scheduled: recover expired leases and ring for due or orphaned deliveries."""
     return asdict(services.sweep())
+
+
+def reconcile_recent() -> dict[str, Any]:
+    """Scheduled (hourly): reconcile the last 24 hours of every enabled round-trip receiver."""
+    reports = reconcile.reconcile_recent()
+    return {"reports": [r.pk for r in reports], "clean": [r.pk for r in reports if r.clean_result]}

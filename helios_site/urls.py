@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from events.receivers import eventbridge_receiver, eventgrid_receiver, pubsub_receiver
+
 admin.site.site_header = "HELIOS operations console"
 admin.site.site_title = "HELIOS"
 admin.site.index_title = "Publish events to AWS, GCP and Azure"
@@ -11,4 +13,7 @@ admin.site.index_title = "Publish events to AWS, GCP and Azure"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("receive/eventgrid/<int:config_id>/", eventgrid_receiver, name="receive_eventgrid"),
+    path("receive/pubsub/<int:config_id>/", pubsub_receiver, name="receive_pubsub"),
+    path("receive/eventbridge/<int:config_id>/", eventbridge_receiver, name="receive_eventbridge"),
 ]

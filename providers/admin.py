@@ -1,11 +1,14 @@
 """Admin for provider configs: effective mode, connection tests, audited mode switches."""
 
+import os
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -15,7 +18,16 @@ from helios_site.badges import badge
 from helios_site.models import AuditAction
 from helios_site.readonly import ReadOnlyAdminMixin
 
-from .models import CircuitState, ModeChange, ProviderConfig, ProviderKind, ProviderMode, ProviderRuntime
+from .models import (
+    CircuitState,
+    ModeChange,
+    ProviderConfig,
+    ProviderKind,
+    ProviderMode,
+    ProviderRuntime,
+    ReceiverAuth,
+    ReceiverSettings,
+)
 from .services import (
     ModeSwitchRefused,
     check_connection,
@@ -25,9 +37,60 @@ from .services import (
     switch_mode,
 )
 
+#: Receiver paths per kind (see events/receivers.py).
+RECEIVER_URL_NAMES = {
+    ProviderKind.AZURE_EVENTGRID: "receive_eventgrid",
+    ProviderKind.GCP_PUBSUB: "receive_pubsub",
+    ProviderKind.AWS_EVENTBRIDGE: "receive_eventbridge",
+}
+
+
+class ReceiverSettingsInline(admin.StackedInline):
+    """The config's round trip: where the cloud pushes events back, and how it authenticates."""
+
+    model = ReceiverSettings
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    can_delete = True
+    extra = 0
+    max_num = 1
+    readonly_fields = ["receiver_path", "secret_status"]
+    fields = [
+        "enabled",
+        "receiver_path",
+        "auth",
+        "secret_env",
+        "secret_status",
+        "api_key_header",
+        "basic_username",
+        "oidc_audience",
+        "oidc_issuers",
+        "oidc_email",
+        "oidc_certs_url",
+        "max_body_bytes",
+        "grace_seconds",
+    ]
+
+    @admin.display(description="receiver path")
+    def receiver_path(self, obj: ReceiverSettings) -> str:
+        if not obj.pk:
+            return "shown once saved"
+        path = reverse(RECEIVER_URL_NAMES[obj.provider.kind], args=[obj.provider_id])
+        suffix = "?token=<the secret>" if obj.auth == ReceiverAuth.TOKEN else ""
+        return f"https://<your HELIOS host>{path}{suffix}  (see docs/round-trip.md)"
+
+    @admin.display(description="secret")
+    def secret_status(self, obj: ReceiverSettings) -> str:
+        if obj.auth == ReceiverAuth.OIDC:
+            return "not needed (OIDC tokens are verified against the issuer's certificates)"
+        if not obj.secret_env:
+            return "—"
+        found = bool(os.environ.get(obj.secret_env))
+        return f"{obj.secret_env} is {'set' if found else 'NOT set: requests are refused with 503'}"
+
 
 @admin.register(ProviderConfig)
 class ProviderConfigAdmin(admin.ModelAdmin):
+    inlines = [ReceiverSettingsInline]
     list_display = [
         "name",
         "kind",
@@ -176,6 +239,18 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             summary=f"Changed {', '.join(changed) or 'nothing'}" if change else f"Created {obj.get_kind_display()}",
             details={"fields": {name: str(getattr(obj, name)) for name in changed}},
         )
+
+    def save_formset(self, request: HttpRequest, form: object, formset: object, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        changed = sorted({name for f in formset.forms for name in f.changed_data})
+        if changed or formset.deleted_objects:
+            audit.record(
+                actor=Actor.from_request(request),
+                action=AuditAction.CONFIG_CHANGE,
+                target=f"provider {form.instance.name}",
+                summary="Receiver removed" if formset.deleted_objects else f"Receiver: changed {', '.join(changed)}",
+                details={"receiver_fields": changed},
+            )
 
     def delete_model(self, request: HttpRequest, obj: ProviderConfig) -> None:
         audit.record(

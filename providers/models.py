@@ -270,3 +270,78 @@ class ProviderRuntime(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} circuit {self.circuit_state}"
+
+
+class ReceiverAuth(models.TextChoices):
+    TOKEN = "token", "Shared token in the URL (?token=…)"
+    OIDC = "oidc", "OIDC JWT in Authorization (Pub/Sub push authentication)"
+    API_KEY = "api_key", "API key header (EventBridge connection)"
+    BASIC = "basic", "Basic auth (EventBridge connection)"
+
+
+#: The authentications each cloud's push delivery can use.
+RECEIVER_AUTHS: dict[str, tuple[str, ...]] = {
+    ProviderKind.AZURE_EVENTGRID: (ReceiverAuth.TOKEN,),
+    ProviderKind.GCP_PUBSUB: (ReceiverAuth.TOKEN, ReceiverAuth.OIDC),
+    ProviderKind.AWS_EVENTBRIDGE: (ReceiverAuth.API_KEY, ReceiverAuth.BASIC, ReceiverAuth.TOKEN),
+}
+GOOGLE_ISSUERS = "https://accounts.google.com accounts.google.com"
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+
+
+class ReceiverSettings(models.Model):
+    """The round trip of one provider config: how HELIOS receives its events back from the cloud
+    (an Event Grid subscription, a Pub/Sub push subscription, an EventBridge API destination).
+
+    The shared secret (token, API key or Basic password) is never stored: `secret_env` names the
+    environment variable that holds it, like a config's credentials."""
+
+    provider = models.OneToOneField(ProviderConfig, on_delete=models.CASCADE, related_name="receiver")
+    enabled = models.BooleanField(default=True)
+    auth = models.CharField(max_length=16, choices=ReceiverAuth.choices, default=ReceiverAuth.TOKEN)
+    secret_env = models.CharField(
+        "secret environment variable",
+        max_length=100,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z][A-Z0-9_]*$", "Upper-case letters, digits and underscores.")],
+        help_text="Holds the shared token, API key or Basic password (not needed for OIDC).",
+    )
+    api_key_header = models.CharField(max_length=100, default="x-api-key", help_text="API key auth: the header.")
+    basic_username = models.CharField(max_length=100, blank=True, help_text="Basic auth: the user name.")
+    oidc_audience = models.CharField(
+        max_length=300, blank=True, help_text="OIDC: the audience set on the push subscription (usually this URL)."
+    )
+    oidc_issuers = models.CharField(
+        max_length=300, default=GOOGLE_ISSUERS, help_text="OIDC: accepted issuers, separated by spaces."
+    )
+    oidc_email = models.EmailField(
+        blank=True, help_text="OIDC: the push subscription's service account; blank accepts any."
+    )
+    oidc_certs_url = models.URLField(
+        default=GOOGLE_CERTS_URL, help_text="OIDC: where the signing certificates are published."
+    )
+    max_body_bytes = models.PositiveIntegerField(
+        default=2 * 1024 * 1024, validators=[MinValueValidator(1024)], help_text="Larger requests get HTTP 413."
+    )
+    grace_seconds = models.PositiveIntegerField(
+        default=300, help_text="Reconciliation: how long after a send an event may take to come back."
+    )
+
+    class Meta:
+        verbose_name = "round-trip receiver"
+
+    def __str__(self) -> str:
+        return f"receiver of {self.provider}"
+
+    def clean(self) -> None:
+        """The authentication must be one the cloud's push delivery can use, with what it needs."""
+        allowed = RECEIVER_AUTHS.get(self.provider.kind, ()) if self.provider_id else ()
+        if allowed and self.auth not in allowed:
+            names = ", ".join(ReceiverAuth(a).label for a in allowed)
+            raise ValidationError({"auth": f"{self.provider.get_kind_display()} can use: {names}."})
+        if self.auth != ReceiverAuth.OIDC and not self.secret_env:
+            raise ValidationError({"secret_env": "Name the environment variable that holds the secret."})
+        if self.auth == ReceiverAuth.OIDC and not self.oidc_audience:
+            raise ValidationError({"oidc_audience": "OIDC needs the audience the subscription sends."})
+        if self.auth == ReceiverAuth.BASIC and not self.basic_username:
+            raise ValidationError({"basic_username": "Basic auth needs a user name."})

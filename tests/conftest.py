@@ -17,7 +17,7 @@ from django.db import connection
 
 from providers.models import ProviderConfig
 from providers.services import bootstrap_demo_providers, close_clients
-from tests.standins import EventGridSink, MotoServer, PubSubStandIn
+from tests.standins import EventGridSink, MotoServer, OidcIssuer, PubSubStandIn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -252,3 +252,34 @@ def production_providers(
             credentials_env_prefix="TEST_",
         ),
     }
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer() -> Iterator[OidcIssuer]:
+    """A token issuer whose certificates are served over HTTP (Pub/Sub push authentication)."""
+    issuer = OidcIssuer()
+    yield issuer
+    issuer.stop()
+
+
+#: The receivers' shared secrets, from the environment like every HELIOS secret.
+RECEIVER_TOKEN = "hEl1os-receiver-token-DO-NOT-LEAK-51c3"
+RECEIVER_API_KEY = "hEl1os-receiver-apikey-DO-NOT-LEAK-9e7d"
+
+
+@pytest.fixture
+def make_receiver(db: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    """Receiver settings for a provider config (token auth unless told otherwise)."""
+    from providers.models import ReceiverSettings
+
+    monkeypatch.setenv("TEST_RECEIVER_TOKEN", RECEIVER_TOKEN)
+    monkeypatch.setenv("TEST_RECEIVER_API_KEY", RECEIVER_API_KEY)
+
+    def make(provider: ProviderConfig, **fields: object) -> ReceiverSettings:
+        defaults = {"auth": "token", "secret_env": "TEST_RECEIVER_TOKEN"}
+        receiver = ReceiverSettings(provider=provider, **{**defaults, **fields})
+        receiver.full_clean()
+        receiver.save()
+        return receiver
+
+    return make

@@ -5,14 +5,23 @@
   handlers and the `google.pubsub_v1` message types; it records what it receives and can
   inject gRPC errors.
 - Event Grid: an HTTP sink that records each request and answers with queued responses.
+Round trip (each cloud pushing events back to HELIOS's receivers):
+- Pub/Sub: the stand-in can push every published message to a push endpoint, like a push
+  subscription (optionally with an OIDC token from `OidcIssuer`).
+- Event Grid: the sink can forward every accepted request to a webhook, like a subscription.
+- EventBridge: `relay_sqs` posts what a rule routed to SQS to an API destination.
 """
 
+import base64
 import collections
+import datetime
 import itertools
 import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -80,8 +89,13 @@ class PubSubStandIn:
     #: An error for every Publish call until cleared.
     fail_always: grpc.StatusCode | None = None
     publish_calls: int = 0
+    #: A push subscription: every published message is POSTed here (with these headers).
+    push_endpoint: str | None = None
+    push_subscription: str = "projects/helios-test/subscriptions/helios-roundtrip"
+    push_headers: Any = None  # a callable returning headers per push, e.g. a fresh OIDC token
 
     def __post_init__(self) -> None:
+        self._pusher = futures.ThreadPoolExecutor(max_workers=4)
         self._ids = itertools.count(10**15)
         self._lock = threading.Lock()
         handlers = {
@@ -130,9 +144,28 @@ class PubSubStandIn:
                     )
                 )
                 ids.append(message_id)
+                if self.push_endpoint:
+                    self._pusher.submit(self._push, self.messages[-1])
         return pubsub_types.PublishResponse(message_ids=ids)
 
+    def _push(self, message: "PublishedMessage") -> None:
+        """Deliver one message like a push subscription (retried a few times on failure)."""
+        envelope = {
+            "message": {
+                "attributes": message.attributes,
+                "data": base64.b64encode(message.data).decode(),
+                "messageId": message.message_id,
+                "message_id": message.message_id,
+                "publishTime": datetime.datetime.now(datetime.UTC).isoformat(),
+                **({"orderingKey": message.ordering_key} if message.ordering_key else {}),
+            },
+            "subscription": self.push_subscription,
+        }
+        headers = {"Content-Type": "application/json", **(self.push_headers() if self.push_headers else {})}
+        post_with_retries(self.push_endpoint, json.dumps(envelope).encode(), headers)
+
     def stop(self) -> None:
+        self._pusher.shutdown(wait=True)
         self._server.stop(grace=None)
 
 
@@ -165,6 +198,9 @@ class EventGridSink:
         self.delay_seconds = 0.0
         #: Client ports of requests received and not yet answered.
         self.in_flight: set[int] = set()
+        #: A webhook subscription: accepted requests are forwarded here, like Event Grid delivering.
+        self.forward_to: str | None = None
+        self._forwarder = futures.ThreadPoolExecutor(max_workers=2)
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -197,6 +233,8 @@ class EventGridSink:
                 self.end_headers()
                 self.wfile.write(payload)
                 sink.in_flight.discard(self.client_address[1])
+                if status == 200 and sink.forward_to:
+                    sink._forwarder.submit(sink._forward, body, self.headers.get("Content-Type", ""))
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -221,9 +259,113 @@ class EventGridSink:
         )
         return 200 if valid else 400
 
+    def _forward(self, body: bytes, content_type: str) -> None:
+        headers = {"Content-Type": content_type, "aeg-event-type": "Notification"}
+        post_with_retries(self.forward_to, body, {**headers, "aeg-subscription-name": "HELIOS-ROUNDTRIP"})
+
     def events(self) -> list[dict[str, Any]]:
         """Every event received, across requests, in order."""
         return [event for request in self.requests for event in request.json()]
+
+    def stop(self) -> None:
+        self._forwarder.shutdown(wait=True)
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def post_with_retries(url: str, body: bytes, headers: dict[str, str], attempts: int = 4) -> int:
+    """POST like a cloud's push delivery: retried on a connection error or an HTTP 5xx."""
+    status = 0
+    for attempt in range(attempts):
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+            if status < 500:
+                return status
+        except OSError:
+            status = 0
+        time.sleep(0.2 * (attempt + 1))
+    return status
+
+
+def relay_sqs(sqs: Any, queue_url: str, url: str, headers: dict[str, str], expected: int, timeout: float = 15.0) -> int:
+    """An EventBridge API destination stand-in: POST each event a rule routed to SQS to `url`."""
+    relayed = 0
+    deadline = time.monotonic() + timeout
+    while relayed < expected and time.monotonic() < deadline:
+        reply = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in reply.get("Messages", []):
+            post_with_retries(url, message["Body"].encode(), {"Content-Type": "application/json", **headers})
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            relayed += 1
+    return relayed
+
+
+class OidcIssuer:
+    """Google's token issuer in miniature: an RSA key, its certificate published over HTTP (key id →
+    PEM, like https://www.googleapis.com/oauth2/v1/certs), and ID tokens signed with it."""
+
+    def __init__(self, issuer: str = "https://accounts.google.com") -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        self.issuer = issuer
+        self.key_id = "helios-test-key"
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "helios-test-issuer")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        self.private_key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        certs = json.dumps({self.key_id: cert.public_bytes(serialization.Encoding.PEM).decode()}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(certs)))
+                self.end_headers()
+                self.wfile.write(certs)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.certs_url = f"http://127.0.0.1:{self._server.server_address[1]}/oauth2/v1/certs"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def token(self, audience: str, *, email: str = "push@helios-test.iam.gserviceaccount.com", **claims: Any) -> str:
+        """A signed ID token like the one Pub/Sub push sends (override any claim)."""
+        from google.auth import crypt, jwt
+
+        now = int(time.time())
+        payload = {
+            "iss": self.issuer,
+            "aud": audience,
+            "iat": now,
+            "exp": now + 3600,
+            "email": email,
+            "email_verified": True,
+            "sub": "1234567890",
+            **claims,
+        }
+        signer = crypt.RSASigner.from_string(self.private_key_pem, self.key_id)
+        return jwt.encode(signer, payload).decode()
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -47,14 +47,35 @@ def test_cli_actions_are_audited_as_cli(demo_providers):
 def test_config_changes_switches_and_tests_are_audited(admin_client, admin_user, make_provider):
     config = make_provider("az", "azure_eventgrid")
     url = reverse("admin:providers_providerconfig_change", args=[config.pk])
-    form = admin_client.get(url).context["adminform"].form
+    page = admin_client.get(url)
+    form = page.context["adminform"].form
+    management = page.context["inline_admin_formsets"][0].formset.management_form
     data = {name: value for name, value in form.initial.items() if value is not None and name in form.fields}
+    data |= {management.add_prefix(name): value for name, value in management.initial.items()}
     data |= {"max_attempts": 12, "demo_failure_rate": 0.25, "enabled": "on"}
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     [change] = entries("config_change")
     assert change.summary == "Changed demo_failure_rate, max_attempts"
     assert change.details["fields"] == {"demo_failure_rate": "0.25", "max_attempts": "12"}
+
+    receiver = {
+        "receiver-TOTAL_FORMS": 1,
+        "receiver-0-enabled": "on",
+        "receiver-0-auth": "token",
+        "receiver-0-secret_env": "AZ_RECEIVER_TOKEN",
+        "receiver-0-api_key_header": "x-api-key",
+        "receiver-0-oidc_issuers": "https://accounts.google.com",
+        "receiver-0-oidc_certs_url": "https://www.googleapis.com/oauth2/v1/certs",
+        "receiver-0-max_body_bytes": 1048576,
+        "receiver-0-grace_seconds": 300,
+    }
+    response = admin_client.post(url, data | receiver)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert config.receiver.secret_env == "AZ_RECEIVER_TOKEN"
+    assert entries("config_change")[-1].summary.startswith("Receiver: changed ")
+    page = admin_client.get(url).content.decode()
+    assert "/receive/eventgrid/" in page and "AZ_RECEIVER_TOKEN is NOT set" in page
 
     changelist = reverse("admin:providers_providerconfig_changelist")
     admin_client.post(

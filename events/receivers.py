@@ -1,0 +1,145 @@
+"""Round-trip receivers: plain views the clouds push events back to, one per cloud.
+
+    POST/OPTIONS /receive/eventgrid/<config id>/   an Event Grid webhook subscription
+    POST         /receive/pubsub/<config id>/      a Pub/Sub push subscription
+    POST         /receive/eventbridge/<config id>/ an EventBridge API destination
+
+Each request is authenticated with the config's receiver settings (401 without credentials, 403
+with wrong ones, nothing stored), size-checked (413) and parsed (400 with the reason). A request
+is never answered with a 500: if HELIOS cannot store it right now the answer is 503 with
+Retry-After, so the cloud delivers it again.
+"""
+
+import logging
+from collections.abc import Callable
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from providers.inbound.auth import ReceiverAuthSettings, authenticate
+from providers.inbound.parsing import InboundRejected, Parsed, parse_eventbridge, parse_eventgrid, parse_pubsub_push
+from providers.models import ProviderKind, ReceiverSettings
+
+from .receipts import record_arrivals
+
+logger = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = "30"
+
+
+def _error(status: int, reason: str) -> JsonResponse:
+    response = JsonResponse({"error": reason}, status=status)
+    if status == 503:
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+def _auth_settings(receiver: ReceiverSettings) -> ReceiverAuthSettings:
+    return ReceiverAuthSettings(
+        auth=receiver.auth,
+        secret_env=receiver.secret_env,
+        api_key_header=receiver.api_key_header,
+        basic_username=receiver.basic_username,
+        oidc_audience=receiver.oidc_audience,
+        oidc_issuers=tuple(receiver.oidc_issuers.split()),
+        oidc_email=receiver.oidc_email,
+        oidc_certs_url=receiver.oidc_certs_url,
+    )
+
+
+def _receive(
+    request: HttpRequest, config_id: int, kind: str, parse: Callable[[bytes, HttpRequest], Parsed], ok_status: int
+) -> HttpResponse:
+    receiver = (
+        ReceiverSettings.objects.select_related("provider")
+        .filter(provider_id=config_id, provider__kind=kind, enabled=True)
+        .first()
+    )
+    if receiver is None:
+        return _error(404, "No enabled receiver for this provider config.")
+    if request.method not in ("POST", "OPTIONS") or (
+        request.method == "OPTIONS" and kind != ProviderKind.AZURE_EVENTGRID
+    ):
+        return _error(405, "Use POST.")
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > receiver.max_body_bytes:
+        return _error(413, f"The body is larger than {receiver.max_body_bytes:,} bytes.")
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    auth = _auth_settings(receiver)
+    outcome = authenticate(auth, headers, request.GET)
+    if not outcome.accepted:
+        return _error(outcome.status, outcome.reason)
+    if request.method == "OPTIONS":
+        return _abuse_protection_handshake(headers)
+    body = request.read(receiver.max_body_bytes + 1)
+    if len(body) > receiver.max_body_bytes:
+        return _error(413, f"The body is larger than {receiver.max_body_bytes:,} bytes.")
+    try:
+        parsed = parse(body, request)
+    except InboundRejected as rejected:
+        return _error(400, str(rejected))
+    if parsed.validation_response is not None:
+        logger.info("receiver %s answered an Event Grid subscription validation", receiver.provider.name)
+        return JsonResponse(parsed.validation_response)
+    via = f"{receiver.provider.get_kind_display()} receiver"
+    summary = record_arrivals(provider=receiver.provider, events=parsed.events, via=via, secrets=[auth.secret()])
+    logger.info(
+        "receiver %s: %d new, %d duplicate, %d confirmed",
+        receiver.provider.name,
+        summary.new,
+        summary.duplicates,
+        summary.confirmed,
+    )
+    return HttpResponse(status=ok_status)
+
+
+def _abuse_protection_handshake(headers: dict[str, str]) -> HttpResponse:
+    """CloudEvents webhook validation (used by Event Grid): allow the requesting origin."""
+    origin = headers.get("webhook-request-origin", "")
+    if not origin:
+        return _error(400, "An OPTIONS request must carry WebHook-Request-Origin.")
+    response = HttpResponse(status=200)
+    response["WebHook-Allowed-Origin"] = origin
+    response["WebHook-Allowed-Rate"] = "*"
+    response["Allow"] = "POST, OPTIONS"
+    return response
+
+
+def _never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def guarded(request: HttpRequest, config_id: int) -> HttpResponse:
+        try:
+            return view(request, config_id)
+        except DatabaseError:
+            logger.exception("receiver: the database is unavailable")
+            return _error(503, "HELIOS cannot store events right now; deliver again later.")
+        except Exception:
+            logger.exception("receiver: unexpected error")
+            return _error(503, "HELIOS could not process this request; deliver again later.")
+
+    guarded.__name__ = view.__name__
+    guarded.__doc__ = view.__doc__
+    return csrf_exempt(guarded)
+
+
+@_never_500
+def eventgrid_receiver(request: HttpRequest, config_id: int) -> HttpResponse:
+    """Event Grid webhook: validation handshakes, then events in either schema."""
+    return _receive(
+        request,
+        config_id,
+        ProviderKind.AZURE_EVENTGRID,
+        lambda body, r: parse_eventgrid(body, r.content_type or "", {k.lower(): v for k, v in r.headers.items()}),
+        200,
+    )
+
+
+@_never_500
+def pubsub_receiver(request: HttpRequest, config_id: int) -> HttpResponse:
+    """Pub/Sub push subscription: 204 acknowledges the message."""
+    return _receive(request, config_id, ProviderKind.GCP_PUBSUB, lambda body, r: parse_pubsub_push(body), 204)
+
+
+@_never_500
+def eventbridge_receiver(request: HttpRequest, config_id: int) -> HttpResponse:
+    """EventBridge API destination: the event is the body."""
+    return _receive(request, config_id, ProviderKind.AWS_EVENTBRIDGE, lambda body, r: parse_eventbridge(body), 200)

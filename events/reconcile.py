@@ -1,0 +1,179 @@
+"""Reconciliation: for one provider config and a time window, compare what HELIOS sent with what
+came back through the config's receiver.
+
+- missing: sent (succeeded in the window), not received within the grace period;
+- duplicated: received more than once;
+- unexpected: received, but HELIOS never sent that event to this config;
+- out of order: per subject (or ordering key), received after an event that was sent later.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from helios_site import audit
+from helios_site.audit import Actor
+from helios_site.models import AuditAction
+from providers.models import ProviderConfig, ReceiverSettings
+
+from .models import (
+    Delivery,
+    DeliveryStatus,
+    Receipt,
+    ReconciliationItem,
+    ReconciliationKind,
+    ReconciliationReport,
+)
+from .services import ring_doorbell
+
+DEFAULT_GRACE_SECONDS = 300
+DEFAULT_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    key: str
+    delivery_id: int | None = None
+    receipt_id: int | None = None
+    detail: str = ""
+
+
+def reconcile(
+    *,
+    provider: ProviderConfig,
+    since: datetime,
+    until: datetime | None = None,
+    grace_seconds: int | None = None,
+    actor: Actor | None = None,
+) -> ReconciliationReport:
+    """Build and store the report for deliveries sent, and receipts received, in [since, until)."""
+    now = timezone.now()
+    until = min(until or now, now)
+    if grace_seconds is None:
+        receiver = ReceiverSettings.objects.filter(provider=provider).first()
+        grace_seconds = receiver.grace_seconds if receiver else DEFAULT_GRACE_SECONDS
+    sent = Delivery.objects.filter(
+        provider=provider, status=DeliveryStatus.SUCCEEDED, completed_at__gte=since, completed_at__lt=until
+    )
+    received = Receipt.objects.filter(provider=provider, first_received_at__gte=since, first_received_at__lt=until)
+    findings = [*_missing(sent, now - timedelta(seconds=grace_seconds))]
+    findings += [
+        Finding(ReconciliationKind.DUPLICATED, r.key, r.delivery_id, r.pk, f"received {r.arrivals} times")
+        for r in received.filter(arrivals__gt=1).order_by("first_received_at", "id")
+    ]
+    findings += [
+        Finding(ReconciliationKind.UNEXPECTED, r.key, None, r.pk, _unexpected_detail(r))
+        for r in received.filter(delivery__isnull=True).order_by("first_received_at", "id")
+    ]
+    findings += _out_of_order(received)
+    counts = {kind: sum(f.kind == kind for f in findings) for kind in ReconciliationKind.values}
+    with transaction.atomic():
+        report = ReconciliationReport.objects.create(
+            provider=provider,
+            window_start=since,
+            window_end=until,
+            grace_seconds=grace_seconds,
+            created_by=actor.account if actor else None,
+            sent=sent.count(),
+            received=received.count(),
+            **counts,
+        )
+        ReconciliationItem.objects.bulk_create(
+            [
+                ReconciliationItem(
+                    report=report,
+                    kind=f.kind,
+                    key=f.key[:300],
+                    delivery_id=f.delivery_id,
+                    receipt_id=f.receipt_id,
+                    detail=f.detail[:500],
+                )
+                for f in findings
+            ],
+            batch_size=1000,
+        )
+    return report
+
+
+def _missing(sent, deadline: datetime) -> list[Finding]:
+    unconfirmed = sent.filter(confirmed_at__isnull=True, completed_at__lte=deadline).order_by("completed_at", "id")
+    return [
+        Finding(
+            ReconciliationKind.MISSING,
+            str(event_id),
+            pk,
+            None,
+            f"accepted by the cloud at {completed:%Y-%m-%d %H:%M:%S} UTC, not received since",
+        )
+        for pk, event_id, completed in unconfirmed.values_list("pk", "event_id", "completed_at")
+    ]
+
+
+def _unexpected_detail(receipt: Receipt) -> str:
+    if receipt.event_id:
+        return "a HELIOS event, but never sent to this provider config"
+    return "not a HELIOS event id" if not receipt.key.startswith("message:") else "no HELIOS event id"
+
+
+def _out_of_order(received) -> list[Finding]:
+    """Per subject, in arrival order: each event that arrived after one composed later than it."""
+    findings = []
+    latest: dict[str, tuple] = {}
+    rows = (
+        received.filter(delivery__isnull=False)
+        .exclude(subject="")
+        .order_by("first_received_at", "id")
+        .values_list("pk", "key", "subject", "event__created_at")
+    )
+    for pk, key, subject, sent_at in rows:
+        if sent_at is None:
+            continue
+        before = latest.get(subject)
+        if before is not None and sent_at < before[0]:
+            findings.append(
+                Finding(
+                    ReconciliationKind.OUT_OF_ORDER,
+                    key,
+                    None,
+                    pk,
+                    f"subject {subject}: arrived after {before[1]}, which was sent later",
+                )
+            )
+        else:
+            latest[subject] = (sent_at, key)
+    return findings
+
+
+def retry_missing(*, report: ReconciliationReport, actor: Actor | None = None) -> int:
+    """Send the report's missing events again (same event id, so consumers can de-duplicate).
+    Only deliveries still unconfirmed and not sent again since the report are; so a second click
+    sends nothing twice. Returns how many."""
+    ids = list(report.items.filter(kind=ReconciliationKind.MISSING).values_list("delivery_id", flat=True))
+    now = timezone.now()
+    with transaction.atomic():
+        count = Delivery.objects.filter(
+            pk__in=[i for i in ids if i],
+            status=DeliveryStatus.SUCCEEDED,
+            confirmed_at__isnull=True,
+            completed_at__lte=report.created_at,
+        ).update(status=DeliveryStatus.RETRYING, next_attempt_at=now, completed_at=None, updated_at=now)
+        if count:
+            audit.record(
+                actor=actor,
+                action=AuditAction.RETRY,
+                target=f"reconciliation #{report.pk}",
+                summary=f"Sent again {count} events missing in reconciliation #{report.pk} ({report.provider.name})",
+                details={"report": report.pk, "deliveries": ids[:100]},
+            )
+            ring_doorbell(report.provider_id, force=True)
+    return count
+
+
+def reconcile_recent() -> list[ReconciliationReport]:
+    """The scheduled run: the last 24 hours of every enabled receiver's provider config."""
+    since = timezone.now() - DEFAULT_WINDOW
+    receivers = ReceiverSettings.objects.filter(enabled=True).select_related("provider")
+    return [reconcile(provider=r.provider, since=since) for r in receivers]

@@ -1,0 +1,194 @@
+"""The console's round trip: receipts, reconciliation reports and their findings."""
+
+import csv
+import itertools
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from helios_site import audit
+from helios_site.audit import Actor
+from helios_site.models import AuditAction
+from helios_site.readonly import ReadOnlyAdminMixin
+from providers.models import ProviderConfig
+
+from .models import Receipt, ReconciliationItem, ReconciliationReport
+from .reconcile import reconcile, retry_missing
+from .streaming import Echo
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["key", "provider", "matched", "arrivals", "subject", "subscription", "first_received_at"]
+    list_filter = [
+        "provider",
+        ("delivery", admin.EmptyFieldListFilter),
+        ("first_received_at", admin.DateFieldListFilter),
+    ]
+    list_select_related = ["provider"]
+    search_fields = ["=key", "=message_id"]
+    show_full_result_count = False
+    fields = [
+        "provider",
+        "key",
+        "event",
+        "delivery",
+        "message_id",
+        "subscription",
+        "subject",
+        "arrivals",
+        "first_received_at",
+        "last_received_at",
+        "body",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="matched", boolean=True)
+    def matched(self, obj: Receipt) -> bool:
+        return obj.delivery_id is not None
+
+
+class ReconcileForm(forms.Form):
+    """Which provider config and window to reconcile now."""
+
+    provider = forms.ModelChoiceField(
+        queryset=ProviderConfig.objects.filter(receiver__isnull=False).order_by("name"),
+        help_text="Provider configs with a round-trip receiver.",
+    )
+    hours = forms.IntegerField(min_value=1, max_value=24 * 31, initial=24, label="Last N hours")
+    grace_seconds = forms.IntegerField(min_value=0, required=False, help_text="Blank: the receiver's own grace period.")
+
+
+@admin.register(ReconciliationReport)
+class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "provider",
+        "window_start",
+        "window_end",
+        "sent",
+        "received",
+        "missing",
+        "duplicated",
+        "unexpected",
+        "out_of_order",
+        "created_at",
+    ]
+    list_filter = ["provider", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["provider"]
+    actions = ["retry_missing_events", "export_findings"]
+    fields = [
+        "provider",
+        "window_start",
+        "window_end",
+        "grace_seconds",
+        "created_at",
+        "created_by",
+        "sent",
+        "received",
+        "missing",
+        "duplicated",
+        "unexpected",
+        "out_of_order",
+        "findings",
+    ]
+    readonly_fields = fields
+    change_list_template = "admin/events/reconciliationreport/change_list.html"
+
+    @admin.display(description="findings")
+    def findings(self, obj: ReconciliationReport) -> SafeString:
+        url = reverse("admin:events_reconciliationitem_changelist") + f"?report__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} findings</a>', url, obj.items.count())
+
+    def get_urls(self):
+        run = path("run/", self.admin_site.admin_view(self.run_view), name="events_reconciliationreport_run")
+        return [run, *super().get_urls()]
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        """Running a reconciliation is an operator's action."""
+        return request.user.has_perm("events.retry_delivery")
+
+    def run_view(self, request: HttpRequest) -> HttpResponse:
+        """Reconcile one provider config's last N hours now."""
+        if not self.has_run_permission(request):
+            raise PermissionDenied
+        form = ReconcileForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            values = form.cleaned_data
+            report = reconcile(
+                provider=values["provider"],
+                since=timezone.now() - timedelta(hours=values["hours"]),
+                grace_seconds=values["grace_seconds"],
+                actor=Actor.from_request(request),
+            )
+            self.message_user(request, f"Reconciliation #{report.pk} of {report.provider.name} done.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:events_reconciliationreport_change", args=[report.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Reconcile now",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/events/reconciliationreport/run.html", context)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        extra = {"can_run": self.has_run_permission(request)}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("events.retry_delivery")
+
+    @admin.action(description="Send the missing events again", permissions=["retry"])
+    def retry_missing_events(self, request: HttpRequest, queryset: QuerySet[ReconciliationReport]) -> None:
+        actor = Actor.from_request(request)
+        count = sum(retry_missing(report=report, actor=actor) for report in queryset)
+        self.message_user(request, f"{count} missing events will be sent again.", messages.SUCCESS)
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("events.export_delivery")
+
+    @admin.action(description="Export the findings as CSV (streamed)", permissions=["export"])
+    def export_findings(self, request: HttpRequest, queryset: QuerySet[ReconciliationReport]) -> StreamingHttpResponse:
+        reports = list(queryset.values_list("pk", flat=True))
+        audit.record(
+            actor=Actor.from_request(request),
+            action=AuditAction.EXPORT,
+            target="reconciliation findings",
+            summary=f"Exported the findings of {len(reports)} reconciliation report(s)",
+            details={"reports": reports[:100]},
+        )
+        columns = ["report", "provider", "kind", "key", "delivery_id", "receipt_id", "detail"]
+        rows = (
+            ReconciliationItem.objects.filter(report_id__in=reports)
+            .order_by("report_id", "kind", "id")
+            .values_list("report_id", "report__provider__name", "kind", "key", "delivery_id", "receipt_id", "detail")
+            .iterator(chunk_size=2000)
+        )
+        writer = csv.writer(Echo())
+        lines = itertools.chain([writer.writerow(columns)], (writer.writerow(row) for row in rows))
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="helios-reconciliation.csv"'
+        return response
+
+
+@admin.register(ReconciliationItem)
+class ReconciliationItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["report", "kind", "key", "delivery", "receipt", "detail"]
+    list_filter = ["kind", "report__provider"]
+    list_select_related = ["report", "report__provider"]
+    search_fields = ["=key"]
+    readonly_fields = ["report", "kind", "key", "delivery", "receipt", "detail"]
+    fields = readonly_fields
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        """Findings of one report (linked from the report's page)."""
+        return lookup == "report__id__exact" or super().lookup_allowed(lookup, value, request)

@@ -1,0 +1,160 @@
+"""Each cloud's push delivery, parsed into plain `InboundEvent`s.
+
+- Event Grid (webhook): a JSON array of events in the Event Grid schema or CloudEvents 1.0,
+  a single structured CloudEvent (`application/cloudevents+json`), or a binary-mode CloudEvent
+  (`ce-*` headers). The Event Grid schema's SubscriptionValidationEvent asks for its code back.
+- Pub/Sub push: `{"message": {"data": base64, "attributes", "messageId", "publishTime", …},
+  "subscription": …}`; HELIOS's event id is the `ce-id` attribute.
+- EventBridge API destination: the event itself (`id`, `detail-type`, `source`, `detail`);
+  HELIOS's event id is `detail.metadata.event_id`.
+An event without a HELIOS id is still parsed (it is "unexpected"); a body that is not the
+cloud's format raises InboundRejected with the reason.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+VALIDATION_EVENT_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent"
+
+
+class InboundRejected(Exception):
+    """The body is not what the cloud sends; the message says why (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """One event as it came back: the HELIOS event id it claims (or ""), the cloud's own message
+    id, the subscription it came through, its subject or ordering key, and the raw event."""
+
+    event_id: str
+    message_id: str = ""
+    subscription: str = ""
+    subject: str = ""
+    raw: Any = None
+
+    @property
+    def key(self) -> str:
+        """What identifies this event among arrivals: its HELIOS id, else the cloud's message id."""
+        return self.event_id or f"message:{self.message_id}"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed request: its events, or the answer a validation handshake expects."""
+
+    events: list[InboundEvent] = field(default_factory=list)
+    validation_response: dict[str, str] | None = None
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise InboundRejected("The body is not UTF-8 text.") from None
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise InboundRejected(f"The body is not JSON ({where}: {error.msg}).") from None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse_eventgrid(body: bytes, content_type: str, headers: Mapping[str, str]) -> Parsed:
+    """An Event Grid webhook delivery (either schema, batch or single, structured or binary)."""
+    if headers.get("ce-id"):  # a binary-mode CloudEvent: attributes in headers, the body is the data
+        return Parsed(
+            [
+                InboundEvent(
+                    event_id=headers["ce-id"],
+                    subject=headers.get("ce-subject", ""),
+                    subscription=headers.get("ce-source", ""),
+                    raw={"headers": {k: v for k, v in headers.items() if k.startswith("ce-")}},
+                )
+            ]
+        )
+    value = _json(body)
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise InboundRejected("The body is an empty array: no events.")
+    subscription = headers.get("aeg-subscription-name", "")
+    events = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise InboundRejected(f"Event {number} is not a JSON object.")
+        if not isinstance(item.get("id"), str) or not item["id"]:
+            raise InboundRejected(f"Event {number} has no id.")
+        if item.get("eventType") == VALIDATION_EVENT_TYPE:
+            code = item.get("data", {}).get("validationCode") if isinstance(item.get("data"), dict) else None
+            if not isinstance(code, str) or not code:
+                raise InboundRejected("The subscription validation event has no validationCode.")
+            return Parsed(validation_response={"validationResponse": code})
+        if "specversion" not in item and "eventType" not in item:
+            raise InboundRejected(f"Event {number} is neither an Event Grid event nor a CloudEvent.")
+        events.append(
+            InboundEvent(
+                event_id=item["id"],
+                subject=_text(item.get("subject")),
+                subscription=subscription or _text(item.get("topic") or item.get("source")),
+                raw=item,
+            )
+        )
+    return Parsed(events)
+
+
+def parse_pubsub_push(body: bytes) -> Parsed:
+    """A Pub/Sub push request (one message)."""
+    value = _json(body)
+    message = value.get("message") if isinstance(value, dict) else None
+    if not isinstance(message, dict):
+        raise InboundRejected("The body is not a Pub/Sub push envelope (no message object).")
+    attributes = message.get("attributes") or {}
+    if not isinstance(attributes, dict) or not all(isinstance(v, str) for v in attributes.values()):
+        raise InboundRejected("The message attributes are not a map of strings.")
+    message_id = message.get("messageId") or message.get("message_id")
+    if not isinstance(message_id, str) or not message_id:
+        raise InboundRejected("The message has no messageId.")
+    data = message.get("data", "")
+    if not isinstance(data, str):
+        raise InboundRejected("The message data is not a base64 string.")
+    try:
+        decoded = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InboundRejected("The message data is not valid base64.") from None
+    subject = _text(message.get("orderingKey") or message.get("ordering_key")) or attributes.get("ce-subject", "")
+    raw = {**value, "message": {**message, "data": decoded.decode("utf-8", errors="replace")}}
+    return Parsed(
+        [
+            InboundEvent(
+                event_id=attributes.get("ce-id", ""),
+                message_id=message_id,
+                subscription=_text(value.get("subscription")),
+                subject=subject,
+                raw=raw,
+            )
+        ]
+    )
+
+
+def parse_eventbridge(body: bytes) -> Parsed:
+    """An EventBridge event delivered by an API destination (the event as the body)."""
+    value = _json(body)
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str) or "detail" not in value:
+        raise InboundRejected("The body is not an EventBridge event (needs id and detail).")
+    detail = value["detail"] if isinstance(value["detail"], dict) else {}
+    metadata = detail.get("metadata") if isinstance(detail.get("metadata"), dict) else {}
+    return Parsed(
+        [
+            InboundEvent(
+                event_id=_text(metadata.get("event_id")),
+                message_id=value["id"],
+                subscription=_text(value.get("source")),
+                subject=_text(metadata.get("subject")),
+                raw=value,
+            )
+        ]
+    )

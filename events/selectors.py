@@ -38,9 +38,17 @@ def delivery_status_rows(event: Event) -> list[dict[str, Any]]:
             "latency_ms": d.latency_ms,
             "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at and not d.is_final else None,
             "completed_at": d.completed_at.isoformat() if d.completed_at else None,
+            "confirmed": confirmation_text(d),
         }
         for d in deliveries_of(event)
     ]
+
+
+def confirmation_text(delivery: Delivery) -> str:
+    """ "confirmed 2026-11-27 10:00:01 UTC via …" once the event came back from the cloud, else ""."""
+    if not delivery.confirmed_at:
+        return ""
+    return f"confirmed {delivery.confirmed_at:%Y-%m-%d %H:%M:%S} UTC via {delivery.confirmed_via}"
 
 
 def bulk_progress(upload: BulkUpload) -> dict[str, Any]:

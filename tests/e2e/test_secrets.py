@@ -8,14 +8,14 @@ from django.core.management import call_command
 from django.urls import reverse
 from django_q.models import OrmQ
 
-from events.models import Delivery, DeliveryAttempt, Event
+from events.models import Delivery, DeliveryAttempt, Event, Receipt
 from events.services import publish_event, send_due
 from helios_site.models import AuditEntry
 from providers.models import ModeChange, ProviderConfig
-from tests.conftest import AWS_TEST_SECRET, EVENTGRID_TEST_KEY
+from tests.conftest import AWS_TEST_SECRET, EVENTGRID_TEST_KEY, RECEIVER_API_KEY, RECEIVER_TOKEN
 
 pytestmark = pytest.mark.django_db
-SECRETS = (AWS_TEST_SECRET, EVENTGRID_TEST_KEY)
+SECRETS = (AWS_TEST_SECRET, EVENTGRID_TEST_KEY, RECEIVER_TOKEN, RECEIVER_API_KEY)
 
 
 def assert_no_secret(text: str, where: str) -> None:
@@ -23,9 +23,14 @@ def assert_no_secret(text: str, where: str) -> None:
         assert secret not in text, f"a credential leaked into {where}"
 
 
-def test_credentials_leak_nowhere(production_providers, pubsub_standin, eventgrid_sink, admin_client, caplog, capfd):
+def test_credentials_leak_nowhere(
+    production_providers, pubsub_standin, eventgrid_sink, admin_client, client, make_receiver, caplog, capfd
+):
     caplog.set_level(logging.DEBUG)  # every logger, SDKs included, at their most verbose
     configs = list(production_providers.values())
+    grid, bridge = production_providers["azure_eventgrid"], production_providers["aws_eventbridge"]
+    make_receiver(grid)
+    make_receiver(bridge, auth="api_key", secret_env="TEST_RECEIVER_API_KEY")
 
     # Publishes that succeed, through the queue (task rows kept) and sent in-process.
     queued = publish_event(event_type="OrderPlaced", source="com.test", data={"a": 1}, providers=configs)
@@ -52,6 +57,21 @@ def test_credentials_leak_nowhere(production_providers, pubsub_standin, eventgri
         call_command("providers", "check", stdout=out, stderr=out)
     assert_no_secret(out.getvalue(), "CLI output")
 
+    # Round-trip receivers: wrong and right secrets, and bodies that carry them.
+    grid_url = reverse("receive_eventgrid", args=[grid.pk])
+    carrying = [{"id": "e-1", "eventType": "T", "data": {"echo": RECEIVER_TOKEN, "token": RECEIVER_API_KEY}}]
+    for token in (RECEIVER_TOKEN[:-1], RECEIVER_TOKEN):
+        client.post(f"{grid_url}?token={token}", carrying, content_type="application/json")
+    bridge_body = {"id": "m-1", "detail": {"metadata": {"event_id": "x"}, "data": {"k": RECEIVER_API_KEY}}}
+    for key in ("wrong", RECEIVER_API_KEY):
+        client.post(
+            reverse("receive_eventbridge", args=[bridge.pk]),
+            bridge_body,
+            content_type="application/json",
+            headers={"x-api-key": key},
+        )
+    assert Receipt.objects.count() == 2
+
     # Admin pages, including the production switch confirmation.
     admin_client.post(
         reverse("admin:providers_providerconfig_changelist"),
@@ -70,7 +90,9 @@ def test_credentials_leak_nowhere(production_providers, pubsub_standin, eventgri
         reverse("admin:helios_site_auditentry_changelist"),
         reverse("admin:events_event_change", args=[queued.pk]),
         reverse("admin:events_event_status", args=[queued.pk]),
+        reverse("admin:events_receipt_changelist"),
     ]
+    urls += [reverse("admin:events_receipt_change", args=[r.pk]) for r in Receipt.objects.all()]
     urls += [reverse("admin:providers_providerconfig_change", args=[c.pk]) for c in configs]
     urls += [reverse("admin:events_delivery_change", args=[d.pk]) for d in Delivery.objects.all()]
     for url in urls:
@@ -87,6 +109,7 @@ def test_credentials_leak_nowhere(production_providers, pubsub_standin, eventgri
     stored += [f"{a.summary} {a.details}" for a in AuditEntry.objects.all()]
     assert AuditEntry.objects.count() >= 5
     stored += [str(t.task) + t.payload for t in OrmQ.objects.all()]
+    stored += [r.body for r in Receipt.objects.all()]
     assert OrmQ.objects.count() >= 3
     assert_no_secret("\n".join(stored), "the database")
 

@@ -114,7 +114,7 @@ def test_eventgrid_cloudevents_abuse_protection_handshake(client, grid):
     assert client.options(target).status_code == 400
 
 
-def test_eventgrid_schema_batch_confirms_helios_events_and_keeps_unexpected_ones(client, grid):
+def test_eventgrid_schema_batch_confirms_helios_events_and_keeps_unexpected_ones(client, admin_client, grid):
     event = publish_event(event_type="OrderPlaced", source="com.test", subject="orders/1", data={}, providers=[grid])
     batch = [
         {
@@ -136,6 +136,14 @@ def test_eventgrid_schema_batch_confirms_helios_events_and_keeps_unexpected_ones
     helios, other = Receipt.objects.order_by("id")
     assert (helios.event, helios.delivery, helios.subject) == (event, delivery, "orders/1")
     assert (other.key, other.event, other.delivery) == ("not-from-helios", None, None)
+    [row] = admin_client.get(reverse("admin:events_event_status", args=[event.pk])).json()["deliveries"]
+    assert row["confirmed"].startswith("confirmed ")
+    assert row["confirmed"].endswith(" UTC via Azure Event Grid receiver (HELIOS-ROUNDTRIP)")
+    page = admin_client.get(reverse("admin:events_event_change", args=[event.pk])).content.decode()
+    assert "via Azure Event Grid receiver (HELIOS-ROUNDTRIP)" in page
+    history = reverse("admin:events_delivery_changelist")
+    assert admin_client.get(history, {"confirmed": "yes"}).context["cl"].result_count == 1
+    assert admin_client.get(history, {"confirmed": "no"}).context["cl"].result_count == 0
 
 
 def test_eventgrid_structured_and_binary_cloudevents_from_the_cloudevents_sdk(client, grid):

@@ -6,7 +6,7 @@
   if (!table) { return; }
   var url = table.getAttribute("data-status-url");
   var banner = document.getElementById("helios-live-state");
-  var FIELDS = ["mode", "attempts", "provider_message_id", "latency_ms", "last_error"];
+  var FIELDS = ["mode", "attempts", "provider_message_id", "latency_ms", "last_error", "confirmed"];
 
   function setBadge(cell, value, label) {
     var span = cell.querySelector(".helios-badge") || cell;

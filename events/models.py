@@ -234,6 +234,7 @@ class HourlyStats(models.Model):
     failed = models.PositiveIntegerField(default=0)
     #: Counts of successes per latency bucket (events.stats.LATENCY_BOUNDS_MS, then one open bucket).
     latency_buckets = models.JSONField(default=list)
+    latency_sum_ms = models.BigIntegerField(default=0, help_text="Sum of the successes' latencies (ms).")
 
     class Meta:
         verbose_name_plural = "hourly stats"

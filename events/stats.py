@@ -37,6 +37,7 @@ def add(
     latencies_ms: Iterable[int] = (),
 ) -> None:
     """Add to the provider's figures for the hour of `at` (a row lock: concurrent writers queue)."""
+    latencies_ms = list(latencies_ms)
     counts = Counter(bucket_of(ms) for ms in latencies_ms)
     if not (created or succeeded or failed or counts):
         return
@@ -49,7 +50,8 @@ def add(
         row.succeeded += succeeded
         row.failed += failed
         row.latency_buckets = buckets
-        row.save(update_fields=["created", "succeeded", "failed", "latency_buckets"])
+        row.latency_sum_ms += sum(latencies_ms)
+        row.save(update_fields=["created", "succeeded", "failed", "latency_buckets", "latency_sum_ms"])
 
 
 def _locked_row(provider_id: int, hour: datetime) -> HourlyStats:
@@ -100,6 +102,7 @@ def rebuild_hourly_stats() -> int:
     for row in finished.order_by():
         rows[(row["provider_id"], row["at"])].update(succeeded=row["succeeded"], failed=row["failed"])
     buckets: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0] * BUCKETS)
+    sums: dict[tuple[int, datetime], int] = defaultdict(int)
     latencies = (
         Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED, latency_ms__isnull=False, completed_at__isnull=False)
         .annotate(at=TruncHour("completed_at"))
@@ -108,11 +111,18 @@ def rebuild_hourly_stats() -> int:
     )
     for row in latencies.order_by():
         buckets[(row["provider_id"], row["at"])][bucket_of(row["latency_ms"])] += row["n"]
+        sums[(row["provider_id"], row["at"])] += row["latency_ms"] * row["n"]
     with transaction.atomic():
         HourlyStats.objects.all().delete()
         HourlyStats.objects.bulk_create(
             [
-                HourlyStats(provider_id=provider_id, hour=hour, latency_buckets=buckets[(provider_id, hour)], **figures)
+                HourlyStats(
+                    provider_id=provider_id,
+                    hour=hour,
+                    latency_buckets=buckets[(provider_id, hour)],
+                    latency_sum_ms=sums[(provider_id, hour)],
+                    **figures,
+                )
                 for (provider_id, hour), figures in rows.items()
             ],
             batch_size=1000,

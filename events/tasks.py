@@ -8,6 +8,8 @@ from typing import Any
 
 from django.conf import settings
 
+from helios_site import health
+
 from . import reconcile, services
 
 
@@ -18,7 +20,9 @@ def send_due_deliveries(provider_id: int) -> dict[str, Any]:
 
 
 def sweep() -> dict[str, Any]:
-    """Scheduled: recover expired leases and ring for due or orphaned deliveries."""
+    """Scheduled: the worker heartbeat (for /readyz), then recover expired leases and ring for due
+    or orphaned deliveries."""
+    health.beat()
     return asdict(services.sweep())
 
 

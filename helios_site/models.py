@@ -37,3 +37,16 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.target}"
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of a process kind: "worker" is written by the sweeper, which the
+    cluster's scheduler runs every minute on a worker, so a fresh beat means both are alive."""
+
+    name = models.CharField(max_length=50, unique=True)
+    at = models.DateTimeField()
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
+    "csp",
     "providers",
     "events",
     # Last: its post_migrate (role groups) runs after every app's permissions exist.
@@ -39,13 +42,17 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "helios_site.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: locks out repeated failed logins (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helios_site.urls"
@@ -127,6 +134,56 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes first: failed logins are counted per user name and address, and a lock-out refuses
+# even the right password until the cool-off ends (HELIOS_LOGIN_* below).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("HELIOS_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("HELIOS_LOGIN_LOCKOUT_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = env.int("HELIOS_PROXY_COUNT", default=0)
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_VERBOSE = False
+
+# The console's URL prefix (e.g. "ops-7f3a/" to keep it off the usual scanners' paths).
+HELIOS_ADMIN_URL = env.str("HELIOS_ADMIN_URL", default="admin/")
+if not HELIOS_ADMIN_URL.endswith("/") or HELIOS_ADMIN_URL.startswith("/"):
+    raise environ.ImproperlyConfigured("HELIOS_ADMIN_URL must look like 'admin/' (no leading slash, a trailing one).")
+
+# --- Sessions, cookies, headers ------------------------------------------------------------
+# A short console session that slides with activity; secure cookies and HSTS whenever DEBUG is
+# off (the production setting). HTTPS is terminated by the load balancer or gunicorn.
+SESSION_COOKIE_AGE = env.int("HELIOS_SESSION_MINUTES", default=30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("HELIOS_SECURE_COOKIES", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = env.bool("HELIOS_SSL_REDIRECT", default=not DEBUG)
+# Load-balancer health checks and Prometheus may speak plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("HELIOS_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HELIOS_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("HELIOS_HSTS_PRELOAD", default=True)
+if env.bool("HELIOS_BEHIND_PROXY", default=not DEBUG):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Every console page works under this policy: no inline script or style, nothing from elsewhere
+# (checked by a browser test that fails on any CSP violation).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -138,6 +195,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=12 
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# In production (DEBUG off) whitenoise serves static files from the web process: `collectstatic`'s
+# compressed, content-hashed copies, cached forever. With DEBUG, runserver serves them itself.
+if not DEBUG:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 # --- HELIOS -----------------------------------------------------------------------------
 # The deployment-wide switch: a provider config sends for real only when this is
@@ -153,25 +225,54 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("NO_GCE_CHECK", "true")
 HELIOS_SEND_BATCH_SIZE = env.int("HELIOS_SEND_BATCH_SIZE", default=300)
 HELIOS_LEASE_SECONDS = env.int("HELIOS_LEASE_SECONDS", default=60)
+# /readyz fails when no worker has beaten for this long (the sweeper beats every minute).
+HELIOS_HEARTBEAT_STALE_SECONDS = env.int("HELIOS_HEARTBEAT_STALE_SECONDS", default=180)
+# /metrics: with a token, only `Authorization: Bearer <token>`; without one, only these addresses.
+HELIOS_METRICS_TOKEN = env.str("HELIOS_METRICS_TOKEN", default="")
+HELIOS_METRICS_ALLOWED_IPS = env.list("HELIOS_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # Bulk send: the most events, and the largest file, one upload may hold.
 HELIOS_BULK_MAX_EVENTS = env.int("HELIOS_BULK_MAX_EVENTS", default=50_000)
 HELIOS_BULK_MAX_BYTES = env.int("HELIOS_BULK_MAX_BYTES", default=20 * 1024 * 1024)
 
 # --- Logging ------------------------------------------------------------------------------
+# LOG_FORMAT=json (the default when DEBUG is off): one JSON object per line with time, level,
+# logger, message, and the request id / event id / delivery id / provider bound to the work.
+# Every handler redacts secrets, whatever a caller logs (helios_site.logs).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise environ.ImproperlyConfigured("LOG_FORMAT must be json or plain.")
+_LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "context": {"()": "helios_site.logs.ContextFilter"},
+        "redact": {"()": "helios_site.logs.RedactSecrets"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": _LOG_FIELDS},
         "message": {"format": "%(message)s"},
+        "json": {
+            "()": "helios_site.logs.JsonFormatter",
+            "fmt": _LOG_FIELDS,
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "json_lines": {"class": "logging.StreamHandler", "formatter": "message"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context", "redact"],
+        },
+        "json_lines": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "message",
+            "filters": ["context", "redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # Messages on this logger are already one JSON object each.
+        # Messages on this logger are already one JSON object each (merged into the line in JSON mode).
         "helios.json": {"handlers": ["json_lines"], "level": "INFO", "propagate": False},
         # azure-eventgrid 4.22.1 warns, per event, that the per-send pipeline options (retry,
         # timeouts: its basic-topic constructor drops them) are not CloudEvent attributes.

@@ -1,10 +1,14 @@
 """URL configuration: the console is the Django admin."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
 from events.receivers import eventbridge_receiver, eventgrid_receiver, pubsub_receiver
+
+from .health import healthz, readyz
+from .metrics import metrics
 
 admin.site.site_header = "HELIOS operations console"
 admin.site.site_title = "HELIOS"
@@ -12,7 +16,10 @@ admin.site.index_title = "Publish events to AWS, GCP and Azure"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
-    path("admin/", admin.site.urls),
+    path(settings.HELIOS_ADMIN_URL, admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("receive/eventgrid/<int:config_id>/", eventgrid_receiver, name="receive_eventgrid"),
     path("receive/pubsub/<int:config_id>/", pubsub_receiver, name="receive_pubsub"),
     path("receive/eventbridge/<int:config_id>/", eventbridge_receiver, name="receive_eventbridge"),

@@ -227,3 +227,39 @@ def test_a_bulk_upload_runs_to_completion_with_the_progress_bar(
     assert Delivery.objects.filter(event__bulk_upload=batch, status="succeeded").count() == 900
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "bulk-progress.png"), full_page=True)
+
+
+def test_every_console_page_satisfies_the_content_security_policy(
+    browser, live_server, admin_user, demo_providers, starter_templates, sync_tasks
+):
+    from events.models import Delivery, Event
+    from events.services import publish_event
+
+    event = publish_event(event_type="OrderPlaced", source="com.test", data={"a": 1}, providers=demo_providers)
+    page = log_in(browser, live_server)
+    page.add_init_script(
+        "window.__cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push("
+        "e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' ' + e.sourceFile + ':' + e.lineNumber));"
+    )
+    paths = [
+        "/admin/",
+        "/admin/events/event/compose/",
+        "/admin/events/event/dashboard/",
+        f"/admin/events/event/{event.pk}/change/",
+        "/admin/events/event/",
+        "/admin/events/delivery/?statuses=succeeded",
+        f"/admin/events/delivery/{Delivery.objects.filter(event=event).first().pk}/change/",
+        "/admin/events/bulkupload/add/",
+        "/admin/events/reconciliationreport/run/",
+        "/admin/events/eventtemplate/1/change/",
+        f"/admin/providers/providerconfig/{demo_providers[0].pk}/change/",
+        "/admin/helios_site/auditentry/",
+    ]
+    response = page.goto(f"{live_server.url}/admin/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    for path in paths:
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.__cspViolations") == [], path
+    assert Event.objects.count() == 1

@@ -23,7 +23,7 @@ def cell(page: str, provider: str, field: str) -> str:
 
 def snapshot() -> dict:
     return {
-        (row.provider_id, row.hour): (row.created, row.succeeded, row.failed, row.latency_buckets)
+        (row.provider_id, row.hour): (row.created, row.succeeded, row.failed, row.latency_buckets, row.latency_sum_ms)
         for row in HourlyStats.objects.all()
     }
 

@@ -1,6 +1,7 @@
 """Connection tests, and audited, permissioned switches between demo and production."""
 
 import io
+import os
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -173,3 +174,21 @@ def test_secrets_never_show_in_pages(admin_client, production_providers):
     for config in production_providers.values():
         page = admin_client.get(reverse("admin:providers_providerconfig_change", args=[config.pk])).content.decode()
         assert AWS_TEST_SECRET not in page and EVENTGRID_TEST_KEY not in page
+
+
+def test_the_providers_command_runs_from_a_shell_with_system_checks(tmp_path):
+    """Through manage.py (not call_command, which skips system checks): a method named `check`
+    once shadowed BaseCommand.check and crashed every `providers` call."""
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    env = {**os.environ, "SQLITE_PATH": str(tmp_path / "cli.sqlite3")}
+    env.pop("DATABASE_URL", None)
+    for args in (["migrate", "-v0"], ["providers", "bootstrap"], ["providers", "list"]):
+        result = subprocess.run(
+            [sys.executable, str(PROJECT_ROOT / "manage.py"), *args], env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+    assert "aws-demo" in result.stdout and "demo mode selected" in result.stdout

@@ -28,14 +28,14 @@ class Command(BaseCommand):
                 else "Provider configs already exist; nothing created."
             )
         elif action == "check":
-            self.check(options["names"])
+            self.check_connections(options["names"])
         else:
             for config in ProviderConfig.objects.order_by("name"):
                 mode = effective_mode(config)
                 state = "enabled" if config.enabled else "disabled"
                 self.stdout.write(f"{config.name:<20} {config.kind:<16} {state:<8} {mode.mode:<10} {mode.reason}")
 
-    def check(self, names: list[str]) -> None:
+    def check_connections(self, names: list[str]) -> None:
         """Test each config; exit 1 when any test failed, 2 for an unknown name."""
         configs = list(
             ProviderConfig.objects.filter(name__in=names) if names else ProviderConfig.objects.filter(enabled=True)

@@ -1,0 +1,110 @@
+"""Liveness and readiness for load balancers and orchestrators.
+
+- `/healthz`: the process answers (no dependency checked).
+- `/readyz`: the database answers, every migration is applied, the broker answers, a worker beat
+  recently (the sweeper writes the beat every minute), plus each provider config's status. 200
+  when ready, 503 otherwise; the body says which check failed, in words.
+"""
+
+import os
+import socket
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from providers.models import ProviderConfig, ProviderRuntime
+from providers.services import effective_mode
+
+from .models import Heartbeat
+
+WORKER = "worker"
+
+
+def beat(name: str = WORKER) -> None:
+    """Record that a process of this kind is alive now."""
+    Heartbeat.objects.update_or_create(
+        name=name, defaults={"at": timezone.now(), "host": socket.gethostname()[:255], "pid": os.getpid()}
+    )
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is alive."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready to serve and to deliver: database, migrations, broker, worker heartbeat, providers."""
+    checks: dict[str, dict[str, Any]] = {"database": _database()}
+    if checks["database"]["ok"]:
+        checks["migrations"] = _migrations()
+        checks["worker"] = _worker()
+    checks["broker"] = _broker(checks["database"])
+    ready = all(check["ok"] for check in checks.values())
+    body: dict[str, Any] = {"ready": ready, "checks": checks}
+    if checks["database"]["ok"]:
+        body["providers"] = _providers()
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def _database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as error:
+        return {"ok": False, "detail": f"the database does not answer ({type(error).__name__})"}
+    return {"ok": True, "detail": connection.vendor}
+
+
+def _migrations() -> dict[str, Any]:
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in pending[:5])
+        return {"ok": False, "detail": f"{len(pending)} migrations not applied ({names})"}
+    return {"ok": True, "detail": "all applied"}
+
+
+def _broker(database: dict[str, Any]) -> dict[str, Any]:
+    if settings.Q_BROKER == "orm":
+        return {"ok": database["ok"], "detail": "the ORM broker uses the database"}
+    from django_q.brokers import get_broker
+
+    try:
+        reachable = bool(get_broker().ping())
+    except Exception as error:  # the Redis client's errors vary by failure
+        return {"ok": False, "detail": f"the broker does not answer ({type(error).__name__})"}
+    return {"ok": reachable, "detail": "redis answers" if reachable else "redis does not answer"}
+
+
+def _worker() -> dict[str, Any]:
+    stale_after = timedelta(seconds=settings.HELIOS_HEARTBEAT_STALE_SECONDS)
+    last = Heartbeat.objects.filter(name=WORKER).first()
+    if last is None:
+        return {"ok": False, "detail": "no worker has beaten yet (is a qcluster running?)"}
+    age = (timezone.now() - last.at).total_seconds()
+    if age > stale_after.total_seconds():
+        return {"ok": False, "detail": f"the last worker heartbeat is {age:.0f} s old ({last.host}, pid {last.pid})"}
+    return {"ok": True, "detail": f"last beat {age:.0f} s ago ({last.host}, pid {last.pid})"}
+
+
+def _providers() -> list[dict[str, Any]]:
+    circuits = dict(ProviderRuntime.objects.values_list("provider_id", "circuit_state"))
+    return [
+        {
+            "name": config.name,
+            "kind": config.kind,
+            "enabled": config.enabled,
+            "mode": effective_mode(config).mode,
+            "circuit": circuits.get(config.pk, "closed"),
+            "last_check_ok": config.last_check_ok,
+        }
+        for config in ProviderConfig.objects.order_by("name")
+    ]

@@ -1,0 +1,116 @@
+"""Structured logs: one JSON object per line (LOG_FORMAT=json), with the request id, event id,
+delivery id and provider of whatever is being done, and secrets removed whatever a caller logs.
+
+- `RequestIdMiddleware` takes a sane incoming `X-Request-ID` or makes one, binds it for the
+  request's log lines and returns it in the response.
+- `bind(...)` adds event_id / delivery_id / provider (or anything) to the lines logged inside it.
+- `ContextFilter` copies the bound values onto every record; `RedactSecrets` replaces secret
+  values and secret-looking `name=value` pairs in the formatted message and traceback.
+- `JsonFormatter` (python-json-logger) also merges the `helios.json` events, already JSON objects,
+  into the line instead of quoting them.
+"""
+
+import contextvars
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
+
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("helios_log_context", default={})  # noqa: B039
+CONTEXT_FIELDS = ("request_id", "event_id", "delivery_id", "provider")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REDACTED = "[redacted]"
+#: Environment variables whose values are secrets (credentials, keys, tokens, passwords).
+SECRET_ENV = re.compile(r"(SECRET|PASSWORD|TOKEN|ACCESS_KEY|SAS|API_KEY|PRIVATE)", re.I)
+#: `name=value` / `"name": "value"` pairs whose name says secret, whatever the value.
+SECRET_PAIR = re.compile(
+    r"""(?i)(["']?\b[\w-]*(?:secret|password|passwd|token|api[_-]?key|access[_-]?key|sas|authorization)[\w-]*\b["']?"""
+    r"""\s*[:=]\s*)(["']?)([^\s"',;&}]+)"""
+)
+MIN_SECRET_LENGTH = 8
+
+
+@contextmanager
+def bind(**values: Any) -> Iterator[None]:
+    """Add values (event_id, delivery_id, provider, …) to every log line inside the block."""
+    token = _context.set({**_context.get(), **{k: str(v) for k, v in values.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class RequestIdMiddleware:
+    """A request id for each request's log lines, echoed in the X-Request-ID response header."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        given = request.headers.get("X-Request-ID", "")
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        with bind(request_id=request_id):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ContextFilter(logging.Filter):
+    """Copy the bound context (request id, event id, delivery id, provider) onto the record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in _context.get().items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+def secret_values() -> list[str]:
+    """The values of this process's secret environment variables, longest first."""
+    found = {v for k, v in os.environ.items() if SECRET_ENV.search(k) and len(v) >= MIN_SECRET_LENGTH}
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Text without the given secret values and without the values of secret-named pairs."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return SECRET_PAIR.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Remove secrets from the message (arguments included) and the traceback of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = secret_values()
+        record.msg = redact(record.getMessage(), secrets)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, secrets)
+            record.exc_info = None
+        return True
+
+
+class JsonFormatter(BaseJsonFormatter):
+    """python-json-logger's formatter; a `helios.json` message (a JSON object) is merged in."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        message = log_data.get("message")
+        if isinstance(message, str) and message.startswith("{"):
+            try:
+                event = json.loads(message)
+            except ValueError:
+                return log_data
+            if isinstance(event, dict):
+                log_data["message"] = event.pop("event", "event")
+                log_data.update({k: v for k, v in event.items() if k not in log_data})
+        return log_data

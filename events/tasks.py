@@ -10,7 +10,7 @@ from django.conf import settings
 
 from helios_site import health
 
-from . import reconcile, services
+from . import reconcile, retention, services
 
 
 def send_due_deliveries(provider_id: int) -> dict[str, Any]:
@@ -30,3 +30,8 @@ def reconcile_recent() -> dict[str, Any]:
     """Scheduled (hourly): reconcile the last 24 hours of every enabled round-trip receiver."""
     reports = reconcile.reconcile_recent()
     return {"reports": [r.pk for r in reports], "clean": [r.pk for r in reports if r.clean_result]}
+
+
+def purge() -> dict[str, Any]:
+    """Scheduled (daily): remove history older than the retention policy, in small batches."""
+    return asdict(retention.purge())

@@ -230,6 +230,15 @@ HELIOS_HEARTBEAT_STALE_SECONDS = env.int("HELIOS_HEARTBEAT_STALE_SECONDS", defau
 # /metrics: with a token, only `Authorization: Bearer <token>`; without one, only these addresses.
 HELIOS_METRICS_TOKEN = env.str("HELIOS_METRICS_TOKEN", default="")
 HELIOS_METRICS_ALLOWED_IPS = env.list("HELIOS_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# Retention (days; 0 keeps forever), purged daily in batches: see events/retention.py.
+HELIOS_RETENTION = {
+    "event_days": env.int("HELIOS_RETENTION_EVENT_DAYS", default=90),
+    "attempt_days": env.int("HELIOS_RETENTION_ATTEMPT_DAYS", default=30),
+    "receipt_days": env.int("HELIOS_RETENTION_RECEIPT_DAYS", default=30),
+    "report_days": env.int("HELIOS_RETENTION_REPORT_DAYS", default=90),
+    "stats_days": env.int("HELIOS_RETENTION_STATS_DAYS", default=400),
+    "batch_size": env.int("HELIOS_RETENTION_BATCH_SIZE", default=1000),
+}
 # Bulk send: the most events, and the largest file, one upload may hold.
 HELIOS_BULK_MAX_EVENTS = env.int("HELIOS_BULK_MAX_EVENTS", default=50_000)
 HELIOS_BULK_MAX_BYTES = env.int("HELIOS_BULK_MAX_BYTES", default=20 * 1024 * 1024)

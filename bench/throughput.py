@@ -226,6 +226,31 @@ def l1(config, n: int) -> dict:
     return {"events_per_s": rate(succeeded, elapsed), "succeeded": succeeded}
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (Linux /proc)."""
+    found, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = Path(f"/proc/{parent}/task/{parent}/children")
+        kids = [int(k) for k in children.read_text().split()] if children.exists() else []
+        found += kids
+        frontier += kids
+    return found
+
+
+def memory_kb(pids: list[int], field: str) -> dict[int, int]:
+    """A /proc/<pid>/status memory field (VmRSS, VmHWM) per live process, in kB."""
+    usage = {}
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    usage[pid] = int(line.split()[1])
+        except OSError:
+            continue
+    return usage
+
+
 class Cluster:
     """A `manage.py qcluster` with 2 workers, and its processes' memory."""
 
@@ -240,27 +265,9 @@ class Cluster:
         )
         time.sleep(3)
 
-    def descendants(self) -> list[int]:
-        found, frontier = [], [self.process.pid]
-        while frontier:
-            pid = frontier.pop()
-            children = Path(f"/proc/{pid}/task/{pid}/children")
-            kids = [int(k) for k in children.read_text().split()] if children.exists() else []
-            found += kids
-            frontier += kids
-        return found
-
     def memory_kb(self, field: str) -> dict[int, int]:
         """VmRSS or VmHWM of every process of the cluster."""
-        usage = {}
-        for pid in [self.process.pid, *self.descendants()]:
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith(field + ":"):
-                        usage[pid] = int(line.split()[1])
-            except OSError:
-                continue
-        return usage
+        return memory_kb(process_tree(self.process.pid), field)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -176,6 +176,8 @@ class SinkRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    #: The status the sink answered (None until it has).
+    status: int | None = None
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -207,15 +209,14 @@ class EventGridSink:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 url = urlsplit(self.path)
-                sink.requests.append(
-                    SinkRequest(
-                        self.client_address[1],
-                        url.path,
-                        parse_qs(url.query),
-                        {k.lower(): v for k, v in self.headers.items()},
-                        body,
-                    )
+                received = SinkRequest(
+                    self.client_address[1],
+                    url.path,
+                    parse_qs(url.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
                 )
+                sink.requests.append(received)
                 sink.in_flight.add(self.client_address[1])
                 if sink.delay_seconds:
                     time.sleep(sink.delay_seconds)
@@ -225,6 +226,7 @@ class EventGridSink:
                     status, headers = sink.fail_always, {}
                 else:
                     status, headers = sink.validate(body, self.headers), {}
+                received.status = status
                 payload = b"" if status == 200 else json.dumps({"error": {"code": str(status)}}).encode()
                 self.send_response(status)
                 for name, value in headers.items():
@@ -266,6 +268,10 @@ class EventGridSink:
     def events(self) -> list[dict[str, Any]]:
         """Every event received, across requests, in order."""
         return [event for request in self.requests for event in request.json()]
+
+    def accepted_events(self) -> list[dict[str, Any]]:
+        """Every event of the requests the sink accepted (HTTP 200), in order."""
+        return [event for request in self.requests if request.status == 200 for event in request.json()]
 
     def stop(self) -> None:
         self._forwarder.shutdown(wait=True)

@@ -30,28 +30,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import setup_django  # noqa: E402
+
 PROVIDERS_PER_EVENT = 3
 SPREAD_DAYS = 30
 TARGET_RATIO = 1.5
-
-
-def setup_django(database_url: str) -> None:
-    """Point Django at the benchmark database, create it if needed, migrate."""
-    import psycopg
-
-    os.environ.update(
-        {"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "helios_site.settings", "LOG_LEVEL": "WARNING"}
-    )
-    base, name = database_url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def reset() -> None:

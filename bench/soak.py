@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from throughput import CREDENTIALS, memory_kb, process_tree, setup_django  # noqa: E402
+from common import memory_kb, process_tree  # noqa: E402
+from throughput import CREDENTIALS, setup_django  # noqa: E402
 
 OUTAGE_SECONDS = 20
 WARM_UP_SECONDS = 30

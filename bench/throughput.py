@@ -28,6 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import common  # noqa: E402
+
 KINDS = ("aws_eventbridge", "gcp_pubsub", "azure_eventgrid")
 CREDENTIALS = {
     "BENCH_AWS_ACCESS_KEY_ID": "AKIABENCH",
@@ -37,28 +41,8 @@ CREDENTIALS = {
 
 
 def setup_django(database_url: str) -> None:
-    """Point Django at the benchmark database, create it if needed, migrate."""
-    import psycopg
-
-    os.environ.update(
-        {
-            "DATABASE_URL": database_url,
-            "DJANGO_SETTINGS_MODULE": "helios_site.settings",
-            "HELIOS_DEPLOYMENT_MODE": "production",
-            "LOG_LEVEL": "WARNING",
-            **CREDENTIALS,
-        }
-    )
-    base, name = database_url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    """Django on the benchmark database, every provider allowed to send for real (to the stand-ins)."""
+    common.setup_django(database_url, HELIOS_DEPLOYMENT_MODE="production", **CREDENTIALS)
 
 
 def rate(count: int, seconds: float) -> float:
@@ -226,31 +210,6 @@ def l1(config, n: int) -> dict:
     return {"events_per_s": rate(succeeded, elapsed), "succeeded": succeeded}
 
 
-def process_tree(pid: int) -> list[int]:
-    """A process and all its descendants (Linux /proc)."""
-    found, frontier = [pid], [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = Path(f"/proc/{parent}/task/{parent}/children")
-        kids = [int(k) for k in children.read_text().split()] if children.exists() else []
-        found += kids
-        frontier += kids
-    return found
-
-
-def memory_kb(pids: list[int], field: str) -> dict[int, int]:
-    """A /proc/<pid>/status memory field (VmRSS, VmHWM) per live process, in kB."""
-    usage = {}
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith(field + ":"):
-                    usage[pid] = int(line.split()[1])
-        except OSError:
-            continue
-    return usage
-
-
 class Cluster:
     """A `manage.py qcluster` with 2 workers, and its processes' memory."""
 
@@ -267,7 +226,7 @@ class Cluster:
 
     def memory_kb(self, field: str) -> dict[int, int]:
         """VmRSS or VmHWM of every process of the cluster."""
-        return memory_kb(process_tree(self.process.pid), field)
+        return common.memory_kb(common.process_tree(self.process.pid), field)
 
     def stop(self) -> None:
         self.process.terminate()

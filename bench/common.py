@@ -1,0 +1,48 @@
+"""What every benchmark needs: a PostgreSQL database for Django, and the memory of processes."""
+
+import os
+from pathlib import Path
+
+
+def setup_django(database_url: str, **env: str) -> None:
+    """Point Django at the benchmark database (created if missing) with extra settings, migrate."""
+    import psycopg
+
+    os.environ.update(
+        {"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "helios_site.settings", "LOG_LEVEL": "WARNING", **env}
+    )
+    base, name = database_url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (Linux /proc)."""
+    found, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = Path(f"/proc/{parent}/task/{parent}/children")
+        kids = [int(k) for k in children.read_text().split()] if children.exists() else []
+        found += kids
+        frontier += kids
+    return found
+
+
+def memory_kb(pids: list[int], field: str) -> dict[int, int]:
+    """A /proc/<pid>/status memory field (VmRSS, VmHWM) per live process, in kB."""
+    usage = {}
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    usage[pid] = int(line.split()[1])
+        except OSError:
+            continue
+    return usage

@@ -83,7 +83,8 @@ def seed(events_from: int, events_to: int) -> None:
                 FROM events_event e WHERE NOT EXISTS (SELECT 1 FROM events_delivery d WHERE d.event_id = e.id)
             )
             INSERT INTO events_delivery (event_id, provider_id, mode, status, attempts, next_attempt_at,
-                provider_message_id, last_error_code, last_error, latency_ms, created_at, updated_at, completed_at)
+                provider_message_id, last_error_code, last_error, latency_ms, created_at, updated_at, completed_at,
+                confirmed_via)
             SELECT e.id, p.id, 'demo',
                    CASE WHEN e.roll < 920 THEN 'succeeded' WHEN e.roll < 960 THEN 'failed'
                         WHEN e.roll < 980 OR NOT e.recent THEN 'dead'
@@ -96,7 +97,8 @@ def seed(events_from: int, events_to: int) -> None:
                    CASE WHEN e.roll < 920 OR (e.roll >= 1000 AND e.recent) THEN '' ELSE 'simulated' END,
                    CASE WHEN e.roll < 920 THEN 20 + e.roll % 200 END,
                    e.created_at, e.created_at,
-                   CASE WHEN e.roll < 980 OR NOT e.recent THEN e.created_at + interval '1 second' END
+                   CASE WHEN e.roll < 980 OR NOT e.recent THEN e.created_at + interval '1 second' END,
+                   ''
             FROM new_events e CROSS JOIN providers_providerconfig p
             """
         )

@@ -23,7 +23,7 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 from jsonschema.validators import validator_for
 
-from helios_site import audit
+from helios_site import audit, logs
 from helios_site.audit import Actor
 from helios_site.models import AuditAction
 from providers import circuit, ratelimit
@@ -341,6 +341,11 @@ def send_due(*, provider_id: int, time_budget_seconds: float = 30.0) -> SendSumm
     config = ProviderConfig.objects.filter(pk=provider_id).first()
     if config is None:
         return SendSummary(provider=f"#{provider_id} (deleted)")
+    with logs.bind(provider=config.name):  # every line logged while sending names the provider
+        return _send_due(config, time_budget_seconds)
+
+
+def _send_due(config: ProviderConfig, time_budget_seconds: float) -> SendSummary:
     summary = SendSummary(provider=config.name)
     if not config.enabled:
         logger.info("provider %s is disabled: its deliveries wait", config.name)
@@ -545,12 +550,13 @@ def record_results(
         if delivery.pk in held:
             statuses.append(delivery.status)
         else:
-            logger.warning(
-                "delivery %s: lease lost before the outcome (%s %s) was recorded; it will be sent again",
-                delivery.pk,
-                result.outcome.value,
-                result.error_code or result.message_id,
-            )
+            with logs.bind(delivery_id=delivery.pk, event_id=delivery.event_id):
+                logger.warning(
+                    "delivery %s: lease lost before the outcome (%s %s) was recorded; it will be sent again",
+                    delivery.pk,
+                    result.outcome.value,
+                    result.error_code or result.message_id,
+                )
             statuses.append("lease_lost")
     return statuses
 
@@ -686,6 +692,12 @@ def sweep() -> SweepReport:
     now = timezone.now()
     expired = Delivery.objects.filter(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
     for delivery in expired.select_related("provider"):
+        logger.info(
+            "delivery %s of event %s to %s: lease expired, attempt recorded as unknown",
+            delivery.pk,
+            delivery.event_id,
+            delivery.provider.name,
+        )
         record_results(
             token=delivery.claim_token,
             entries=[

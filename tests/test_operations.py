@@ -267,3 +267,31 @@ def test_repeated_failed_logins_lock_the_account_out(client, settings):
     assert "Too many failed sign-ins" in locked.content.decode()
     User.objects.create_superuser("other", password="the-right-password-9")
     assert client.post(login, {"username": "other", "password": "the-right-password-9"}).status_code == 302
+
+
+def test_worker_log_lines_carry_the_provider_delivery_and_event(make_provider):
+    from events.services import claim_due, send_claimed, sweep
+
+    config = make_provider("p", "gcp_pubsub")
+    event = publish_event(event_type="T", source="s", data={}, providers=[config], ring=False)
+    token, claimed = claim_due(provider_id=config.pk, limit=10)
+    Delivery.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    sweep()
+    stream = StringIO()
+    handler = json_handler(stream)
+    services_logger = logging.getLogger("events.services")
+    services_logger.addHandler(handler)
+    try:
+        from events.services import send_due
+
+        send_claimed(config=config, token=token, deliveries=claimed)  # the lease was lost meanwhile
+        config.enabled = False
+        config.save()
+        send_due(provider_id=config.pk)
+    finally:
+        services_logger.removeHandler(handler)
+    lost, disabled = [json.loads(line) for line in stream.getvalue().splitlines()]
+    delivery = Delivery.objects.get()
+    assert (lost["delivery_id"], lost["event_id"]) == (str(delivery.pk), str(event.pk))
+    assert lost["message"].startswith(f"delivery {delivery.pk}: lease lost")
+    assert (disabled["provider"], disabled["message"]) == ("p", "provider p is disabled: its deliveries wait")

@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -71,7 +72,7 @@ class Command(BaseCommand):
         lines = [
             "",
             "HELIOS is running (web server + worker). Press Ctrl-C to stop.",
-            f"  console:  http://{addr}/admin/",
+            f"  console:  http://{addr}/{settings.HELIOS_ADMIN_URL}",
             f"  user:     {username}",
             f"  {password_line}",
         ]

@@ -296,14 +296,14 @@ def memory_run(cluster: Cluster, config, total: int) -> dict:
         publish_many(specs=specs(min(chunk, total - done)), providers=[config])
         wait_for(config, min(done + chunk, total), timeout=600)
     late = cluster.memory_kb("VmRSS")
-    common = [pid for pid in early if pid in late]
-    early_kb, late_kb = sum(early[p] for p in common), sum(late[p] for p in common)
+    compared = [pid for pid in early if pid in late]
+    early_kb, late_kb = sum(early[p] for p in compared), sum(late[p] for p in compared)
     return {
         "deliveries": total,
         "rss_early_mb": round(early_kb / 1024, 1),
         "rss_end_mb": round(late_kb / 1024, 1),
         "growth_pct": round(100 * (late_kb - early_kb) / early_kb, 1) if early_kb else None,
-        "processes_compared": len(common),
+        "processes_compared": len(compared),
     }
 
 

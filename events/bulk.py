@@ -22,7 +22,7 @@ from django.db import transaction
 from helios_site.audit import Actor
 from providers.models import ProviderConfig
 
-from .models import BulkUpload, EventTemplate
+from .models import BulkSource, BulkUpload, EventTemplate
 from .services import EventSpec, PublishRejected, create_events, json_type_name, validated_events
 
 ATTRIBUTE_COLUMNS = ("type", "source", "subject")
@@ -164,6 +164,42 @@ def bulk_send(
         upload.providers.set(providers)
         create_events(events, providers, ring=True, actor=actor, bulk_upload=upload)
     return upload
+
+
+def send_upload(
+    *,
+    content: bytes | None,
+    filename: str,
+    file_format: str,
+    count: int | None,
+    template: EventTemplate | None,
+    event_type: str,
+    source: str,
+    providers: Sequence[ProviderConfig],
+    actor: Actor | None = None,
+) -> BulkUpload:
+    """A file's events ("jsonl" or "csv"), or without a file `count` copies of the template's
+    event, sent with `bulk_send`; the form's type and source fill what lines leave out."""
+    if content is None:
+        specs = from_template(template, count or 0)
+        return bulk_send(source=BulkSource.TEMPLATE, specs=specs, providers=providers, template=template, actor=actor)
+    defaults = BulkDefaults(
+        event_type=event_type or (template.event_type if template else ""),
+        source=source or (template.source if template else ""),
+        subject=template.subject if template else "",
+        template=template,
+    )
+    parse = parse_csv if file_format == BulkSource.CSV else parse_jsonl
+    specs, parse_errors = parse(read_text(content), defaults)
+    return bulk_send(
+        source=file_format,
+        specs=specs,
+        parse_errors=parse_errors,
+        providers=providers,
+        filename=filename,
+        template=template,
+        actor=actor,
+    )
 
 
 def _line_order(error: str) -> tuple[int, str]:

@@ -10,9 +10,9 @@ from django.urls import path, reverse
 from helios_site.audit import Actor
 from helios_site.readonly import ReadOnlyAdminMixin
 
-from .bulk import BulkDefaults, bulk_send, from_template, parse_csv, parse_jsonl, read_text, shown
+from .bulk import send_upload, shown
 from .forms import BulkUploadForm
-from .models import BulkSource, BulkUpload
+from .models import BulkUpload
 from .selectors import bulk_progress
 from .services import PublishRejected
 
@@ -75,30 +75,17 @@ class BulkUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def _send(self, request: HttpRequest, form: BulkUploadForm) -> BulkUpload:
         values = form.cleaned_data
-        template, providers = values["template"], list(values["providers"])
-        actor = Actor.from_request(request)
-        if values["file"] is None:
-            specs = from_template(template, values["count"])
-            return bulk_send(
-                source=BulkSource.TEMPLATE, specs=specs, providers=providers, template=template, actor=actor
-            )
-        defaults = BulkDefaults(
-            event_type=values["event_type"] or (template.event_type if template else ""),
-            source=values["source"] or (template.source if template else ""),
-            subject=template.subject if template else "",
-            template=template,
-        )
-        text = read_text(values["file"].read())
-        parse = parse_csv if form.file_format == "csv" else parse_jsonl
-        specs, parse_errors = parse(text, defaults)
-        return bulk_send(
-            source=form.file_format,
-            specs=specs,
-            parse_errors=parse_errors,
-            providers=providers,
-            filename=values["file"].name,
-            template=template,
-            actor=actor,
+        upload = values["file"]
+        return send_upload(
+            content=upload.read() if upload else None,
+            filename=upload.name if upload else "",
+            file_format=form.file_format,
+            count=values["count"],
+            template=values["template"],
+            event_type=values["event_type"],
+            source=values["source"],
+            providers=list(values["providers"]),
+            actor=Actor.from_request(request),
         )
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):

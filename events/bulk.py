@@ -5,13 +5,15 @@ JSON Lines: one JSON object per line. A line with a `data` member is an envelope
 `source`, `subject`, `data`); any other object is the event data itself. CSV: a header row;
 columns `type`, `source` and `subject` set those attributes, a `data` column holds a JSON
 object, and without one every other column becomes a data field (cells that are JSON numbers,
-`true`, `false` or `null` become those values, others stay strings). Whatever a line leaves
-out comes from the form (event type, source, subject) or the chosen template.
+`true`, `false` or `null` become those values, others stay strings; `NaN`, `Infinity` and
+numbers too large for JSON are refused). Whatever a line leaves out comes from the form (event
+type, source, subject) or the chosen template. Every line passes the input gate
+(events.validation): problems name the line and the JSON path (`$` is the line's object).
 """
 
 import csv
 import io
-import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +21,17 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from core import strictjson
 from helios_site.audit import Actor
 from providers.models import ProviderConfig
 
 from .models import BulkSource, BulkUpload, EventTemplate
-from .services import EventSpec, PublishRejected, create_events, json_type_name, validated_events
+from .services import EventSpec, create_events, validated_events
+from .validation import PublishRejected, json_type_name
 
 ATTRIBUTE_COLUMNS = ("type", "source", "subject")
+#: A CSV cell meant as a number: refused, not kept as text, when JSON cannot carry it.
+NUMBER_LIKE_CELL = re.compile(r"\s*-?(?:NaN|Infinity|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*")
 #: Errors listed to the operator; the rest are counted.
 MAX_ERRORS_SHOWN = 50
 
@@ -57,13 +63,25 @@ def read_text(content: bytes) -> str:
 
 
 def _spec(defaults: BulkDefaults, data: Any, attributes: dict[str, Any]) -> EventSpec:
+    """The line's event; an attribute it leaves out (absent, null or "") comes from the defaults.
+    A given attribute is kept as it is (a number is refused by the input gate, not turned to text)."""
+
+    def given(name: str, default: str) -> Any:
+        value = attributes.get(name)
+        return default if value is None or value == "" else value
+
     return EventSpec(
-        event_type=str(attributes.get("type") or defaults.event_type),
-        source=str(attributes.get("source") or defaults.source),
-        subject=str(attributes.get("subject") or defaults.subject),
+        event_type=given("type", defaults.event_type),
+        source=given("source", defaults.source),
+        subject=given("subject", defaults.subject),
         data=data,
         template=defaults.template,
     )
+
+
+def _line_problem(problem: strictjson.JsonProblem) -> str:
+    """A JSON problem of one line: the line is its own text, so only the column is said."""
+    return str(problem).replace(" at line 1, column ", " at column ")
 
 
 def parse_jsonl(text: str, defaults: BulkDefaults) -> tuple[list[NumberedSpec], list[str]]:
@@ -73,9 +91,9 @@ def parse_jsonl(text: str, defaults: BulkDefaults) -> tuple[list[NumberedSpec], 
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            errors.append(f"line {number}: invalid JSON at column {error.colno}: {error.msg}.")
+            value = strictjson.loads(line, root="$")
+        except strictjson.JsonProblem as problem:
+            errors.append(f"line {number}: {_line_problem(problem)}")
             continue
         if not isinstance(value, dict):
             errors.append(f"line {number}: a line must be a JSON object ({{…}}), not {json_type_name(value)}.")
@@ -87,11 +105,17 @@ def parse_jsonl(text: str, defaults: BulkDefaults) -> tuple[list[NumberedSpec], 
     return specs, errors
 
 
-def _cell(value: str) -> Any:
-    """A CSV cell as a data value: JSON numbers, true, false and null are converted."""
+def _cell(value: str, column: str) -> Any:
+    """A CSV cell as a data value: JSON numbers, true, false and null are converted, other text
+    is kept. Raises JsonProblem for a number JSON cannot carry (NaN, Infinity, 1e400, …)."""
     try:
-        parsed = json.loads(value)
-    except ValueError:
+        parsed = strictjson.loads(value, root=f"data.{column}")
+    except strictjson.JsonProblem as problem:
+        if NUMBER_LIKE_CELL.fullmatch(value):
+            hint = (
+                " (pandas writes NaN for a missing value: leave the cell empty or write null)" if "NaN" in value else ""
+            )
+            raise strictjson.JsonProblem(f"column {column!r}: {_line_problem(problem)}{hint}") from None
         return value
     return parsed if parsed is None or isinstance(parsed, bool | int | float) else value
 
@@ -102,21 +126,27 @@ def parse_csv(text: str, defaults: BulkDefaults) -> tuple[list[NumberedSpec], li
     if not reader.fieldnames:
         return [], ["The CSV file is empty: it needs a header row."]
     specs, errors = [], []
-    for row in reader:
-        number = reader.line_num
-        if None in row:
-            errors.append(f"line {number}: more cells than the header has columns.")
-            continue
-        attributes = {name: row[name] for name in ATTRIBUTE_COLUMNS if row.get(name)}
-        if "data" in row:
-            try:
-                data = json.loads(row["data"])
-            except json.JSONDecodeError as error:
-                errors.append(f"line {number}: the data cell is not JSON (column {error.colno}: {error.msg}).")
+    try:
+        for row in reader:
+            number = reader.line_num
+            if None in row:
+                errors.append(f"line {number}: more cells than the header has columns.")
                 continue
-        else:
-            data = {name: _cell(value or "") for name, value in row.items() if name not in ATTRIBUTE_COLUMNS}
-        specs.append(NumberedSpec(f"line {number}", _spec(defaults, data, attributes)))
+            attributes = {name: row[name] for name in ATTRIBUTE_COLUMNS if row.get(name)}
+            try:
+                if "data" in row:
+                    data = strictjson.loads(row["data"] or "", root="data")
+                else:
+                    data = {
+                        name: _cell(value or "", name) for name, value in row.items() if name not in ATTRIBUTE_COLUMNS
+                    }
+            except strictjson.JsonProblem as problem:
+                where = "" if "data" not in row or str(problem).startswith("data") else "the data cell: "
+                errors.append(f"line {number}: {where}{_line_problem(problem)}")
+                continue
+            specs.append(NumberedSpec(f"line {number}", _spec(defaults, data, attributes)))
+    except csv.Error as error:
+        errors.append(f"line {reader.line_num}: the CSV cannot be read further ({error}).")
     return specs, errors
 
 

@@ -14,7 +14,7 @@ from .bulk import send_upload, shown
 from .forms import BulkUploadForm
 from .models import BulkUpload
 from .selectors import bulk_progress
-from .services import PublishRejected
+from .validation import PublishRejected
 
 
 @admin.register(BulkUpload)

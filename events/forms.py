@@ -11,20 +11,9 @@ from providers.models import ProviderConfig
 from providers.services import effective_mode
 
 from .models import Event, EventTemplate
-from .services import json_type_name
+from .validation import PublishRejected, parse_data
 
 EXAMPLE_DATA = {"order_id": "ord-1001", "amount": 42.5, "currency": "EUR", "customer_id": "cus-7"}
-
-
-def parse_json_object(raw: str) -> dict[str, Any]:
-    """Parse operator-typed JSON; errors say where (line, column) and what is wrong."""
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from None
-    if not isinstance(value, dict):
-        raise ValidationError(f"The event data must be a JSON object ({{…}}), not {json_type_name(value)}.")
-    return value
 
 
 class ProviderChoiceField(forms.ModelMultipleChoiceField):
@@ -85,7 +74,10 @@ class ComposeEventForm(ProductionConfirmationForm):
     field_order = ["template", "event_type", "source", "subject", "data", "providers", "confirm_production"]
 
     def clean_data(self) -> dict[str, Any]:
-        return parse_json_object(self.cleaned_data["data"])
+        try:
+            return parse_data(self.cleaned_data["data"])
+        except PublishRejected as rejected:
+            raise ValidationError(rejected.errors) from None
 
     @classmethod
     def from_event(cls, event: Event) -> "ComposeEventForm":

@@ -5,7 +5,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from providers.clients.base import OutgoingEvent
@@ -13,9 +12,9 @@ from providers.clients.registry import payload_format
 from providers.models import ProviderConfig
 from providers.services import client_settings, effective_mode
 
-from .forms import parse_json_object
 from .models import EventTemplate
 from .services import schema_problems
+from .validation import PublishRejected, envelope_problems, parse_data
 
 
 def compose_preview(
@@ -31,17 +30,29 @@ def compose_preview(
 
     The event id and time in the payloads are placeholders: the real ones are assigned on send
     (same length, so the sizes are exact)."""
+    size = len(raw_data.encode("utf-8", "surrogatepass"))
     try:
-        data = parse_json_object(raw_data)
-    except ValidationError as error:
-        return {"data_error": error.messages[0], "data_bytes": len(raw_data.encode()), "providers": []}
+        data = parse_data(raw_data)
+    except PublishRejected as rejected:
+        return {"data_error": rejected.errors[0], "data_bytes": size, "providers": []}
     problems = schema_problems(template.json_schema, data) if template and template.json_schema else []
+    field_problems = envelope_problems(event_type=event_type, source=source, subject=subject)
+    if field_problems:  # the payloads below could not be built from these fields
+        return {
+            "data_error": "",
+            "data_bytes": size,
+            "envelope_problems": field_problems,
+            "schema": "",
+            "schema_problems": problems,
+            "providers": [],
+        }
     event = OutgoingEvent(
         id=str(uuid.uuid4()), type=event_type, source=source, subject=subject, time=timezone.now(), data=data
     )
     return {
         "data_error": "",
-        "data_bytes": len(raw_data.encode()),
+        "data_bytes": size,
+        "envelope_problems": [],
         "schema": template.name if template and template.json_schema else "",
         "schema_problems": problems,
         "providers": [_provider_preview(config, event) for config in providers],

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.redaction import REDACTED, redact_value
 from providers.inbound.parsing import InboundEvent
 from providers.models import ProviderConfig
 
@@ -19,8 +20,7 @@ from .models import Delivery, Event, Receipt
 
 #: Characters of an arrival's raw event kept on its receipt.
 MAX_STORED_BODY = 16 * 1024
-REDACTED = "[redacted]"
-SECRET_NAME = re.compile(r"(password|secret|token|authorization|api[-_]?key|signature|credential)", re.I)
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -34,16 +34,10 @@ class ReceiptSummary:
 
 def redacted(value: Any, secrets: Sequence[str]) -> str:
     """The raw event as JSON text, without secret-looking fields or the receiver's own secrets,
-    capped at MAX_STORED_BODY characters."""
-
-    def scrub(item: Any) -> Any:
-        if isinstance(item, dict):
-            return {k: REDACTED if SECRET_NAME.search(str(k)) else scrub(v) for k, v in item.items()}
-        if isinstance(item, list):
-            return [scrub(v) for v in item]
-        return item
-
-    text = json.dumps(scrub(value), ensure_ascii=False, default=str)
+    capped at MAX_STORED_BODY characters. NUL and lone surrogates stay escaped (any database
+    stores the text)."""
+    text = json.dumps(redact_value(value, [s for s in secrets if s]), ensure_ascii=False, default=str)
+    text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)

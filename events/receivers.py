@@ -6,14 +6,17 @@
 
 Each request is authenticated with the config's receiver settings (401 without credentials, 403
 with wrong ones, nothing stored), size-checked (413) and parsed (400 with the reason). A request
-is never answered with a 500: if HELIOS cannot store it right now the answer is 503 with
-Retry-After, so the cloud delivers it again.
+is never answered with a 500. A body that can never be stored (poison: unparseable, too deep, an
+id with NUL or a lone surrogate, a value the database refuses) gets 400, so the cloud stops
+redelivering it. Only what can recover gets 503 with Retry-After (the database is down, the
+receiver's secret variable is unset, the OIDC certificates cannot be fetched, an unexpected error
+in HELIOS), so the cloud delivers it again later.
 """
 
 import logging
 from collections.abc import Callable
 
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -105,10 +108,18 @@ def _abuse_protection_handshake(headers: dict[str, str]) -> HttpResponse:
     return response
 
 
+#: Failures that the same request will hit every time: answered 400, never redelivered.
+POISON = (DataError, IntegrityError, UnicodeError, RecursionError, ValueError)
+
+
 def _never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def guarded(request: HttpRequest, config_id: int) -> HttpResponse:
+        request.encoding = "utf-8"  # a Content-Type charset must not decide how the query string reads
         try:
             return view(request, config_id)
+        except POISON as error:
+            logger.warning("receiver: a request that can never be stored was refused (%s)", type(error).__name__)
+            return _error(400, f"HELIOS cannot store this request ({type(error).__name__}); it is refused for good.")
         except DatabaseError:
             logger.exception("receiver: the database is unavailable")
             return _error(503, "HELIOS cannot store events right now; deliver again later.")

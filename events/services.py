@@ -43,6 +43,7 @@ from .models import (
     Event,
     EventTemplate,
 )
+from .validation import PublishRejected, data_problems, envelope_problems
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +56,6 @@ LEASE_EXPIRED_MESSAGE = (
     "The worker stopped before recording the outcome (lease expired). The provider may or "
     "may not have received this attempt; HELIOS sends it again with the same event id."
 )
-
-
-class PublishRejected(Exception):
-    """The event cannot be published as given; nothing was created."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        super().__init__(" ".join(errors))
-        self.errors = list(errors)
 
 
 def outgoing_event(event: Event) -> OutgoingEvent:
@@ -107,7 +100,10 @@ def publish_event(
     `reused`) and creates and sends nothing. With `ring=False` no task is queued (the caller
     sends, e.g. `publish --sync`).
     """
-    if idempotency_key:
+    if idempotency_key is not None:
+        key_problems = envelope_problems(event_type="-", source="-", idempotency_key=idempotency_key)
+        if key_problems:
+            raise PublishRejected(key_problems)
         existing = Event.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             existing.reused = True
@@ -170,20 +166,15 @@ def _validated_event(
     idempotency_key: str | None = None,
 ) -> Event:
     """An unsaved event, once it passes every check and fits every provider's limits."""
-    errors = []
-    if not providers:
-        errors.append("Choose at least one provider.")
-    if not isinstance(spec.data, dict):
-        errors.append(f"The event data must be a JSON object, not {json_type_name(spec.data)}.")
-    elif spec.template is not None and spec.template.json_schema:
+    errors = [] if providers else ["Choose at least one provider."]
+    errors += envelope_problems(event_type=spec.event_type, source=spec.source, subject=spec.subject)
+    problems = data_problems(spec.data)
+    errors += problems
+    if not problems and spec.template is not None and spec.template.json_schema:
         errors += [
             f"Template {spec.template.name}: {problem}"
             for problem in schema_problems(spec.template.json_schema, spec.data)
         ]
-    if not spec.event_type:
-        errors.append("The event type is required.")
-    if not spec.source:
-        errors.append("The event source is required.")
     errors += [f"{p.name} is disabled; enable it before publishing to it." for p in providers if not p.enabled]
     if errors:
         raise PublishRejected(errors)
@@ -270,19 +261,6 @@ def schema_problems(schema: dict[str, Any], data: Any) -> list[str]:
         path = "data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         problems.append(f"{path}: {error.message}")
     return problems
-
-
-def json_type_name(value: Any) -> str:
-    """How an operator would name a JSON value's type: "an array", "a string", …"""
-    names = {
-        list: "an array",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }
-    return names.get(type(value), type(value).__name__)
 
 
 def ring_doorbell(provider_id: int, *, force: bool = False) -> None:

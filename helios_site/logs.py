@@ -4,8 +4,9 @@ delivery id and provider of whatever is being done, and secrets removed whatever
 - `RequestIdMiddleware` takes a sane incoming `X-Request-ID` or makes one, binds it for the
   request's log lines and returns it in the response.
 - `bind(...)` adds event_id / delivery_id / provider (or anything) to the lines logged inside it.
-- `ContextFilter` copies the bound values onto every record; `RedactSecrets` replaces secret
-  values and secret-looking `name=value` pairs in the formatted message and traceback.
+- `ContextFilter` copies the bound values onto every record; `RedactSecrets` runs the one
+  redaction (core.redaction) over the formatted message, the traceback and every extra attribute
+  (django.request's `request`, whose text carries the query string, included).
 - `JsonFormatter` (python-json-logger) also merges the `helios.json` events, already JSON objects,
   into the line instead of quoting them.
 """
@@ -13,7 +14,6 @@ delivery id and provider of whatever is being done, and secrets removed whatever
 import contextvars
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,18 +23,12 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 
+from core.redaction import environment_secrets, redact
+
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("helios_log_context", default={})  # noqa: B039
-CONTEXT_FIELDS = ("request_id", "event_id", "delivery_id", "provider")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-REDACTED = "[redacted]"
-#: Environment variables whose values are secrets (credentials, keys, tokens, passwords).
-SECRET_ENV = re.compile(r"(SECRET|PASSWORD|TOKEN|ACCESS_KEY|SAS|API_KEY|PRIVATE)", re.I)
-#: `name=value` / `"name": "value"` pairs whose name says secret, whatever the value.
-SECRET_PAIR = re.compile(
-    r"""(?i)(["']?\b[\w-]*(?:secret|password|passwd|token|api[_-]?key|access[_-]?key|sas|authorization)[\w-]*\b["']?"""
-    r"""\s*[:=]\s*)(["']?)([^\s"',;&}]+)"""
-)
-MIN_SECRET_LENGTH = 8
+#: What every LogRecord has; anything else on a record is an extra (redacted like the message).
+STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
 @contextmanager
@@ -72,24 +66,12 @@ class ContextFilter(logging.Filter):
         return True
 
 
-def secret_values() -> list[str]:
-    """The values of this process's secret environment variables, longest first."""
-    found = {v for k, v in os.environ.items() if SECRET_ENV.search(k) and len(v) >= MIN_SECRET_LENGTH}
-    return sorted(found, key=len, reverse=True)
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """Text without the given secret values and without the values of secret-named pairs."""
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return SECRET_PAIR.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
-
-
 class RedactSecrets(logging.Filter):
-    """Remove secrets from the message (arguments included) and the traceback of every record."""
+    """Remove secrets from the message (arguments included), the traceback, the stack and every
+    extra attribute of a record; an extra that is not a plain value (a request) becomes its text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = secret_values()
+        secrets = environment_secrets()
         record.msg = redact(record.getMessage(), secrets)
         record.args = None
         if record.exc_info and not record.exc_text:
@@ -97,6 +79,12 @@ class RedactSecrets(logging.Filter):
         if record.exc_text:
             record.exc_text = redact(record.exc_text, secrets)
             record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, secrets)
+        for name, value in list(vars(record).items()):
+            if name in STANDARD_ATTRIBUTES or value is None or isinstance(value, bool | int | float):
+                continue
+            setattr(record, name, redact(value if isinstance(value, str) else repr(value), secrets))
         return True
 
 

@@ -8,16 +8,27 @@
 - EventBridge API destination: the event itself (`id`, `detail-type`, `source`, `detail`);
   HELIOS's event id is `detail.metadata.event_id`.
 An event without a HELIOS id is still parsed (it is "unexpected"); a body that is not the
-cloud's format raises InboundRejected with the reason.
+cloud's format, or that can never be stored (strict JSON: nesting deeper than INBOUND_MAX_DEPTH,
+NaN, duplicate keys; an id with NUL, a lone surrogate or over MAX_ID_LENGTH characters), raises
+InboundRejected with the reason: the receiver answers 400 so the cloud stops redelivering it.
+Other text (subject, subscription) keeps what it can: NUL and lone surrogates become U+FFFD.
 """
 
 import base64
 import binascii
-import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import strictjson
+
+#: The deepest nesting accepted in a pushed body: the cloud's envelope around event data that
+#: HELIOS's own input gate kept within strictjson.MAX_DEPTH.
+INBOUND_MAX_DEPTH = 64
+#: The longest event or message id kept (the clouds' ids are far shorter).
+MAX_ID_LENGTH = 256
+_UNSAFE = re.compile(r"[\x00\ud800-\udfff]")
 VALIDATION_EVENT_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent"
 
 
@@ -52,16 +63,25 @@ class Parsed:
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise InboundRejected("The body is not UTF-8 text.") from None
-    except json.JSONDecodeError as error:
-        where = f"line {error.lineno}, column {error.colno}"
-        raise InboundRejected(f"The body is not JSON ({where}: {error.msg}).") from None
+        return strictjson.loads(body, root="body", max_depth=INBOUND_MAX_DEPTH, check_strings=False)
+    except strictjson.JsonProblem as problem:
+        raise InboundRejected(f"The body is not acceptable JSON: {problem}") from None
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    """A member kept as text: non-strings are "", unstorable characters become U+FFFD."""
+    return _UNSAFE.sub("\ufffd", value) if isinstance(value, str) else ""
+
+
+def _id(value: Any, what: str) -> str:
+    """An event or message id as given; InboundRejected when it can never be stored."""
+    if not isinstance(value, str):
+        return ""
+    if why := strictjson.unsafe_text(value):
+        raise InboundRejected(f"The {what} {why}.")
+    if len(value) > MAX_ID_LENGTH:
+        raise InboundRejected(f"The {what} is {len(value):,} characters long; at most {MAX_ID_LENGTH} are accepted.")
+    return value
 
 
 def parse_eventgrid(body: bytes, content_type: str, headers: Mapping[str, str]) -> Parsed:
@@ -70,9 +90,9 @@ def parse_eventgrid(body: bytes, content_type: str, headers: Mapping[str, str]) 
         return Parsed(
             [
                 InboundEvent(
-                    event_id=headers["ce-id"],
-                    subject=headers.get("ce-subject", ""),
-                    subscription=headers.get("ce-source", ""),
+                    event_id=_id(headers["ce-id"], "ce-id header"),
+                    subject=_text(headers.get("ce-subject", "")),
+                    subscription=_text(headers.get("ce-source", "")),
                     raw={"headers": {k: v for k, v in headers.items() if k.startswith("ce-")}},
                 )
             ]
@@ -81,7 +101,7 @@ def parse_eventgrid(body: bytes, content_type: str, headers: Mapping[str, str]) 
     items = value if isinstance(value, list) else [value]
     if not items:
         raise InboundRejected("The body is an empty array: no events.")
-    subscription = headers.get("aeg-subscription-name", "")
+    subscription = _text(headers.get("aeg-subscription-name", ""))
     events = []
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict):
@@ -97,7 +117,7 @@ def parse_eventgrid(body: bytes, content_type: str, headers: Mapping[str, str]) 
             raise InboundRejected(f"Event {number} is neither an Event Grid event nor a CloudEvent.")
         events.append(
             InboundEvent(
-                event_id=item["id"],
+                event_id=_id(item["id"], f"id of event {number}"),
                 subject=_text(item.get("subject")),
                 subscription=subscription or _text(item.get("topic") or item.get("source")),
                 raw=item,
@@ -115,8 +135,8 @@ def parse_pubsub_push(body: bytes) -> Parsed:
     attributes = message.get("attributes") or {}
     if not isinstance(attributes, dict) or not all(isinstance(v, str) for v in attributes.values()):
         raise InboundRejected("The message attributes are not a map of strings.")
-    message_id = message.get("messageId") or message.get("message_id")
-    if not isinstance(message_id, str) or not message_id:
+    message_id = _id(message.get("messageId") or message.get("message_id"), "messageId")
+    if not message_id:
         raise InboundRejected("The message has no messageId.")
     data = message.get("data", "")
     if not isinstance(data, str):
@@ -125,12 +145,14 @@ def parse_pubsub_push(body: bytes) -> Parsed:
         decoded = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise InboundRejected("The message data is not valid base64.") from None
-    subject = _text(message.get("orderingKey") or message.get("ordering_key")) or attributes.get("ce-subject", "")
+    subject = _text(message.get("orderingKey") or message.get("ordering_key")) or _text(
+        attributes.get("ce-subject", "")
+    )
     raw = {**value, "message": {**message, "data": decoded.decode("utf-8", errors="replace")}}
     return Parsed(
         [
             InboundEvent(
-                event_id=attributes.get("ce-id", ""),
+                event_id=_id(attributes.get("ce-id", ""), "ce-id attribute"),
                 message_id=message_id,
                 subscription=_text(value.get("subscription")),
                 subject=subject,
@@ -150,8 +172,8 @@ def parse_eventbridge(body: bytes) -> Parsed:
     return Parsed(
         [
             InboundEvent(
-                event_id=_text(metadata.get("event_id")),
-                message_id=value["id"],
+                event_id=_id(metadata.get("event_id"), "detail.metadata.event_id"),
+                message_id=_id(value["id"], "id"),
                 subscription=_text(value.get("source")),
                 subject=_text(metadata.get("subject")),
                 raw=value,

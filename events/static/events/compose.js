@@ -62,6 +62,7 @@
     status.className = "helios-data-status helios-data-status--ok";
     status.textContent = "Valid JSON object, " + number(result.data_bytes) + " bytes." +
       (result.schema ? (result.schema_problems.length ? "" : " Matches the " + result.schema + " schema.") : "");
+    result.envelope_problems.forEach(function (text) { schema.appendChild(element("li", "", text)); });
     result.schema_problems.forEach(function (text) {
       schema.appendChild(element("li", "", "Schema " + result.schema + ": " + text));
     });

@@ -1,0 +1,1 @@
+"""What every other HELIOS package may use: strict JSON, redaction (no Django models yet)."""

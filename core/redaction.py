@@ -1,0 +1,76 @@
+"""The one place that decides what is secret and removes it: log lines (app, access, error,
+django.request), stored raw bodies, error messages.
+
+A secret is (1) the value of one of this process's secret environment variables (credentials,
+keys, tokens, passwords), wherever it appears, or (2) the value of a `name=value`,
+`name: value` or `"name": "value"` pair, query parameter or header whose name says secret
+(token, password, key, signature, authorization, …), whatever the value.
+"""
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+REDACTED = "[redacted]"
+#: Words that make a name (environment variable, field, query parameter, header) secret.
+SECRET_WORDS = (
+    r"secret|password|passwd|passphrase|token|api[_-]?key|access[_-]?key|private[_-]?key|sas|"
+    r"authorization|signature|credential|cookie|session[_-]?id"
+)
+SECRET_NAME = re.compile(rf"({SECRET_WORDS})", re.I)
+#: Query parameters that carry secrets although their name is short (SAS `sig`, Google's `key`).
+SECRET_SHORT_PARAMS = ("sig", "key", "code")
+#: `name=value` / `name: value` / `"name": "value"` whose name says secret.
+SECRET_PAIR = re.compile(
+    rf"""(?i)(["']?\b[\w-]*(?:{SECRET_WORDS})[\w-]*\b["']?\s*[:=]\s*)(["']?)((?:Bearer |Basic )?[^\s"',;&}}]+)"""
+)
+#: `?sig=…` / `&key=…` in a URL or query string.
+SECRET_QUERY = re.compile(rf"""(?i)([?&](?:{"|".join(SECRET_SHORT_PARAMS)})=)([^\s&#"']+)""")
+#: Environment variable names whose values are secrets.
+SECRET_ENV = re.compile(r"(SECRET|PASSWORD|TOKEN|ACCESS_KEY|SAS|API_KEY|PRIVATE|CREDENTIAL)", re.I)
+MIN_SECRET_LENGTH = 8
+
+
+def environment_secrets() -> list[str]:
+    """The values of this process's secret environment variables, longest first."""
+    found = {v for k, v in os.environ.items() if SECRET_ENV.search(k) and len(v) >= MIN_SECRET_LENGTH}
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(text: str, secrets: Iterable[str] | None = None) -> str:
+    """Text without the given secret values (default: the environment's), secret-named pairs'
+    values, and secret query parameters."""
+    for secret in environment_secrets() if secrets is None else secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    text = SECRET_PAIR.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+    return SECRET_QUERY.sub(lambda m: f"{m[1]}{REDACTED}", text)
+
+
+def redact_value(value: Any, secrets: Sequence[str] = ()) -> Any:
+    """A JSON-like value with secret-named members replaced and the given secrets removed from
+    strings (iterative: any nesting depth)."""
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any, Any]] = [(root, 0, value)]
+    while stack:
+        parent, slot, item = stack.pop()
+        if isinstance(item, dict):
+            copy: dict[Any, Any] = {}
+            for key, member in item.items():
+                copy[key] = REDACTED if SECRET_NAME.search(str(key)) else member
+                if not SECRET_NAME.search(str(key)):
+                    stack.append((copy, key, member))
+            parent[slot] = copy
+        elif isinstance(item, list):
+            copy_list = list(item)
+            parent[slot] = copy_list
+            stack.extend((copy_list, index, member) for index, member in enumerate(item))
+        elif isinstance(item, str) and secrets:
+            parent[slot] = redact(item, secrets)
+    return root[0]
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers with the values of secret-named ones (Authorization, X-Api-Key, …) replaced."""
+    return {name: REDACTED if SECRET_NAME.search(name) else value for name, value in headers.items()}

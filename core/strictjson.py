@@ -1,0 +1,175 @@
+"""Strict JSON: what every way into HELIOS parses event data and cloud bodies with.
+
+Python's `json` accepts text that the clouds, PostgreSQL or HELIOS's own pages cannot take:
+`NaN`/`Infinity`, numbers that overflow to infinity (`1e400`), `\\u0000` (PostgreSQL refuses it),
+lone surrogates (`\\ud800`: every UTF-8 encode fails), duplicate keys (the last silently wins),
+nesting deep enough to exhaust the recursion limit, and integers of more than 4,300 digits.
+`loads` refuses each of them with a `JsonProblem` that says what and where (line and column of
+the text, or the JSON path of the value); `problems` checks a value that did not come from text.
+"""
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+#: The deepest nesting accepted (objects and arrays inside each other). Consumers of the three
+#: clouds choke long before Python does; 32 levels is deep for any real event.
+MAX_DEPTH = 32
+#: Python refuses to convert longer integers (sys.get_int_max_str_digits()).
+MAX_INT_DIGITS = 4300
+_TOO_MANY_DIGITS = 10**MAX_INT_DIGITS
+_UNSAFE_CHARACTER = re.compile(r"[\x00\ud800-\udfff]")
+#: Tokens outside strings, for locating a problem the parser's hooks cannot place.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[\[\]{}]')
+
+
+class JsonProblem(ValueError):
+    """The text or value is not acceptable; the message says what and where."""
+
+
+class _DuplicateKeys(dict):
+    """An object in which a key appeared more than once (the key is kept for the message)."""
+
+    duplicate: str = ""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    seen: set[str] = set()
+    flagged = _DuplicateKeys(value)
+    flagged.duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+    return flagged
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _ConstantFound(name)
+
+
+class _ConstantFound(Exception):
+    pass
+
+
+def loads(text: str | bytes, *, root: str = "data", max_depth: int = MAX_DEPTH, check_strings: bool = True) -> Any:
+    """Parse JSON text strictly. Raises JsonProblem naming the problem and where it is.
+
+    `root` names the whole value in paths ("data.lines[0]"). With `check_strings=False`, NUL and
+    lone surrogates in strings are let through (for a body that is stored as escaped text)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise JsonProblem(f"The text is not UTF-8 (byte {error.start + 1}).") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_pairs)
+    except json.JSONDecodeError as error:
+        raise JsonProblem(f"Invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}.") from None
+    except _ConstantFound as found:
+        where = _locate(text, lambda token: token in ("NaN", "Infinity", "-Infinity"))
+        raise JsonProblem(f"{found} is not a JSON number{where}; JSON has no NaN or infinity.") from None
+    except RecursionError:
+        raise JsonProblem(_too_deep(max_depth) + _depth_location(text, max_depth) + ".") from None
+    except ValueError:  # the only other ValueError json raises: an integer too long to convert
+        where = _locate(text, lambda token: len(token.lstrip("-")) > MAX_INT_DIGITS and token[-1].isdigit())
+        raise JsonProblem(f"A number has more than {MAX_INT_DIGITS:,} digits{where}.") from None
+    for problem in _walk(value, root, max_depth, check_strings):
+        raise JsonProblem(problem)
+    return value
+
+
+def problems(value: Any, *, root: str = "data", max_depth: int = MAX_DEPTH) -> list[str]:
+    """What makes a value (not from text: a CSV cell, a caller's dict) unacceptable as JSON data."""
+    return list(_walk(value, root, max_depth, check_strings=True))
+
+
+def unsafe_text(text: str) -> str:
+    """Why a string cannot be stored or sent ("" when it can): NUL or a lone surrogate."""
+    found = _UNSAFE_CHARACTER.search(text)
+    if found is None:
+        return ""
+    if found.group() == "\x00":
+        return "contains the NUL character (\\u0000)"
+    return f"contains a lone surrogate (\\u{ord(found.group()):04x}), which is not Unicode text"
+
+
+def _walk(value: Any, root: str, max_depth: int, check_strings: bool) -> Iterator[str]:
+    """Every problem of a parsed value, first found first, without recursion."""
+    stack: list[tuple[Any, str, int]] = [(value, root, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth >= max_depth:
+                yield f"{path}: {_too_deep(max_depth)}."
+                return
+            if isinstance(item, _DuplicateKeys):
+                yield f"{path}: the key {item.duplicate!r} appears more than once; keep one."
+                return
+            for key in reversed(list(item)):
+                if not isinstance(key, str):
+                    yield f"{path}: the key {key!r} is not a string."
+                    return
+                if check_strings and (why := unsafe_text(key)):
+                    yield f"{path}: a key {why}."
+                    return
+                stack.append((item[key], _member(path, key), depth + 1))
+        elif isinstance(item, list | tuple):
+            if depth >= max_depth:
+                yield f"{path}: {_too_deep(max_depth)}."
+                return
+            stack.extend((element, f"{path}[{index}]", depth + 1) for index, element in reversed(list(enumerate(item))))
+        elif isinstance(item, str):
+            if check_strings and (why := unsafe_text(item)):
+                yield f"{path}: the text {why}."
+                return
+        elif isinstance(item, float):
+            if math.isnan(item):
+                yield f"{path}: NaN is not a JSON number."
+                return
+            if math.isinf(item):
+                yield f"{path}: the number is too large (beyond ±1.8e308, it would be infinity)."
+                return
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if abs(item) >= _TOO_MANY_DIGITS:
+                yield f"{path}: the number has more than {MAX_INT_DIGITS:,} digits."
+                return
+        elif item is not None and not isinstance(item, bool):
+            yield f"{path}: {type(item).__name__} is not a JSON value."
+            return
+
+
+def _member(path: str, key: str) -> str:
+    return f"{path}.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"{path}[{json.dumps(key)}]"
+
+
+def _too_deep(max_depth: int) -> str:
+    return f"nested more than {max_depth} levels deep (HELIOS accepts at most {max_depth})"
+
+
+def _position(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f" at line {line}, column {column}"
+
+
+def _locate(text: str, wanted: Any) -> str:
+    """ " at line L, column C" of the first token outside strings that `wanted` accepts."""
+    for match in _TOKEN.finditer(text):
+        if not match.group().startswith('"') and wanted(match.group()):
+            return _position(text, match.start())
+    return ""
+
+
+def _depth_location(text: str, max_depth: int) -> str:
+    depth = 0
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > max_depth:
+                return _position(text, match.start())
+        elif token in ("]", "}"):
+            depth -= 1
+    return ""

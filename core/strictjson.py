@@ -53,11 +53,20 @@ class _ConstantFound(Exception):
     pass
 
 
-def loads(text: str | bytes, *, root: str = "data", max_depth: int = MAX_DEPTH, check_strings: bool = True) -> Any:
+def loads(
+    text: str | bytes,
+    *,
+    root: str = "data",
+    max_depth: int = MAX_DEPTH,
+    outer_levels: int = 0,
+    check_strings: bool = True,
+) -> Any:
     """Parse JSON text strictly. Raises JsonProblem naming the problem and where it is.
 
-    `root` names the whole value in paths ("data.lines[0]"). With `check_strings=False`, NUL and
-    lone surrogates in strings are let through (for a body that is stored as escaped text)."""
+    `root` names the whole value in paths ("data.lines[0]"). `outer_levels` are levels of an
+    envelope around the data that do not count against `max_depth` (a bulk line's object). With
+    `check_strings=False`, NUL and lone surrogates in strings are let through (for a body that is
+    stored as escaped text)."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -71,11 +80,12 @@ def loads(text: str | bytes, *, root: str = "data", max_depth: int = MAX_DEPTH, 
         where = _locate(text, lambda token: token in ("NaN", "Infinity", "-Infinity"))
         raise JsonProblem(f"{found} is not a JSON number{where}; JSON has no NaN or infinity.") from None
     except RecursionError:
-        raise JsonProblem(_too_deep(max_depth) + _depth_location(text, max_depth) + ".") from None
+        where = _depth_location(text, max_depth + outer_levels)
+        raise JsonProblem(f"{_too_deep(max_depth)}{where}.") from None
     except ValueError:  # the only other ValueError json raises: an integer too long to convert
         where = _locate(text, lambda token: len(token.lstrip("-")) > MAX_INT_DIGITS and token[-1].isdigit())
         raise JsonProblem(f"A number has more than {MAX_INT_DIGITS:,} digits{where}.") from None
-    for problem in _walk(value, root, max_depth, check_strings):
+    for problem in _walk(value, root, max_depth, check_strings, outer_levels):
         raise JsonProblem(problem)
     return value
 
@@ -95,9 +105,9 @@ def unsafe_text(text: str) -> str:
     return f"contains a lone surrogate (\\u{ord(found.group()):04x}), which is not Unicode text"
 
 
-def _walk(value: Any, root: str, max_depth: int, check_strings: bool) -> Iterator[str]:
+def _walk(value: Any, root: str, max_depth: int, check_strings: bool, outer_levels: int = 0) -> Iterator[str]:
     """Every problem of a parsed value, first found first, without recursion."""
-    stack: list[tuple[Any, str, int]] = [(value, root, 0)]
+    stack: list[tuple[Any, str, int]] = [(value, root, -outer_levels)]
     while stack:
         item, path, depth = stack.pop()
         if isinstance(item, dict):
@@ -173,3 +183,12 @@ def _depth_location(text: str, max_depth: int) -> str:
         elif token in ("]", "}"):
             depth -= 1
     return ""
+
+
+def pretty(value: Any) -> str:
+    """Indented JSON text for a page or a form; a value stored before the input gate existed that
+    is nested too deeply to encode gets a note instead of an error page."""
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    except (RecursionError, ValueError):
+        return f"(This value is nested too deeply to show; HELIOS accepts at most {MAX_DEPTH} levels.)"

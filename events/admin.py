@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from core import strictjson
 from helios_site import audit
 from helios_site.audit import Actor
 from helios_site.badges import badge
@@ -106,7 +107,7 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="data")
     def data_json(self, obj: Event) -> SafeString:
-        return format_html('<pre class="helios-json">{}</pre>', json.dumps(obj.data, indent=2, ensure_ascii=False))
+        return format_html('<pre class="helios-json">{}</pre>', strictjson.pretty(obj.data))
 
     def search_q(self, term: str, event_id: uuid.UUID | None, subject_event_ids: list[uuid.UUID]) -> Q:
         """The event by id, or the events with that subject."""

@@ -30,8 +30,9 @@ from .services import EventSpec, create_events, validated_events
 from .validation import PublishRejected, json_type_name
 
 ATTRIBUTE_COLUMNS = ("type", "source", "subject")
-#: A CSV cell meant as a number: refused, not kept as text, when JSON cannot carry it.
-NUMBER_LIKE_CELL = re.compile(r"\s*-?(?:NaN|Infinity|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*")
+#: A CSV cell that is a number by JSON's grammar, or NaN/Infinity: refused, not kept as text,
+#: when JSON cannot carry it (NaN, Infinity, 1e400, more than 4,300 digits).
+NUMBER_CELL = re.compile(r"\s*-?(?:NaN|Infinity|(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*")
 #: Errors listed to the operator; the rest are counted.
 MAX_ERRORS_SHOWN = 50
 
@@ -91,7 +92,7 @@ def parse_jsonl(text: str, defaults: BulkDefaults) -> tuple[list[NumberedSpec], 
         if not line.strip():
             continue
         try:
-            value = strictjson.loads(line, root="$")
+            value = strictjson.loads(line, root="$", outer_levels=1)  # an envelope line's data is one level in
         except strictjson.JsonProblem as problem:
             errors.append(f"line {number}: {_line_problem(problem)}")
             continue
@@ -111,7 +112,7 @@ def _cell(value: str, column: str) -> Any:
     try:
         parsed = strictjson.loads(value, root=f"data.{column}")
     except strictjson.JsonProblem as problem:
-        if NUMBER_LIKE_CELL.fullmatch(value):
+        if NUMBER_CELL.fullmatch(value):
             hint = (
                 " (pandas writes NaN for a missing value: leave the cell empty or write null)" if "NaN" in value else ""
             )

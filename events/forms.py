@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from core import strictjson
 from providers.models import ProviderConfig
 from providers.services import effective_mode
 
@@ -87,7 +88,7 @@ class ComposeEventForm(ProductionConfirmationForm):
                 "event_type": event.type,
                 "source": event.source,
                 "subject": event.subject,
-                "data": json.dumps(event.data, indent=2),
+                "data": strictjson.pretty(event.data),
             }
         )
 

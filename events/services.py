@@ -731,6 +731,7 @@ def resend_to(*, event: Event, providers: Sequence[ProviderConfig], actor: Actor
     already = set(event.deliveries.values_list("provider_id", flat=True))
     new = [p for p in providers if p.pk not in already]
     errors = [] if new else ["The event already has a delivery for every chosen provider."]
+    errors += data_problems(event.data)  # stored before the input gate existed
     errors += [f"{p.name} is disabled; enable it before publishing to it." for p in new if not p.enabled]
     outgoing = outgoing_event(event)
     errors += [f"{p.name}: {problem}" for p in new for problem in check_event(p, outgoing)]

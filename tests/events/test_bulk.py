@@ -72,7 +72,7 @@ def test_a_bad_file_creates_nothing_and_lists_every_bad_line_in_order(admin_clie
     assert response.status_code == 200
     assert nothing_created()
     assert error_lines(response) == [
-        "line 2: invalid JSON at column 31: Expecting value.",
+        "line 2: Invalid JSON at column 31: Expecting value.",
         "line 4: a line must be a JSON object ({…}), not an array.",
         "line 5: Template OrderPlaced: data.amount: -1 is less than or equal to the minimum of 0",
     ]
@@ -105,7 +105,7 @@ def test_a_csv_data_column_holds_json_and_a_row_with_extra_cells_is_an_error(adm
     assert nothing_created()
     assert error_lines(response) == [
         "line 3: more cells than the header has columns.",
-        "line 4: the data cell is not JSON (column 1: Expecting value).",
+        "line 4: the data cell: Invalid JSON at column 1: Expecting value.",
     ]
 
 

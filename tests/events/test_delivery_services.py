@@ -38,7 +38,7 @@ def test_publish_rolls_back_with_the_callers_transaction(demo_providers):
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [([1, 2], "must be a JSON object, not an array"), ("x", "not a string"), (None, "not null")],
+    [([1, 2], "must be a JSON object ({…}), not an array"), ("x", "not a string"), (None, "not null")],
 )
 def test_non_object_data_is_rejected_and_nothing_created(demo_providers, data, message):
     with pytest.raises(PublishRejected) as rejected:
@@ -199,7 +199,7 @@ def test_publish_many_is_all_or_nothing_and_numbers_bad_events(demo_providers):
     good = EventSpec(event_type="T", source="s", data={"a": 1})
     with pytest.raises(PublishRejected) as rejected:
         publish_many(specs=[good, EventSpec(event_type="T", source="s", data=[1]), good], providers=demo_providers)
-    assert rejected.value.errors == ["event 2: The event data must be a JSON object, not an array."]
+    assert rejected.value.errors == ["event 2: The event data must be a JSON object ({…}), not an array."]
     assert (Event.objects.count(), Delivery.objects.count(), OrmQ.objects.count()) == (0, 0, 0)
     events = publish_many(specs=[good] * 5, providers=demo_providers)
     assert len(events) == 5 and Delivery.objects.count() == 15

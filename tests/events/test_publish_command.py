@@ -86,8 +86,8 @@ def test_wait_times_out_when_no_worker_runs(demo_providers):
     ("args", "message"),
     [
         (["--provider", "nope"], "Unknown provider 'nope'"),
-        (["--data", '{"a": '], "--data is not valid JSON (line 1, column 7"),
-        (["--data", "[1]"], "--data must be a JSON object"),
+        (["--data", '{"a": '], "--data: Invalid JSON at line 1, column 7"),
+        (["--data", "[1]"], "--data: The event data must be a JSON object ({…}), not an array"),
         (["--data", '{"pad": "' + "x" * 300_000 + '"}'], "aws-demo: The EventBridge entry is"),
     ],
 )

@@ -167,7 +167,11 @@ def test_eventgrid_structured_and_binary_cloudevents_from_the_cloudevents_sdk(cl
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (b"{not json", "The body is not JSON (line 1, column 2: Expecting property name enclosed in double quotes)."),
+        (
+            b"{not json",
+            "The body is not acceptable JSON: Invalid JSON at line 1, column 2: "
+            "Expecting property name enclosed in double quotes.",
+        ),
         (b"[]", "The body is an empty array: no events."),
         (b"[1]", "Event 1 is not a JSON object."),
         (b'[{"eventType": "T"}]', "Event 1 has no id."),

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 
 from django.db import DatabaseError, DataError, IntegrityError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from providers.inbound.auth import ReceiverAuthSettings, authenticate
@@ -69,7 +69,10 @@ def _receive(
         return _error(413, f"The body is larger than {receiver.max_body_bytes:,} bytes.")
     headers = {name.lower(): value for name, value in request.headers.items()}
     auth = _auth_settings(receiver)
-    outcome = authenticate(auth, headers, request.GET)
+    # The query string is read as UTF-8 whatever charset the Content-Type claims (request.GET would
+    # decode it with that charset: a wrong one mangles the token, an odd one raises).
+    query = QueryDict(request.META.get("QUERY_STRING", ""), encoding="utf-8")
+    outcome = authenticate(auth, headers, query)
     if not outcome.accepted:
         return _error(outcome.status, outcome.reason)
     if request.method == "OPTIONS":
@@ -114,7 +117,6 @@ POISON = (DataError, IntegrityError, UnicodeError, RecursionError, ValueError)
 
 def _never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def guarded(request: HttpRequest, config_id: int) -> HttpResponse:
-        request.encoding = "utf-8"  # a Content-Type charset must not decide how the query string reads
         try:
             return view(request, config_id)
         except POISON as error:

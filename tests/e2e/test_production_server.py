@@ -2,6 +2,7 @@
 security headers, and /readyz failing in words when PostgreSQL is down."""
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -104,3 +105,61 @@ def test_readyz_fails_in_words_when_postgresql_is_down(static_root):
         checks = json.loads(body)["checks"]
         assert checks["database"] == {"ok": False, "detail": "the database does not answer (OperationalError)"}
         assert checks["broker"]["ok"] is False
+
+
+def procfile_web_command(port: int) -> list[str]:
+    """The Procfile's web command as a platform runs it (one worker, this port)."""
+    line = next(x for x in (PROJECT_ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
+    words = line.removeprefix("web:").replace("${PORT:-8000}", str(port)).replace("${WEB_CONCURRENCY:-3}", "1")
+    return [sys.executable, "-m", *words.split()]
+
+
+def test_a_receiver_token_in_the_query_string_reaches_no_log_stream(
+    static_root, make_provider, make_receiver, tmp_path
+):
+    """The real gunicorn from the Procfile: its access log, its error log and Django's request log
+    (JSON lines, `request` extra included) never carry the token, although the token's variable has
+    no secret-sounding name (the query parameter's name is what gives it away)."""
+    token = "Qz7-not-in-any-log-9f2b1c4d"
+    config = make_provider("grid", "azure_eventgrid")
+    make_receiver(config, secret_env="GRID_PUSH_VALUE")
+    port = free_port()
+    out, err = (tmp_path / "stdout.log").open("w+"), (tmp_path / "stderr.log").open("w+")
+    env = production_env(static_root, GRID_PUSH_VALUE=token, LOG_FORMAT="json", LOG_LEVEL="INFO")
+    process = subprocess.Popen(procfile_web_command(port), cwd=PROJECT_ROOT, env=env, stdout=out, stderr=err)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not (_listening(port) and get(f"{url}/healthz")[0] == 200):
+            assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+        target = f"{url}/receive/eventgrid/{config.pk}/?token={token}&sig={token}"
+        assert _post(target, b'[{"id": "e-1", "eventType": "T"}]') == 200  # access log
+        assert _post(target, b"[{not json") == 400  # django.request warning with the request
+        assert _post(f"{url}/receive/eventgrid/{config.pk}/?token={token}x", b"[]") == 403
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:  # gunicorn's error log
+            raw.sendall(f"POST /receive/?token={token} HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".encode())
+            raw.recv(1024)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    out.seek(0)
+    err.seek(0)
+    logged = out.read() + err.read()
+    assert "/receive/eventgrid/" in logged and "Bad Request" in logged  # the lines are there …
+    assert "token=[redacted]" in logged
+    assert token not in logged  # … without the token
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _post(url: str, body: bytes) -> int:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code

@@ -1,5 +1,6 @@
 """Provider services: effective mode, clients per config, start-up report, first-run setup."""
 
+import concurrent.futures
 import json
 import logging
 import os
@@ -134,20 +135,20 @@ class ConnectionCheck:
     message: str
 
 
+#: What a connection test may take beyond the configured timeout before HELIOS stops waiting.
+CHECK_GRACE_SECONDS = 1.0
+
+
 def check_connection(config: ProviderConfig, *, actor: Actor | None = None) -> ConnectionCheck:
-    """Test the real cloud with the config's credentials (whatever its mode); store and audit the result."""
+    """Test the real cloud with the config's credentials (whatever its mode); store and audit the result.
+
+    Bounded in total by the provider timeout (SDK retries included): past it the result says the
+    cloud did not answer in time, and the SDK call is left to end on its own bounds."""
     found = resolve_credentials(config)
     if not found.ok:
         check = ConnectionCheck(False, f"credentials do not resolve: {found.problem}")
     else:
-        client = build_client(client_settings(config, with_credentials=True), mode=ProviderMode.PRODUCTION)
-        try:
-            check = ConnectionCheck(True, client.check_connection())
-        except Exception as exc:  # every SDK failure becomes words, never a stack trace
-            logger.info("connection test of %s failed: %s", config.name, type(exc).__name__)
-            check = ConnectionCheck(False, client.classify_exception(exc).describe())
-        finally:
-            client.close()
+        check = _bounded_check(config)
     ProviderConfig.objects.filter(pk=config.pk).update(
         last_check_at=timezone.now(), last_check_ok=check.ok, last_check_message=check.message[:500]
     )
@@ -159,6 +160,24 @@ def check_connection(config: ProviderConfig, *, actor: Actor | None = None) -> C
     )
     config.refresh_from_db(fields=["last_check_at", "last_check_ok", "last_check_message"])
     return check
+
+
+def _bounded_check(config: ProviderConfig) -> ConnectionCheck:
+    """The client's own check in a helper thread, waited for at most the provider timeout."""
+    client = build_client(client_settings(config, with_credentials=True), mode=ProviderMode.PRODUCTION)
+    timeout = settings.HELIOS_PROVIDER_TIMEOUT_SECONDS
+    runner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="helios-check")
+    future = runner.submit(client.check_connection)
+    future.add_done_callback(lambda _: client.close())  # closed once the SDK call is over, not under it
+    runner.shutdown(wait=False)
+    try:
+        return ConnectionCheck(True, future.result(timeout=timeout + CHECK_GRACE_SECONDS))
+    except concurrent.futures.TimeoutError:
+        logger.info("connection test of %s: no answer within %g s", config.name, timeout)
+        return ConnectionCheck(False, f"TIMEOUT: no answer from the cloud within {timeout:g} s (the timeout).")
+    except Exception as exc:  # every SDK failure becomes words, never a stack trace
+        logger.info("connection test of %s failed: %s", config.name, type(exc).__name__)
+        return ConnectionCheck(False, client.classify_exception(exc).describe())
 
 
 class ModeSwitchRefused(Exception):

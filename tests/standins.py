@@ -88,6 +88,9 @@ class PubSubStandIn:
     fail_next: collections.deque = field(default_factory=collections.deque)
     #: An error for every Publish call until cleared.
     fail_always: grpc.StatusCode | None = None
+    #: An error for every GetTopic call (the connection test) until cleared, and how many came.
+    fail_get_topic: grpc.StatusCode | None = None
+    get_topic_calls: int = 0
     publish_calls: int = 0
     #: A push subscription: every published message is POSTed here (with these headers).
     push_endpoint: str | None = None
@@ -122,6 +125,10 @@ class PubSubStandIn:
         return pubsub_types.Topic(name=request.name)
 
     def _get_topic(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self._lock:
+            self.get_topic_calls += 1
+        if self.fail_get_topic is not None:
+            context.abort(self.fail_get_topic, f"injected {self.fail_get_topic.name}")
         if request.topic not in self.topics:
             context.abort(grpc.StatusCode.NOT_FOUND, "Topic not found")
         return pubsub_types.Topic(name=request.topic)

@@ -221,8 +221,9 @@ class PubSubClient(SdkClient):
         return classify_pubsub_exception(exc)
 
     def check_connection(self) -> str:
-        """get_topic: proves endpoint, credentials and that the topic exists."""
-        topic = self.sdk.get_topic(topic=self.topic_path, timeout=self.settings.timeout_seconds)
+        """get_topic: proves endpoint, credentials and that the topic exists (retries included,
+        bounded by the client timeout: the SDK's default retry goes on for 600 s)."""
+        topic = self.sdk.get_topic(topic=self.topic_path, retry=self._retry(), timeout=self.settings.timeout_seconds)
         return f"topic {topic.name} found"
 
     def close_sdk(self, sdk: Any) -> None:

@@ -2,6 +2,8 @@
 
 import io
 import os
+import socket
+import time
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -192,3 +194,42 @@ def test_the_providers_command_runs_from_a_shell_with_system_checks(tmp_path):
         )
         assert result.returncode == 0, result.stderr
     assert "aws-demo" in result.stdout and "demo mode selected" in result.stdout
+
+
+class TestBoundedConnectionCheck:
+    """A connection test ends within the provider timeout (3 s here), SDK retries included, and says
+    what happened; before, Pub/Sub's default retry kept going for 600 s."""
+
+    #: Far below the 600 s the SDK would retry for; far above 3 s, however loaded the machine.
+    BOUND_SECONDS = 40
+
+    def test_pubsub_unavailable_ends_within_the_timeout(self, production_providers, pubsub_standin):
+        import grpc
+
+        pubsub_standin.fail_get_topic = grpc.StatusCode.UNAVAILABLE
+        started = time.monotonic()
+        out = io.StringIO()
+        with pytest.raises(SystemExit):
+            call_command("providers", "check", "gcp-prod", stdout=out)
+        assert time.monotonic() - started < self.BOUND_SECONDS
+        assert "UNAVAILABLE: Pub/Sub was unavailable." in out.getvalue()
+        assert pubsub_standin.get_topic_calls > 1  # the SDK did retry, within the bound
+
+    def test_a_cloud_that_never_answers_is_reported_as_a_timeout(self, production_providers):
+        silent = socket.socket()  # accepts connections (kernel backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        azure = production_providers["azure_eventgrid"]
+        azure.azure_endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}/api/events"
+        azure.save()
+        started = time.monotonic()
+        try:
+            out = io.StringIO()
+            with pytest.raises(SystemExit):
+                call_command("providers", "check", "azure-prod", stdout=out)
+        finally:
+            silent.close()
+        assert time.monotonic() - started < self.BOUND_SECONDS
+        # Said by the SDK's own read timeout, or by HELIOS's deadline when the SDK would go on longer.
+        assert "timed out" in out.getvalue() or "TIMEOUT: no answer from the cloud within 3 s" in out.getvalue()
+        assert ProviderConfig.objects.get(name="azure-prod").last_check_ok is False

@@ -35,6 +35,14 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def process_title(pid: int) -> str:
+    """A process's title (its command line, which setproctitle rewrites); "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
 def memory_kb(pids: list[int], field: str) -> dict[int, int]:
     """A /proc/<pid>/status memory field (VmRSS, VmHWM) per live process, in kB."""
     usage = {}

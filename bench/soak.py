@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import memory_kb, process_tree  # noqa: E402
+from common import memory_kb, process_title, process_tree  # noqa: E402
 from throughput import CREDENTIALS, setup_django  # noqa: E402
 
 OUTAGE_SECONDS = 20
@@ -161,15 +161,22 @@ class Stack:
 
 
 def kill_a_worker(stack: Stack, turn: int) -> str:
-    """SIGKILL the busiest-looking worker process of one cluster (the sentinel respawns it)."""
+    """SIGKILL a worker process of one cluster, one busy with a task if any is within 2 s (the
+    sentinel respawns it). django-q2 titles its workers "qcluster … idle|processing …"."""
     cluster = stack.workers[turn % 2]
-    tree = process_tree(cluster.pid)
-    victims = tree[2:] or tree[1:]  # children of the cluster's sentinel; skip the cluster itself
-    if not victims:
+    deadline = time.monotonic() + 2
+    while True:
+        titles = {pid: title for pid in process_tree(cluster.pid) if (title := process_title(pid))}
+        busy = [pid for pid, title in titles.items() if " processing " in title]
+        idle = [pid for pid, title in titles.items() if title.endswith(" idle")]
+        if busy or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    if not (busy or idle):
         return "worker kill: no worker process found"
-    victim = victims[-1]
+    victim = (busy or idle)[0]
     os.kill(victim, signal.SIGKILL)
-    return f"worker kill: SIGKILL pid {victim} of cluster {turn % 2 + 1}"
+    return f"worker kill: SIGKILL pid {victim} of cluster {turn % 2 + 1} ({'busy' if busy else 'idle'})"
 
 
 def provider_outage(stack: Stack, turn: int) -> str:

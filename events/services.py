@@ -5,18 +5,20 @@ delivery is a row before anything is sent, a task only says "look at the databas
 this provider config now", and the sweeper rings again for anything a lost task left.
 """
 
+import contextlib
+import functools
 import logging
 import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, connection, router, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_q.conf import Conf
@@ -379,7 +381,8 @@ def claim_due(*, provider_id: int, limit: int) -> tuple[uuid.UUID, list[Delivery
     if not claimed_count:
         return token, []
     claimed = Delivery.objects.filter(claim_token=token, status=DeliveryStatus.SENDING).select_related("event")
-    return token, list(claimed.only(*CLAIMED_FIELDS).order_by("id"))
+    lease = LeaseKeeper(token)
+    return token, on_fresh_connection(lambda: list(claimed.only(*CLAIMED_FIELDS).order_by("id")), until=lease.expires)
 
 
 #: What sending and recording need of a claimed delivery (fewer columns, less parsing).
@@ -409,6 +412,7 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
     """
     current = effective_mode(config)
     outcomes = []
+    lease = LeaseKeeper(token)
     for mode in (ProviderMode.DEMO, ProviderMode.PRODUCTION):
         group = [d for d in deliveries if d.mode == mode]
         if not group:
@@ -419,44 +423,91 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
         if mode == ProviderMode.PRODUCTION and not current.is_production:
             results = [production_unavailable(event.id, current.reason) for event in events]
         else:
-            results = client_for(config, mode).publish(events, after_batch=LeaseKeeper(token))
+            results = client_for(config, mode).publish(events, after_batch=lease)
         latency_ms = int((time.monotonic() - started) * 1000)
         finished_at = timezone.now()
-        outcomes += record_results(
+        entries = list(zip(group, results, strict=True))
+        # The provider has answered: record it even if the database connection dropped meanwhile
+        # (a fresh one, while the lease holds), or the lease expires and the batch goes out again.
+        record = functools.partial(
+            record_results,
             token=token,
-            entries=list(zip(group, results, strict=True)),
+            entries=entries,
             mode=mode,
             policy=config,
             started_at=started_at,
             finished_at=finished_at,
             latency_ms=latency_ms,
         )
-        circuit.record(
-            config,
-            succeeded=sum(r.ok for r in results),
-            failed=sum(
-                r.outcome is Outcome.RETRYABLE_ERROR and r.error_code not in NOT_PROVIDER_HEALTH for r in results
-            ),
-        )
+        outcomes += on_fresh_connection(record, until=lease.expires)
+        failed = sum(r.outcome is Outcome.RETRYABLE_ERROR and r.error_code not in NOT_PROVIDER_HEALTH for r in results)
+        count = functools.partial(circuit.record, config, succeeded=sum(r.ok for r in results), failed=failed)
+        try:
+            on_fresh_connection(count, until=lease.expires)
+        except (OperationalError, InterfaceError):  # the outcome is recorded; the circuit counts the next one
+            logger.warning("provider %s: the circuit could not count this batch (database unavailable)", config.name)
     return outcomes
+
+
+Result = TypeVar("Result")
+#: Pauses between tries on a fresh connection (then the last one, repeated, until the deadline).
+RECONNECT_PAUSES_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+def on_fresh_connection(action: Callable[[], Result], *, until: Callable[[], float]) -> Result:
+    """Run a database action; when the connection drops (server restart, pg_terminate_backend,
+    network), run it again on a fresh connection until the monotonic deadline `until()`.
+
+    For what must not be lost once a provider has answered. Inside a transaction nothing can be
+    retried: the error goes to the caller. The action must be safe to run again: recording is,
+    because it only updates deliveries still held by the claim."""
+    tries = 0
+    while True:
+        try:
+            return action()
+        except (OperationalError, InterfaceError):
+            pause = RECONNECT_PAUSES_SECONDS[min(tries, len(RECONNECT_PAUSES_SECONDS) - 1)]
+            if connection.in_atomic_block or time.monotonic() + pause >= until():
+                raise
+            logger.warning("the database connection dropped; trying again on a fresh one (try %d)", tries + 1)
+            with contextlib.suppress(OperationalError, InterfaceError):  # already gone: the next query reconnects
+                connection.close()
+            time.sleep(pause)
+            tries += 1
 
 
 class LeaseKeeper:
     """Renews a claim's lease between provider calls once half of it is used, so a claim of
     many batches never outlives its lease while each single call stays within it."""
 
+    #: Seconds before the lease's end after which HELIOS stops trying to record (the sweeper may
+    #: recover the deliveries then; a record landing after that would race it).
+    SAFETY_MARGIN_SECONDS = 2.0
+
     def __init__(self, token: uuid.UUID) -> None:
         self.token = token
         self.renewed = time.monotonic()
+
+    def expires(self) -> float:
+        """The monotonic time until which this worker may still record the claim's outcomes."""
+        return self.renewed + settings.HELIOS_LEASE_SECONDS - self.SAFETY_MARGIN_SECONDS
 
     def __call__(self) -> None:
         lease = settings.HELIOS_LEASE_SECONDS
         if time.monotonic() - self.renewed < lease / 2:
             return
-        Delivery.objects.filter(claim_token=self.token, status=DeliveryStatus.SENDING).update(
-            lease_expires_at=timezone.now() + timedelta(seconds=lease)
-        )
-        self.renewed = time.monotonic()
+        renewed_at = time.monotonic()
+        try:
+            on_fresh_connection(
+                lambda: Delivery.objects.filter(claim_token=self.token, status=DeliveryStatus.SENDING).update(
+                    lease_expires_at=timezone.now() + timedelta(seconds=lease)
+                ),
+                until=self.expires,
+            )
+        except (OperationalError, InterfaceError):  # never stop a publish half-way: the lease runs out instead
+            logger.warning("the lease of claim %s could not be renewed (database unavailable)", self.token)
+            return
+        self.renewed = renewed_at
 
 
 def production_unavailable(event_id: str, reason: str) -> PublishResult:

@@ -115,3 +115,30 @@ def test_the_cluster_recovers_when_its_database_connections_are_killed(demo_prov
     wait_until_all_final(90, sweep_every=2.0)
     assert Delivery.objects.filter(status="succeeded").count() == 150
     assert cluster.process.poll() is None, "the cluster itself must survive"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_terminate_backend needs PostgreSQL")
+def test_a_connection_killed_while_the_provider_answers_is_recorded_on_a_fresh_one(
+    production_providers, eventgrid_sink, start_qcluster
+):
+    """The provider accepted the batch; the worker's database connection died meanwhile. The
+    outcome is recorded on a fresh connection while the lease holds: no unknown attempt, nothing
+    sent twice (before, the lease expired and the whole batch went out again)."""
+    config = production_providers["azure_eventgrid"]
+    eventgrid_sink.delay_seconds = 3.0
+    start_qcluster(HELIOS_SEND_BATCH_SIZE="10", HELIOS_LEASE_SECONDS="30")
+    events = publish_many(config, 10)
+    deadline = time.monotonic() + 30
+    while not eventgrid_sink.in_flight:
+        assert time.monotonic() < deadline, "no batch in flight"
+        time.sleep(0.02)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    wait_until_all_final(90, sweep_every=1.0)
+    assert not DeliveryAttempt.objects.filter(outcome=AttemptOutcome.UNKNOWN).exists()
+    assert DeliveryAttempt.objects.count() == 10
+    received = collections.Counter(e["id"] for e in eventgrid_sink.events())
+    assert received == collections.Counter(str(e.id) for e in events)  # each exactly once

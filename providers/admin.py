@@ -1,7 +1,9 @@
 """Admin for provider configs: effective mode, connection tests, audited mode switches."""
 
 import os
+from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
@@ -29,10 +31,12 @@ from .models import (
     ReceiverSettings,
 )
 from .services import (
+    TARGET_FIELDS,
     ModeSwitchRefused,
     check_connection,
     deployment_allows_production,
     effective_mode,
+    production_target_problem,
     resolve_credentials,
     switch_mode,
 )
@@ -88,8 +92,34 @@ class ReceiverSettingsInline(admin.StackedInline):
         return f"{obj.secret_env} is {'set' if found else 'NOT set: requests are refused with 503'}"
 
 
+class ProviderConfigForm(forms.ModelForm):
+    """The config form; a production config's target changes need a typed confirmation."""
+
+    confirm_production_target = forms.CharField(
+        required=False,
+        label="Confirm the new production target",
+        help_text="Only when changing where a PRODUCTION config sends (region, bus, endpoint, project, topic, "
+        "emulator host, credentials): type the config's name.",
+    )
+    #: Who is saving (set per request by ProviderConfigAdmin.get_form).
+    actor: Actor = Actor()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        problem = production_target_problem(
+            config=self.instance,
+            changed=self.changed_data,
+            actor=self.actor,
+            confirmation=cleaned.get("confirm_production_target", ""),
+        )
+        if problem:
+            raise forms.ValidationError(problem, code="production_target")
+        return cleaned
+
+
 @admin.register(ProviderConfig)
 class ProviderConfigAdmin(admin.ModelAdmin):
+    form = ProviderConfigForm
     inlines = [ReceiverSettingsInline]
     list_display = [
         "name",
@@ -223,6 +253,16 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             return f"projects/{options['project']}/topics/{options['topic']}"
         return f"{options['endpoint']} ({options['input_schema']})"
 
+    def get_form(self, request: HttpRequest, obj: ProviderConfig | None = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": Actor.from_request(request)})
+
+    def get_fieldsets(self, request: HttpRequest, obj: ProviderConfig | None = None) -> list:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None and obj.mode == ProviderMode.PRODUCTION:
+            fieldsets.insert(1, ("Production target", {"fields": ["confirm_production_target"]}))
+        return fieldsets
+
     def has_delete_permission(self, request: HttpRequest, obj: ProviderConfig | None = None) -> bool:
         """A config with deliveries is history: it can be disabled, not deleted."""
         if obj is not None and obj.deliveries.exists():
@@ -231,13 +271,20 @@ class ProviderConfigAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ProviderConfig, form: object, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        changed = sorted(form.changed_data) if change else []
+        changed = sorted(set(form.changed_data) - {"confirm_production_target"}) if change else []
+        retargeted = [name for name in changed if name in TARGET_FIELDS and obj.mode == ProviderMode.PRODUCTION]
+        summary = f"Changed {', '.join(changed) or 'nothing'}" if change else f"Created {obj.get_kind_display()}"
+        if retargeted:
+            summary = f"PRODUCTION target changed (confirmed by name): {', '.join(retargeted)}"
         audit.record(
             actor=Actor.from_request(request),
             action=AuditAction.CONFIG_CHANGE if change else AuditAction.CONFIG_CREATE,
             target=f"provider {obj.name}",
-            summary=f"Changed {', '.join(changed) or 'nothing'}" if change else f"Created {obj.get_kind_display()}",
-            details={"fields": {name: str(getattr(obj, name)) for name in changed}},
+            summary=summary,
+            details={
+                "fields": {name: str(getattr(obj, name)) for name in changed},
+                "before": {name: str(form.initial.get(name, "")) for name in changed},
+            },
         )
 
     def save_formset(self, request: HttpRequest, form: object, formset: object, change: bool) -> None:

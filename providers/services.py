@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -178,6 +179,44 @@ def _bounded_check(config: ProviderConfig) -> ConnectionCheck:
     except Exception as exc:  # every SDK failure becomes words, never a stack trace
         logger.info("connection test of %s failed: %s", config.name, type(exc).__name__)
         return ConnectionCheck(False, client.classify_exception(exc).describe())
+
+
+#: Fields that decide where a config's events go and with which credentials: on a production
+#: config, changing any of them is as grave as switching to production.
+TARGET_FIELDS = (
+    "kind",
+    "aws_region",
+    "aws_event_bus",
+    "aws_endpoint_url",
+    "gcp_project",
+    "gcp_topic",
+    "gcp_emulator_host",
+    "azure_endpoint",
+    "credentials_env_prefix",
+)
+
+
+def production_target_problem(
+    *, config: ProviderConfig, changed: Sequence[str], actor: Actor, confirmation: str
+) -> str:
+    """Why this change of a production config's target may not be saved ("" when it may): it needs
+    the permission to switch to production and the config's name typed as confirmation."""
+    fields = [name for name in TARGET_FIELDS if name in changed]
+    if config.pk is None or config.mode != ProviderMode.PRODUCTION or not fields:
+        return ""
+    labels = ", ".join(str(ProviderConfig._meta.get_field(name).verbose_name) for name in fields)
+    user = actor.account
+    if user is None or not user.has_perm("providers.switch_mode"):
+        return (
+            f"{config.name} is a PRODUCTION config: changing where it sends ({labels}) needs the permission "
+            "to switch providers to production."
+        )
+    if confirmation.strip() != config.name:
+        return (
+            f"{config.name} is a PRODUCTION config: this changes where its events and credentials go ({labels}). "
+            f"Type its name, {config.name}, in the confirmation field to save."
+        )
+    return ""
 
 
 class ModeSwitchRefused(Exception):

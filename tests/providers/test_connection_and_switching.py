@@ -233,3 +233,67 @@ class TestBoundedConnectionCheck:
         # Said by the SDK's own read timeout, or by HELIOS's deadline when the SDK would go on longer.
         assert "timed out" in out.getvalue() or "TIMEOUT: no answer from the cloud within 3 s" in out.getvalue()
         assert ProviderConfig.objects.get(name="azure-prod").last_check_ok is False
+
+
+class TestProductionTarget:
+    """Pointing a production config elsewhere is as grave as switching it to production: the
+    permission, the config's name typed as confirmation, and an audit entry with before and after."""
+
+    def form_data(self, client, config) -> tuple[str, dict]:
+        url = reverse("admin:providers_providerconfig_change", args=[config.pk])
+        page = client.get(url)
+        assert page.status_code == 200
+        form = page.context["adminform"].form
+        data = {name: value for name, value in form.initial.items() if value is not None and name in form.fields}
+        for inline in page.context["inline_admin_formsets"]:  # the receiver, where the user may see it
+            management = inline.formset.management_form
+            data |= {management.add_prefix(name): value for name, value in management.initial.items()}
+        return url, data | {"enabled": "on"}
+
+    def test_an_operator_without_the_switch_permission_cannot_retarget_production(self, client, make_provider):
+        from django.contrib.auth.models import Group
+
+        config = make_provider("az", "azure_eventgrid", mode="production", azure_endpoint="https://good.example/api")
+        user = User.objects.create_user("cfg", password="a-long-password-1", is_staff=True)
+        user.user_permissions.add(
+            *Permission.objects.filter(codename__in=["view_providerconfig", "change_providerconfig"])
+        )
+        assert not Group.objects.filter(user=user).exists()
+        client.force_login(user)
+        url, data = self.form_data(client, config)
+        response = client.post(
+            url, data | {"azure_endpoint": "https://evil.example/api", "confirm_production_target": "az"}
+        )
+        assert response.status_code == 200
+        assert "needs the permission to switch providers to production" in response.content.decode()
+        config.refresh_from_db()
+        assert config.azure_endpoint == "https://good.example/api"
+        # Fields that do not retarget it stay editable for them.
+        response = client.post(url, data | {"max_attempts": 9})
+        assert response.status_code == 302
+
+    def test_the_name_must_be_typed_and_the_change_is_audited_with_before_and_after(self, admin_client, make_provider):
+        from helios_site.models import AuditEntry
+
+        config = make_provider("az", "azure_eventgrid", mode="production", azure_endpoint="https://good.example/api")
+        url, data = self.form_data(admin_client, config)
+        change = data | {"azure_endpoint": "https://new.example/api"}
+        refused = admin_client.post(url, change)
+        assert refused.status_code == 200
+        assert "Type its name, az, in the confirmation field to save." in refused.content.decode()
+        assert admin_client.post(url, change | {"confirm_production_target": "not-az"}).status_code == 200
+        config.refresh_from_db()
+        assert config.azure_endpoint == "https://good.example/api"
+
+        assert admin_client.post(url, change | {"confirm_production_target": "az"}).status_code == 302
+        config.refresh_from_db()
+        assert config.azure_endpoint == "https://new.example/api"
+        entry = AuditEntry.objects.filter(action="config_change").latest("at")
+        assert entry.summary == "PRODUCTION target changed (confirmed by name): azure_endpoint"
+        assert entry.details["before"] == {"azure_endpoint": "https://good.example/api"}
+        assert entry.details["fields"] == {"azure_endpoint": "https://new.example/api"}
+
+    def test_a_demo_config_is_retargeted_freely(self, admin_client, make_provider):
+        config = make_provider("az", "azure_eventgrid", azure_endpoint="https://good.example/api")
+        url, data = self.form_data(admin_client, config)
+        assert admin_client.post(url, data | {"azure_endpoint": "https://other.example/api"}).status_code == 302

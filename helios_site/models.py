@@ -15,6 +15,7 @@ class AuditAction(models.TextChoices):
     CONNECTION_TEST = "connection_test", "Connection test"
     EXPORT = "export", "Export"
     BULK_UPLOAD = "bulk_upload", "Bulk upload"
+    TASK_RESUBMIT = "task_resubmit", "Task resubmitted"
 
 
 class AuditEntry(models.Model):

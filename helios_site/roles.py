@@ -37,6 +37,9 @@ ADMIN = [
     "django_q.view_schedule",
     "django_q.view_success",
     "django_q.view_failure",
+    # Only to resubmit tasks (audited); their pages stay read-only.
+    "django_q.change_success",
+    "django_q.change_failure",
     "django_q.view_ormq",
 ]
 ROLES: dict[str, list[str]] = {"Viewer": VIEWER, "Publisher": PUBLISHER, "Operator": OPERATOR, "Admin": ADMIN}

@@ -98,3 +98,31 @@ def test_the_trail_is_read_only_and_filterable(admin_client, demo_providers):
     assert "Published OrderPlaced" not in admin_client.get(listing, {"action__exact": "retry"}).content.decode()
     assert admin_client.post(reverse("admin:helios_site_auditentry_delete", args=[entry.pk])).status_code == 403
     assert admin_client.get(reverse("admin:helios_site_auditentry_add")).status_code == 403
+
+
+def test_resubmitting_failed_tasks_needs_the_change_permission_and_is_audited(client, db):
+    from django.contrib.auth.models import Group, Permission, User
+    from django.utils import timezone
+    from django_q.models import Failure, OrmQ, Task
+
+    now = timezone.now()
+    Task.objects.create(
+        id="a" * 32, name="send-provider-1-x", func="events.tasks.sweep", started=now, stopped=now, success=False
+    )
+    url = reverse("admin:django_q_failure_changelist")
+    action = {"action": "resubmit_tasks", "_selected_action": ["a" * 32]}
+
+    viewer = User.objects.create_user("viewer", password="a-long-password-1", is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(codename="view_failure"))
+    client.force_login(viewer)
+    assert client.get(url).status_code == 200
+    client.post(url, action)
+    assert (OrmQ.objects.count(), Failure.objects.count(), AuditEntry.objects.count()) == (0, 1, 0)
+
+    admin_role = User.objects.create_user("ops-admin", password="a-long-password-1", is_staff=True)
+    admin_role.groups.add(Group.objects.get(name="Admin"))
+    client.force_login(admin_role)
+    assert client.post(url, action).status_code == 302
+    assert (OrmQ.objects.count(), Failure.objects.count()) == (1, 0)
+    [entry] = AuditEntry.objects.filter(action="task_resubmit")
+    assert (entry.actor, entry.summary) == (admin_role, "Resubmitted 1 task(s): send-provider-1-x")

@@ -6,6 +6,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 
+from core.client_address import client_address
+
 from .models import AuditEntry
 
 
@@ -18,8 +20,8 @@ class Actor:
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> "Actor":
-        """The logged-in user and the address the web server saw."""
-        return cls(user=request.user, remote_addr=request.META.get("REMOTE_ADDR") or None)
+        """The logged-in user and the client's address (behind the trusted proxies, if any)."""
+        return cls(user=request.user, remote_addr=client_address(request) or None)
 
     @property
     def account(self) -> AbstractBaseUser | None:

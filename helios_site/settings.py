@@ -134,14 +134,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
-# django-axes first: failed logins are counted per user name and address, and a lock-out refuses
-# even the right password until the cool-off ends (HELIOS_LOGIN_* below).
+# Behind a load balancer or reverse proxy (the default when DEBUG is off): trust its
+# X-Forwarded-Proto, and take the client's address from X-Forwarded-For behind HELIOS_PROXY_COUNT
+# proxies (1 by default behind one; 0 when gunicorn faces clients directly). See
+# core/client_address.py and docs/operations.md.
+HELIOS_BEHIND_PROXY = env.bool("HELIOS_BEHIND_PROXY", default=not DEBUG)
+HELIOS_PROXY_COUNT = env.int("HELIOS_PROXY_COUNT", default=1 if HELIOS_BEHIND_PROXY else 0)
+if HELIOS_PROXY_COUNT < 0:
+    raise environ.ImproperlyConfigured("HELIOS_PROXY_COUNT must be 0 or more.")
+# django-axes first: failed logins are counted per user name and client address, and a lock-out
+# refuses even the right password from that address until the cool-off ends (HELIOS_LOGIN_* below).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env.int("HELIOS_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("HELIOS_LOGIN_LOCKOUT_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = env.int("HELIOS_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 AXES_VERBOSE = False
 
@@ -164,7 +172,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("HELIOS_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HELIOS_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("HELIOS_HSTS_PRELOAD", default=True)
-if env.bool("HELIOS_BEHIND_PROXY", default=not DEBUG):
+if HELIOS_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

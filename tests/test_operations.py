@@ -11,6 +11,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from events.models import Delivery, DeliveryAttempt, HourlyStats
 from events.services import publish_event, retry_now, send_due
 from helios_site import health
+from helios_site.audit import Actor
 from helios_site.logs import ContextFilter, JsonFormatter, RedactSecrets
 from helios_site.models import Heartbeat
 from tests.conftest import PROJECT_ROOT
@@ -267,6 +269,28 @@ def test_repeated_failed_logins_lock_the_account_out(client, settings):
     assert "Too many failed sign-ins" in locked.content.decode()
     User.objects.create_superuser("other", password="the-right-password-9")
     assert client.post(login, {"username": "other", "password": "the-right-password-9"}).status_code == 302
+
+
+def test_behind_a_load_balancer_a_lock_out_keys_on_the_client_not_the_balancer(client, settings):
+    """All requests come from the balancer's address; X-Forwarded-For names the client (the balancer
+    appends it, right-most). One client's failures lock that client out, not everyone."""
+    settings.HELIOS_PROXY_COUNT = 1
+    User.objects.create_superuser("admin", password="the-right-password-9")
+    login = reverse("admin:login")
+    balancer = {"REMOTE_ADDR": "10.0.0.2"}
+    attacker = {**balancer, "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    spoofing = {**balancer, "HTTP_X_FORWARDED_FOR": "203.0.113.9, 198.51.100.7"}  # the left part is the client's
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(login, {"username": "admin", "password": "wrong"}, **attacker)
+    assert client.post(login, {"username": "admin", "password": "the-right-password-9"}, **spoofing).status_code == 429
+    operator = {**balancer, "HTTP_X_FORWARDED_FOR": "192.0.2.44"}
+    signed_in = client.post(login, {"username": "admin", "password": "the-right-password-9"}, **operator)
+    assert signed_in.status_code == 302
+    request = RequestFactory().get("/", **operator)
+    request.user = User.objects.get(username="admin")
+    assert Actor.from_request(request).remote_addr == "192.0.2.44"
+    settings.HELIOS_PROXY_COUNT = 0
+    assert Actor.from_request(request).remote_addr == "10.0.0.2"
 
 
 def test_worker_log_lines_carry_the_provider_delivery_and_event(make_provider):

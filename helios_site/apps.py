@@ -9,7 +9,10 @@ class HeliosSiteConfig(AppConfig):
     verbose_name = "HELIOS"
 
     def ready(self) -> None:
+        from django_q.signals import post_spawn
+
         post_migrate.connect(_sync_roles, dispatch_uid="helios_roles")
+        post_spawn.connect(_worker_started, dispatch_uid="helios_worker_beat")
 
 
 def _sync_roles(sender: AppConfig, **kwargs: object) -> None:
@@ -18,3 +21,10 @@ def _sync_roles(sender: AppConfig, **kwargs: object) -> None:
         from .roles import ensure_roles
 
         ensure_roles()
+
+
+def _worker_started(sender: object, **kwargs: object) -> None:
+    """A worker process has started: it beats at once, so /readyz never goes by a dead one's beat."""
+    from .health import beat
+
+    beat()

@@ -2,8 +2,10 @@
 
 - `/healthz`: the process answers (no dependency checked).
 - `/readyz`: the database answers, every migration is applied, the broker answers, a worker beat
-  recently (the sweeper writes the beat every minute), plus each provider config's status. 200
-  when ready, 503 otherwise; the body says which check failed, in words.
+  recently (a worker process beats when it starts, and the sweeper every minute) and, when it
+  beat on this host, its process still runs. 200 when ready, 503 otherwise. To anyone the body
+  says only `{"ready": …}`; to whoever may read /metrics (its token, or an allowed address) it
+  also says which check failed, in words, and each provider config's status.
 """
 
 import os
@@ -21,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from providers.models import ProviderConfig, ProviderRuntime
 from providers.services import effective_mode
 
+from .metrics import allowed
 from .models import Heartbeat
 
 WORKER = "worker"
@@ -48,9 +51,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
         checks["worker"] = _worker()
     checks["broker"] = _broker(checks["database"])
     ready = all(check["ok"] for check in checks.values())
-    body: dict[str, Any] = {"ready": ready, "checks": checks}
-    if checks["database"]["ok"]:
-        body["providers"] = _providers()
+    body: dict[str, Any] = {"ready": ready}
+    if allowed(request):  # names, hosts and PIDs only for the operators' own tools
+        body["checks"] = checks
+        if checks["database"]["ok"]:
+            body["providers"] = _providers()
     return JsonResponse(body, status=200 if ready else 503)
 
 
@@ -90,9 +95,22 @@ def _worker() -> dict[str, Any]:
     if last is None:
         return {"ok": False, "detail": "no worker has beaten yet (is a qcluster running?)"}
     age = (timezone.now() - last.at).total_seconds()
+    if last.host == socket.gethostname() and last.pid and not _running(last.pid):
+        return {"ok": False, "detail": f"the last worker to beat ({last.host}, pid {last.pid}) is no longer running"}
     if age > stale_after.total_seconds():
         return {"ok": False, "detail": f"the last worker heartbeat is {age:.0f} s old ({last.host}, pid {last.pid})"}
     return {"ok": True, "detail": f"last beat {age:.0f} s ago ({last.host}, pid {last.pid})"}
+
+
+def _running(pid: int) -> bool:
+    """Whether a process of this host runs with that id."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
 
 
 def _providers() -> list[dict[str, Any]]:

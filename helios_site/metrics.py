@@ -7,7 +7,8 @@ counters when processes restart). The cost is a few grouped queries per scrape, 
 except the two totals (deliveries and attempts by label), which read the tables once.
 
 Protection: with HELIOS_METRICS_TOKEN set, only `Authorization: Bearer <token>`; otherwise only
-requests from HELIOS_METRICS_ALLOWED_IPS (default loopback).
+requests from HELIOS_METRICS_ALLOWED_IPS (default loopback), by the client's address behind the
+trusted proxies (a reverse proxy on loopback does not make every visitor local).
 """
 
 import hmac
@@ -22,6 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from core.client_address import client_address
 from events import stats
 from events.models import Delivery, DeliveryAttempt, DeliveryStatus, HourlyStats
 from providers.models import CircuitState, ProviderConfig, ProviderRuntime
@@ -142,7 +144,7 @@ def allowed(request: HttpRequest) -> bool:
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
-    return request.META.get("REMOTE_ADDR") in settings.HELIOS_METRICS_ALLOWED_IPS
+    return client_address(request) in settings.HELIOS_METRICS_ALLOWED_IPS
 
 
 @never_cache

@@ -58,6 +58,37 @@ def test_readyz_needs_a_fresh_worker_heartbeat(client, demo_providers):
     assert response.json()["checks"]["worker"]["detail"].startswith("the last worker heartbeat is 600 s old")
 
 
+def test_readyz_tells_anyone_only_ready_or_not_and_operators_why(client, demo_providers, settings):
+    outside = {"REMOTE_ADDR": "203.0.113.5"}
+    response = client.get("/readyz", **outside)
+    assert (response.status_code, response.json()) == (503, {"ready": False})
+    health.beat()
+    assert client.get("/readyz", **outside).json() == {"ready": True}
+    settings.HELIOS_METRICS_TOKEN = "a-metrics-token-for-the-test"
+    with_token = client.get("/readyz", HTTP_AUTHORIZATION="Bearer a-metrics-token-for-the-test", **outside)
+    assert with_token.json()["checks"]["worker"]["ok"] is True
+    assert "providers" in with_token.json()
+    assert client.get("/readyz").json() == {"ready": True}  # loopback no longer suffices with a token set
+
+
+def test_readyz_never_goes_by_the_beat_of_a_worker_that_is_gone(client, demo_providers):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    health.beat()
+    Heartbeat.objects.update(pid=gone.pid)  # it beat a moment ago, on this host, and has exited since
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"]["detail"].endswith(f"pid {gone.pid}) is no longer running")
+
+
+def test_a_worker_process_beats_as_it_starts(demo_providers):
+    from django_q.signals import post_spawn
+
+    assert not Heartbeat.objects.exists()
+    post_spawn.send(sender="django_q", proc_name="Process-1")  # what django-q2 sends from a new worker
+    assert Heartbeat.objects.get(name="worker").pid == os.getpid()
+
+
 def test_the_sweeper_task_beats(sync_tasks, demo_providers):
     from events.tasks import sweep
 

@@ -1,7 +1,5 @@
 """The console's event pages: compose, live event page, read-only history."""
 
-import csv
-import itertools
 import json
 import uuid
 
@@ -36,7 +34,7 @@ from .preview import compose_preview
 from .roundtrip_admin import ReceiptAdmin  # noqa: F401  (registers the round-trip pages)
 from .selectors import EXPORT_COLUMNS, deliveries_of, delivery_status_rows, export_rows
 from .services import publish_event, resend_to, retry_now
-from .streaming import Echo
+from .streaming import csv_lines
 from .validation import PublishRejected
 
 
@@ -409,9 +407,7 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         rows = export_rows(queryset)
         if fmt == "csv":
-            buffer = Echo()
-            writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-            lines = itertools.chain([writer.writeheader()], (writer.writerow(row) for row in rows))
+            lines = csv_lines(EXPORT_COLUMNS, rows)
             content_type = "text/csv; charset=utf-8"
         else:
             lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)

@@ -1,7 +1,5 @@
 """The console's round trip: receipts, reconciliation reports and their findings."""
 
-import csv
-import itertools
 from datetime import timedelta
 
 from django import forms
@@ -23,7 +21,7 @@ from providers.models import ProviderConfig
 
 from .models import Receipt, ReconciliationItem, ReconciliationReport
 from .reconcile import reconcile, retry_missing
-from .streaming import Echo
+from .streaming import csv_lines
 
 
 @admin.register(Receipt)
@@ -173,8 +171,7 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             .values_list("report_id", "report__provider__name", "kind", "key", "delivery_id", "receipt_id", "detail")
             .iterator(chunk_size=2000)
         )
-        writer = csv.writer(Echo())
-        lines = itertools.chain([writer.writerow(columns)], (writer.writerow(row) for row in rows))
+        lines = csv_lines(columns, (dict(zip(columns, row, strict=True)) for row in rows))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="helios-reconciliation.csv"'
         return response

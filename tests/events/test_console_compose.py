@@ -1,5 +1,7 @@
 """The compose page, the live event page and the read-only history, through Django's test client."""
 
+import csv
+import io
 import json
 
 import pytest
@@ -8,6 +10,7 @@ from django.urls import reverse
 from django_q.models import OrmQ
 
 from events.models import Delivery, Event
+from events.services import publish_event
 
 pytestmark = pytest.mark.django_db
 
@@ -235,6 +238,21 @@ def test_export_streams_the_chosen_deliveries_as_csv_and_json_lines(admin_client
     from helios_site.models import AuditEntry
 
     assert AuditEntry.objects.filter(action="export").count() == 2
+
+
+def test_csv_exports_are_safe_to_open_in_a_spreadsheet(admin_client, make_provider):
+    """OWASP CSV injection: a cell starting with =, +, -, @, tab or CR is prefixed with ' (text, not formula)."""
+    config = make_provider("sheet", "gcp_pubsub")
+    event = publish_event(event_type='=HYPERLINK("http://x")', source="s", data={}, providers=[config], ring=False)
+    Delivery.objects.filter(event=event).update(last_error="@SUM(1+1)", last_error_code="+cmd", status="failed")
+    response = admin_client.post(
+        reverse("admin:events_delivery_changelist"),
+        {"action": "export_csv", "_selected_action": list(Delivery.objects.values_list("pk", flat=True))},
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0]["event_type"] == '\'=HYPERLINK("http://x")'
+    assert (rows[0]["last_error_code"], rows[0]["last_error"]) == ("'+cmd", "'@SUM(1+1)")
+    assert rows[0]["provider"] == "sheet"  # ordinary text unchanged
 
 
 def test_export_needs_its_permission(client, demo_providers):

@@ -820,21 +820,36 @@ RETRYABLE_BY_OPERATOR = (DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliverySta
 
 
 def retry_now(*, deliveries: QuerySet[Delivery], actor: Actor | None = None) -> int:
-    """Make failed, dead or retrying deliveries due now: one more attempt each. Returns how many."""
+    """Make failed, dead or retrying deliveries due now: one more attempt each. Returns how many.
+
+    A failed or dead delivery is final no more: it leaves the hourly rollup's failed count of the
+    hour it finished in (it is counted again where it finishes next), so the dashboard counts
+    each delivery once, as a rebuild from the history does."""
     now = timezone.now()
     with transaction.atomic():
-        chosen = list(deliveries.filter(status__in=RETRYABLE_BY_OPERATOR).values_list("pk", "provider_id"))
-        count = Delivery.objects.filter(pk__in=[pk for pk, _ in chosen], status__in=RETRYABLE_BY_OPERATOR).update(
+        chosen = list(
+            deliveries.filter(status__in=RETRYABLE_BY_OPERATOR)
+            .select_for_update()
+            .values_list("pk", "provider_id", "status", "completed_at")
+        )
+        count = Delivery.objects.filter(pk__in=[row[0] for row in chosen], status__in=RETRYABLE_BY_OPERATOR).update(
             status=DeliveryStatus.RETRYING, next_attempt_at=now, completed_at=None, updated_at=now
         )
+        reopened = Counter(
+            (provider_id, stats.hour_of(completed_at))
+            for _, provider_id, status, completed_at in chosen
+            if status in (DeliveryStatus.FAILED, DeliveryStatus.DEAD) and completed_at is not None
+        )
+        for (provider_id, hour), n in reopened.items():
+            stats.add(provider_id=provider_id, at=hour, failed=-n)
         if count:
             audit.record(
                 actor=actor,
                 action=AuditAction.RETRY,
                 target=f"{count} deliveries",
                 summary=f"Retry now: {count} deliveries",
-                details={"deliveries": [pk for pk, _ in chosen[:100]]},
+                details={"deliveries": [row[0] for row in chosen[:100]]},
             )
-        for provider_id in sorted({provider_id for _, provider_id in chosen}):
+        for provider_id in sorted({row[1] for row in chosen}):
             ring_doorbell(provider_id, force=True)
     return count

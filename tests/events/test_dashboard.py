@@ -87,6 +87,30 @@ def test_the_rollup_kept_by_the_services_equals_a_rebuild_from_the_history(make_
     assert snapshot() == kept
 
 
+@pytest.mark.parametrize("second_try_fails", [True, False])
+def test_a_dead_delivery_retried_by_an_operator_is_counted_once(make_provider, second_try_fails):
+    """Dead, retried now, then dead again (or succeeded): one delivery, counted once, as a rebuild
+    counts it. Before, it was counted failed twice (the flaky 7 == 6 under load)."""
+    from events.models import Delivery
+
+    config = make_provider("flaky", "aws_eventbridge", demo_failure_rate=1.0, max_attempts=1)
+    publish_event(event_type="T", source="s", data={}, providers=[config], ring=False)
+    send_due(provider_id=config.pk)
+    assert Delivery.objects.get().status == "dead"
+    if not second_try_fails:
+        config.demo_failure_rate = 0.0
+        config.save()
+    retry_now(deliveries=Delivery.objects.all())
+    send_due(provider_id=config.pk)
+    assert Delivery.objects.get().status == ("dead" if second_try_fails else "succeeded")
+    kept = snapshot()
+    assert sum(v[2] for v in kept.values()) == (1 if second_try_fails else 0)
+    assert sum(v[1] for v in kept.values()) == (0 if second_try_fails else 1)
+    stats.rebuild_hourly_stats()
+    rebuilt = snapshot()
+    assert {k: v[:3] for k, v in rebuilt.items()} == {k: v[:3] for k, v in kept.items()}
+
+
 def test_dashboard_needs_view_permission(client, demo_providers):
     client.force_login(User.objects.create_user("nobody", password="a-long-password-1", is_staff=True))
     assert client.get(reverse(URL)).status_code == 403

@@ -27,7 +27,7 @@ from providers.services import effective_mode
 from .bulk_admin import BulkUploadAdmin  # noqa: F401  (registers the bulk send pages)
 from .dashboard import dashboard_context
 from .filters import ConfirmedFilter, DeliveryEventTypeFilter, ErrorCodeFilter, EventTypeFilter, StatusesFilter
-from .forms import ComposeEventForm
+from .forms import ComposeEventForm, EventTemplateForm
 from .models import Delivery, DeliveryAttempt, Event, EventTemplate
 from .pagination import CappedCountPaginator
 from .preview import compose_preview
@@ -288,6 +288,7 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(EventTemplate)
 class EventTemplateAdmin(admin.ModelAdmin):
+    form = EventTemplateForm
     list_display = ["name", "event_type", "source", "has_schema", "description"]
     search_fields = ["name", "event_type", "source"]
 

@@ -12,9 +12,48 @@ from providers.models import ProviderConfig
 from providers.services import effective_mode
 
 from .models import Event, EventTemplate
-from .validation import PublishRejected, parse_data
+from .validation import PublishRejected, data_problems, envelope_problems, parse_data
 
 EXAMPLE_DATA = {"order_id": "ord-1001", "amount": 42.5, "currency": "EUR", "customer_id": "cus-7"}
+
+
+class StrictJSONField(forms.JSONField):
+    """A JSON form field that parses through the input gate's strict JSON (no NaN, NUL, lone
+    surrogates, duplicate keys or nesting past the limit), with the problem and its place in words."""
+
+    #: How paths in messages name the whole value ("data.lines[0]").
+    root = "value"
+
+    def to_python(self, value: Any) -> Any:
+        if self.disabled or not isinstance(value, str) or value in self.empty_values:
+            return super().to_python(value)
+        try:
+            return strictjson.loads(value, root=self.root)
+        except strictjson.JsonProblem as problem:
+            raise ValidationError(str(problem), code="invalid") from None
+
+
+class EventTemplateForm(forms.ModelForm):
+    """A template's fields, checked by the input gate like an event composed from it."""
+
+    class Meta:
+        model = EventTemplate
+        fields = ["name", "event_type", "source", "subject", "data", "json_schema", "description"]
+        field_classes = {"data": StrictJSONField, "json_schema": StrictJSONField}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["data"].root, self.fields["json_schema"].root = "data", "schema"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        fields = ("event_type", "source", "subject")
+        for problem in envelope_problems(**{name: cleaned.get(name, "") for name in fields}):
+            self.add_error(None, problem)
+        if "data" in cleaned:
+            for problem in data_problems(cleaned["data"] if cleaned["data"] is not None else {}):
+                self.add_error("data", problem)
+        return cleaned
 
 
 class ProviderChoiceField(forms.ModelMultipleChoiceField):

@@ -69,3 +69,20 @@ def test_cli_uses_template_defaults_and_checks_its_schema(demo_providers):
     with pytest.raises(CommandError, match="Unknown event template 'Nope'"):
         call_command("publish", "--template", "Nope", stdout=out)
     assert Event.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [
+        ("data", '{"amount": NaN}', "NaN is not a JSON number at line 1, column 12"),
+        ("data", '{"a": "\\u0000"}', "data.a: the text contains the NUL character"),
+        ("data", "[1, 2]", "The event data must be a JSON object"),
+        ("json_schema", '{"type": "object", "type": "array"}', "schema: the key 'type' appears more than once"),
+    ],
+)
+def test_template_json_goes_through_the_input_gate(admin_client, field, text, message):
+    form = {"name": "Hostile", "event_type": "T", "source": "s", "subject": "", "data": "{}", "json_schema": ""}
+    response = admin_client.post(reverse("admin:events_eventtemplate_add"), {**form, field: text})
+    assert response.status_code == 200
+    assert message in response.content.decode().replace("&#x27;", "'")
+    assert not EventTemplate.objects.filter(name="Hostile").exists()

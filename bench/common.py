@@ -1,6 +1,8 @@
 """What every benchmark needs: a PostgreSQL database for Django, and the memory of processes."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -54,3 +56,35 @@ def memory_kb(pids: list[int], field: str) -> dict[int, int]:
         except OSError:
             continue
     return usage
+
+
+def start_worker(root: Path, env: dict[str, str]) -> "subprocess.Popen":
+    """A `manage.py qcluster` process in its own session, quiet."""
+    return subprocess.Popen(
+        [sys.executable, str(root / "manage.py"), "qcluster"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop_processes(processes: list["subprocess.Popen"]) -> None:
+    """SIGTERM each, then wait up to 30 s each before SIGKILL."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def save_in_production(configs: list) -> list:
+    """Validate and save provider configs in production mode (they send to the stand-ins)."""
+    for config in configs:
+        config.mode = "production"
+        config.full_clean()
+        config.save()
+    return configs

@@ -21,7 +21,6 @@ import argparse
 import collections
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import setup_django  # noqa: E402
+from common import save_in_production, setup_django, start_worker, stop_processes  # noqa: E402
 from soak import kill_a_worker, kill_connections, reset  # noqa: E402
 from throughput import CREDENTIALS  # noqa: E402
 
@@ -56,17 +55,7 @@ class Stack:
             "Q_WORKERS": "1",
             **CREDENTIALS,
         }
-        self.workers = [self._start_worker(), self._start_worker()]
-
-    def _start_worker(self) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "qcluster"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self.workers = [start_worker(ROOT, self.env), start_worker(ROOT, self.env)]
 
     def received(self) -> dict[str, collections.Counter]:
         """Per provider kind: how many times each event id reached its stand-in."""
@@ -75,13 +64,7 @@ class Stack:
         return {"gcp_pubsub": pubsub, "azure_eventgrid": grid}
 
     def stop(self) -> None:
-        for process in self.workers:
-            process.terminate()
-        for process in self.workers:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(self.workers)
         self.pubsub.stop()
         self.grid.stop()
 
@@ -89,26 +72,23 @@ class Stack:
 def make_configs(stack: Stack) -> list:
     from providers.models import ProviderConfig
 
-    configs = [
-        ProviderConfig(
-            name="gcp-faults",
-            kind="gcp_pubsub",
-            gcp_project="helios-faults",
-            gcp_topic="orders",
-            gcp_emulator_host=stack.pubsub.host,
-        ),
-        ProviderConfig(
-            name="azure-faults",
-            kind="azure_eventgrid",
-            azure_endpoint=stack.grid.endpoint,
-            credentials_env_prefix="BENCH_",
-        ),
-    ]
-    for config in configs:
-        config.mode = "production"
-        config.full_clean()
-        config.save()
-    return configs
+    return save_in_production(
+        [
+            ProviderConfig(
+                name="gcp-faults",
+                kind="gcp_pubsub",
+                gcp_project="helios-faults",
+                gcp_topic="orders",
+                gcp_emulator_host=stack.pubsub.host,
+            ),
+            ProviderConfig(
+                name="azure-faults",
+                kind="azure_eventgrid",
+                azure_endpoint=stack.grid.endpoint,
+                credentials_env_prefix="BENCH_",
+            ),
+        ]
+    )
 
 
 def fault_plan(seconds: float, connection_kills: int, worker_kills: int) -> list[tuple[float, str]]:

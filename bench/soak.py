@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import memory_kb, process_title, process_tree  # noqa: E402
+from common import memory_kb, process_title, process_tree, save_in_production, start_worker, stop_processes  # noqa: E402
 from throughput import CREDENTIALS, setup_django  # noqa: E402
 
 OUTAGE_SECONDS = 20
@@ -93,18 +93,8 @@ class Stack:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.workers = [self._start_worker(), self._start_worker()]
+        self.workers = [start_worker(ROOT, self.env), start_worker(ROOT, self.env)]
         time.sleep(5)
-
-    def _start_worker(self) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "qcluster"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
 
     def _drain_sqs(self) -> None:
         while self._draining:
@@ -144,13 +134,7 @@ class Stack:
             return 0
 
     def stop(self) -> None:
-        for process in [self.web, *self.workers]:
-            process.terminate()
-        for process in [self.web, *self.workers]:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes([self.web, *self.workers])
         self._draining = False
         self.moto.stop()
         self.pubsub.stop()
@@ -213,35 +197,32 @@ FAULTS = [kill_a_worker, provider_outage, kill_connections]
 def make_configs(stack: Stack) -> list:
     from providers.models import ProviderConfig
 
-    configs = [
-        ProviderConfig(
-            name="aws-soak",
-            kind="aws_eventbridge",
-            aws_region="eu-west-1",
-            aws_event_bus="helios-soak",
-            aws_source="com.soak",
-            aws_endpoint_url=stack.moto.url,
-            credentials_env_prefix="BENCH_",
-        ),
-        ProviderConfig(
-            name="gcp-soak",
-            kind="gcp_pubsub",
-            gcp_project="helios-soak",
-            gcp_topic="orders",
-            gcp_emulator_host=stack.pubsub.host,
-        ),
-        ProviderConfig(
-            name="azure-soak",
-            kind="azure_eventgrid",
-            azure_endpoint=stack.grid.endpoint,
-            credentials_env_prefix="BENCH_",
-        ),
-    ]
-    for config in configs:
-        config.mode = "production"
-        config.full_clean()
-        config.save()
-    return configs
+    return save_in_production(
+        [
+            ProviderConfig(
+                name="aws-soak",
+                kind="aws_eventbridge",
+                aws_region="eu-west-1",
+                aws_event_bus="helios-soak",
+                aws_source="com.soak",
+                aws_endpoint_url=stack.moto.url,
+                credentials_env_prefix="BENCH_",
+            ),
+            ProviderConfig(
+                name="gcp-soak",
+                kind="gcp_pubsub",
+                gcp_project="helios-soak",
+                gcp_topic="orders",
+                gcp_emulator_host=stack.pubsub.host,
+            ),
+            ProviderConfig(
+                name="azure-soak",
+                kind="azure_eventgrid",
+                azure_endpoint=stack.grid.endpoint,
+                credentials_env_prefix="BENCH_",
+            ),
+        ]
+    )
 
 
 def reset() -> None:

@@ -103,7 +103,7 @@ def publish_with_faults(stack: Stack, configs: list, events: int, rate: float, p
     injected and when the last fault came (monotonic seconds)."""
     from django.db import DatabaseError, connection
 
-    from events.services import EventSpec, publish_many
+    from events.services.publishing import EventSpec, publish_many
 
     published, done, started, last_fault = 0, [], time.monotonic(), time.monotonic()
     pending = list(plan)

@@ -240,7 +240,7 @@ def publish_steadily(configs: list, rate: float, seconds: float, on_tick) -> int
     """Publish `rate` events per second for `seconds`; returns how many events were published."""
     from django.db import DatabaseError, connection
 
-    from events.services import EventSpec, publish_many
+    from events.services.publishing import EventSpec, publish_many
 
     published, started = 0, time.monotonic()
     while (elapsed := time.monotonic() - started) < seconds:

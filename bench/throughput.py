@@ -187,7 +187,7 @@ def make_configs(moto, bus: str, standin, sink, *, mode: str) -> dict:
 
 
 def specs(n: int) -> list:
-    from events.services import EventSpec
+    from events.services.publishing import EventSpec
 
     return [
         EventSpec(
@@ -202,7 +202,8 @@ def specs(n: int) -> list:
 
 def l1(config, n: int) -> dict:
     from events.models import Delivery
-    from events.services import publish_many, send_due
+    from events.services.publishing import publish_many
+    from events.services.sending import send_due
 
     publish_many(specs=specs(n), providers=[config], ring=False)
     elapsed = timed(lambda: send_due(provider_id=config.pk, time_budget_seconds=3600))
@@ -256,7 +257,7 @@ def latencies(config) -> dict:
 
 
 def l2(config, n: int) -> dict:
-    from events.services import publish_many
+    from events.services.publishing import publish_many
 
     started = time.monotonic()
     publish_many(specs=specs(n), providers=[config])
@@ -271,7 +272,7 @@ def l2(config, n: int) -> dict:
 
 def idle_latency(config, repeats: int = 20) -> dict:
     from events.models import Delivery
-    from events.services import publish_event
+    from events.services.publishing import publish_event
 
     values = []
     for _ in range(repeats):
@@ -286,7 +287,7 @@ def idle_latency(config, repeats: int = 20) -> dict:
 
 def memory_run(cluster: Cluster, config, total: int) -> dict:
     """Worker RSS after the first tenth of a long demo run, and at its end."""
-    from events.services import publish_many
+    from events.services.publishing import publish_many
 
     chunk = max(total // 10, 1)
     publish_many(specs=specs(chunk), providers=[config])

@@ -33,9 +33,10 @@ from .pagination import CappedCountPaginator
 from .preview import compose_preview
 from .roundtrip_admin import ReceiptAdmin  # noqa: F401  (registers the round-trip pages)
 from .selectors import EXPORT_COLUMNS, deliveries_of, delivery_status_rows, export_rows
-from .services import publish_event, resend_to, retry_now
+from .services.operator import resend_to, retry_now
+from .services.publishing import publish_event
+from .services.validation import PublishRejected
 from .streaming import csv_lines
-from .validation import PublishRejected
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:

@@ -10,11 +10,11 @@ from django.urls import path, reverse
 from helios_site.audit import Actor
 from helios_site.readonly import ReadOnlyAdminMixin
 
-from .bulk import send_upload, shown
 from .forms import BulkUploadForm
 from .models import BulkUpload
 from .selectors import bulk_progress
-from .validation import PublishRejected
+from .services.bulk import send_upload, shown
+from .services.validation import PublishRejected
 
 
 @admin.register(BulkUpload)

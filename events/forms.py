@@ -12,7 +12,7 @@ from providers.models import ProviderConfig
 from providers.services import effective_mode
 
 from .models import Event, EventTemplate
-from .validation import PublishRejected, data_problems, envelope_problems, parse_data
+from .services.validation import PublishRejected, data_problems, envelope_problems, parse_data
 
 EXAMPLE_DATA = {"order_id": "ord-1001", "amount": 42.5, "currency": "EUR", "customer_id": "cus-7"}
 

@@ -13,8 +13,7 @@ from providers.models import ProviderConfig
 from providers.services import client_settings, effective_mode
 
 from .models import EventTemplate
-from .services import schema_problems
-from .validation import PublishRejected, envelope_problems, parse_data
+from .services.validation import PublishRejected, envelope_problems, parse_data, schema_problems
 
 
 def compose_preview(

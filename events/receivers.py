@@ -24,7 +24,7 @@ from providers.inbound.auth import ReceiverAuthSettings, authenticate
 from providers.inbound.parsing import InboundRejected, Parsed, parse_eventbridge, parse_eventgrid, parse_pubsub_push
 from providers.models import ProviderKind, ReceiverSettings
 
-from .receipts import record_arrivals
+from .services.receipts import record_arrivals
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "30"

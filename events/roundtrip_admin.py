@@ -20,7 +20,7 @@ from helios_site.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 
 from .models import Receipt, ReconciliationItem, ReconciliationReport
-from .reconcile import reconcile, retry_missing
+from .services.reconcile import reconcile, retry_missing
 from .streaming import csv_lines
 
 

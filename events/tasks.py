@@ -10,20 +10,20 @@ from django.conf import settings
 
 from helios_site import health
 
-from . import reconcile, retention, services
+from .services import reconcile, retention, sending, sweeper
 
 
 def send_due_deliveries(provider_id: int) -> dict[str, Any]:
     """Doorbell: send whatever is due for one provider config now."""
     budget = settings.Q_TASK_TIMEOUT_SECONDS / 2
-    return asdict(services.send_due(provider_id=provider_id, time_budget_seconds=budget))
+    return asdict(sending.send_due(provider_id=provider_id, time_budget_seconds=budget))
 
 
 def sweep() -> dict[str, Any]:
     """Scheduled: the worker heartbeat (for /readyz), then recover expired leases and ring for due
     or orphaned deliveries."""
     health.beat()
-    return asdict(services.sweep())
+    return asdict(sweeper.sweep())
 
 
 def reconcile_recent() -> dict[str, Any]:

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from events.models import Delivery, Event
-from events.services import send_due
+from events.services.sending import send_due
 from helios_site.models import AuditEntry
 
 pytestmark = pytest.mark.django_db

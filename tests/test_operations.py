@@ -17,7 +17,9 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.models import Delivery, DeliveryAttempt, HourlyStats
-from events.services import publish_event, retry_now, send_due
+from events.services.operator import retry_now
+from events.services.publishing import publish_event
+from events.services.sending import send_due
 from helios_site import health
 from helios_site.audit import Actor
 from helios_site.logs import ContextFilter, JsonFormatter, RedactSecrets
@@ -325,7 +327,8 @@ def test_behind_a_load_balancer_a_lock_out_keys_on_the_client_not_the_balancer(c
 
 
 def test_worker_log_lines_carry_the_provider_delivery_and_event(make_provider):
-    from events.services import claim_due, send_claimed, sweep
+    from events.services.sending import claim_due, send_claimed
+    from events.services.sweeper import sweep
 
     config = make_provider("p", "gcp_pubsub")
     event = publish_event(event_type="T", source="s", data={}, providers=[config], ring=False)
@@ -337,7 +340,7 @@ def test_worker_log_lines_carry_the_provider_delivery_and_event(make_provider):
     services_logger = logging.getLogger("events.services")
     services_logger.addHandler(handler)
     try:
-        from events.services import send_due
+        from events.services.sending import send_due
 
         send_claimed(config=config, token=token, deliveries=claimed)  # the lease was lost meanwhile
         config.enabled = False

@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from events.models import Delivery, Event
-from events.services import publish_event, send_due
+from events.services.publishing import publish_event
+from events.services.sending import send_due
 from providers.models import ModeChange
 
 pytestmark = pytest.mark.django_db

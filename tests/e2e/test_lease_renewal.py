@@ -7,7 +7,9 @@ import pytest
 from django.db import connections
 
 from events.models import Delivery, DeliveryAttempt
-from events.services import publish_event, send_due, sweep
+from events.services.publishing import publish_event
+from events.services.sending import send_due
+from events.services.sweeper import sweep
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from events.models import Delivery
-from events.reconcile import reconcile
-from events.services import publish_event
+from events.services.publishing import publish_event
+from events.services.reconcile import reconcile
 from tests.conftest import RECEIVER_API_KEY, RECEIVER_TOKEN
 from tests.standins import relay_sqs
 

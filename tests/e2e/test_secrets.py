@@ -9,7 +9,8 @@ from django.urls import reverse
 from django_q.models import OrmQ
 
 from events.models import Delivery, DeliveryAttempt, Event, Receipt
-from events.services import publish_event, send_due
+from events.services.publishing import publish_event
+from events.services.sending import send_due
 from helios_site.models import AuditEntry
 from providers.models import ModeChange, ProviderConfig
 from tests.conftest import AWS_TEST_SECRET, EVENTGRID_TEST_KEY, RECEIVER_API_KEY, RECEIVER_TOKEN

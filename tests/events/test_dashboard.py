@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from events import stats
 from events.models import HourlyStats
-from events.services import publish_event, retry_now, send_due
+from events.services.operator import retry_now
+from events.services.publishing import publish_event
+from events.services.sending import send_due
 
 pytestmark = pytest.mark.django_db
 URL = "admin:events_dashboard"

@@ -11,7 +11,9 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from events.models import Delivery, Event
-from events.services import publish_event, retry_now, send_due
+from events.services.operator import retry_now
+from events.services.publishing import publish_event
+from events.services.sending import send_due
 from providers import circuit
 from providers.models import CircuitState, ProviderRuntime
 

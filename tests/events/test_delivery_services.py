@@ -8,7 +8,10 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from events.models import Delivery, DeliveryAttempt, Event
-from events.services import PublishRejected, claim_due, publish_event, send_due, sweep
+from events.services.publishing import publish_event
+from events.services.sending import claim_due, send_due
+from events.services.sweeper import sweep
+from events.services.validation import PublishRejected
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +180,7 @@ def test_a_late_result_after_lease_recovery_does_not_overwrite_history(make_prov
     token, claimed = claim_due(provider_id=config.pk, limit=10)
     Delivery.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     sweep()
-    from events.services import send_claimed
+    from events.services.sending import send_claimed
 
     assert send_claimed(config=config, token=token, deliveries=claimed) == ["lease_lost"]
     assert DeliveryAttempt.objects.filter(delivery__event=event).count() == 1
@@ -194,7 +197,7 @@ def test_sweeper_schedule_exists_after_migrate():
 
 
 def test_publish_many_is_all_or_nothing_and_numbers_bad_events(demo_providers):
-    from events.services import EventSpec, publish_many
+    from events.services.publishing import EventSpec, publish_many
 
     good = EventSpec(event_type="T", source="s", data={"a": 1})
     with pytest.raises(PublishRejected) as rejected:

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.models import BulkUpload, Delivery, Event
-from events.services import outgoing_event, publish_event, resend_to
-from events.validation import PublishRejected
+from events.services.operator import resend_to
+from events.services.publishing import outgoing_event, publish_event
+from events.services.validation import PublishRejected
 from providers.clients.registry import payload_format
 from providers.services import client_settings
 

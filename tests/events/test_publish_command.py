@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_q.models import OrmQ
 
-from events import services
 from events.models import Delivery, Event
+from events.services import sending
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_a_failing_provider_is_reported_in_words_and_exits_1(make_provider):
 
 def test_sync_follows_retries_until_success(make_provider, monkeypatch):
     config = make_provider("gcp", "gcp_pubsub", demo_failure_rate=1.0)
-    original = services.send_claimed
+    original = sending.send_claimed
 
     def heal_after_first_attempt(**kwargs):
         outcomes = original(**kwargs)
@@ -63,7 +63,7 @@ def test_sync_follows_retries_until_success(make_provider, monkeypatch):
         config.save()  # the operator fixes the rehearsal: the worker's client is rebuilt
         return outcomes
 
-    monkeypatch.setattr(services, "send_claimed", heal_after_first_attempt)
+    monkeypatch.setattr(sending, "send_claimed", heal_after_first_attempt)
     code, out = publish("--provider", "gcp", "--sync", "--timeout", "10")
     assert code == 0, out
     assert "SUCCESS" in out and "attempt 2" in out

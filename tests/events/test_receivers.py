@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from events.models import Delivery, Receipt
-from events.services import publish_event
+from events.services.publishing import publish_event
 from tests.conftest import RECEIVER_API_KEY, RECEIVER_TOKEN
 
 pytestmark = pytest.mark.django_db

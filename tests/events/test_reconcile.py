@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from events.models import Delivery, ReconciliationKind, ReconciliationReport
-from events.receipts import record_arrivals
-from events.reconcile import reconcile, retry_missing
-from events.services import publish_event, send_due
+from events.services.publishing import publish_event
+from events.services.receipts import record_arrivals
+from events.services.reconcile import reconcile, retry_missing
+from events.services.sending import send_due
 from helios_site.models import AuditEntry
 from providers.inbound.parsing import InboundEvent
 

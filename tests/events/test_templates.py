@@ -19,7 +19,7 @@ def test_starter_templates_exist_with_valid_schemas():
     assert names >= {"OrderPlaced", "PaymentProcessed", "OrderShipped", "RefundIssued"}
     for template in EventTemplate.objects.all():
         template.full_clean()  # the schema itself is valid, and the default data satisfies it
-        from events.services import schema_problems
+        from events.services.validation import schema_problems
 
         assert schema_problems(template.json_schema, template.data) == []
 

@@ -8,7 +8,8 @@ import grpc
 import pytest
 
 from events.models import Delivery
-from events.services import publish_event, send_due
+from events.services.publishing import publish_event
+from events.services.sending import send_due
 from providers.clients.base import ClientSettings, Outcome, OutgoingEvent
 from providers.clients.registry import build_client
 from providers.services import client_settings, effective_mode

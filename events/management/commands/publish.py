@@ -16,8 +16,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.models import DeliveryStatus, Event, EventTemplate
 from events.selectors import delivery_status_rows, wait_until_final
-from events.services import deliver_now, publish_event
-from events.validation import PublishRejected, parse_data
+from events.services.publishing import publish_event
+from events.services.sending import deliver_now
+from events.services.validation import PublishRejected, parse_data
 from providers.models import ProviderConfig, ProviderKind
 
 KIND_ALIASES = {

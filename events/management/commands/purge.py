@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from events.retention import purge
+from events.services.retention import purge
 
 
 class Command(BaseCommand):

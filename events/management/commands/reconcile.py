@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from events.models import ReconciliationKind
-from events.reconcile import reconcile, retry_missing
+from events.services.reconcile import reconcile, retry_missing
 from providers.models import ProviderConfig
 
 DURATION = re.compile(r"^(\d+)([smhd])$")

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.models import Delivery, DeliveryStatus
-from events.services import retry_now
+from events.services.operator import retry_now
 
 
 class Command(BaseCommand):

@@ -13,6 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from jsonschema.validators import validator_for
+
 from core import strictjson
 
 #: How deep event data may nest (objects and arrays inside each other).
@@ -83,4 +85,14 @@ def envelope_problems(*, event_type: Any, source: Any, subject: Any = "", idempo
             problems.append(f"The {name} {why}.")
         elif found := _CONTROL_CHARACTER.search(value):
             problems.append(f"The {name} contains a control character (\\u{ord(found.group()):04x}); use plain text.")
+    return problems
+
+
+def schema_problems(schema: dict[str, Any], data: Any) -> list[str]:
+    """Where and how data breaks a JSON Schema, e.g. "data.lines[0].quantity: 0 is less than the minimum of 1"."""
+    validator = validator_for(schema)(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = "data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        problems.append(f"{path}: {error.message}")
     return problems

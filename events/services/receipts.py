@@ -16,7 +16,7 @@ from core.redaction import REDACTED, redact_value
 from providers.inbound.parsing import InboundEvent
 from providers.models import ProviderConfig
 
-from .models import Delivery, Event, Receipt
+from ..models import Delivery, Event, Receipt
 
 #: Characters of an arrival's raw event kept on its receipt.
 MAX_STORED_BODY = 16 * 1024

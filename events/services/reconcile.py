@@ -18,7 +18,7 @@ from helios_site.audit import Actor
 from helios_site.models import AuditAction
 from providers.models import ProviderConfig, ReceiverSettings
 
-from .models import (
+from ..models import (
     Delivery,
     DeliveryStatus,
     Receipt,
@@ -26,7 +26,7 @@ from .models import (
     ReconciliationKind,
     ReconciliationReport,
 )
-from .services import ring_doorbell
+from .doorbell import ring_doorbell
 
 DEFAULT_GRACE_SECONDS = 300
 DEFAULT_WINDOW = timedelta(hours=24)

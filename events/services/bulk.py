@@ -25,8 +25,8 @@ from core import strictjson
 from helios_site.audit import Actor
 from providers.models import ProviderConfig
 
-from .models import BulkSource, BulkUpload, EventTemplate
-from .services import EventSpec, create_events, validated_events
+from ..models import BulkSource, BulkUpload, EventTemplate
+from .publishing import EventSpec, create_events, validated_events
 from .validation import PublishRejected, json_type_name
 
 ATTRIBUTE_COLUMNS = ("type", "source", "subject")

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from .models import (
+from ..models import (
     FINAL_STATUSES,
     Delivery,
     DeliveryAttempt,

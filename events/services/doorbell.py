@@ -1,0 +1,57 @@
+"""The doorbell: a django-q2 task per provider config that says "look at the database now".
+
+The database is the source of truth and the queue only a doorbell: every event and delivery is a
+row before anything is sent, a task only says "send what is due for this provider config", and
+the sweeper rings again for anything a lost task left. Rings are coalesced per provider.
+"""
+
+import logging
+import uuid
+
+from django.db import router, transaction
+from django_q.conf import Conf
+from django_q.tasks import async_task
+
+from providers.models import ProviderRuntime
+
+from ..models import (
+    Delivery,
+)
+
+logger = logging.getLogger(__name__)
+
+
+SEND_TASK = "events.tasks.send_due_deliveries"
+
+
+def ring_doorbell(provider_id: int, *, force: bool = False) -> None:
+    """Queue a task that sends the due deliveries of one provider config.
+
+    Coalesced: while a send task for the provider is queued and not yet started, no other is
+    queued (the queued one will find the new deliveries). `force` rings regardless (sweeper).
+    With django-q2's ORM broker on the events database the task row commits or rolls back
+    with the caller's transaction (a free outbox). Any other broker is rung after commit,
+    and the sweeper covers a crash in between.
+    """
+    ProviderRuntime.objects.get_or_create(provider_id=provider_id)
+    rung = ProviderRuntime.objects.filter(provider_id=provider_id, doorbell_pending=False).update(doorbell_pending=True)
+    if not (rung or force):
+        return
+    if router.db_for_write(Delivery) == Conf.ORM or Conf.SYNC:
+        _enqueue_send(provider_id)
+    else:
+        transaction.on_commit(lambda: _enqueue_send(provider_id))
+
+
+def _enqueue_send(provider_id: int) -> None:
+    async_task(
+        SEND_TASK,
+        provider_id,
+        task_name=f"send-provider-{provider_id}-{uuid.uuid4().hex[:8]}",
+        group=f"send-provider-{provider_id}",
+    )
+
+
+def answer_doorbell(provider_id: int) -> None:
+    """A send task has started: the next new delivery must queue a task of its own."""
+    ProviderRuntime.objects.filter(provider_id=provider_id, doorbell_pending=True).update(doorbell_pending=False)

@@ -1,0 +1,226 @@
+"""Publishing: check events through the input gate, then create them, their deliveries, the
+audit entry and the doorbell rings in one transaction."""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from helios_site import audit
+from helios_site.audit import Actor
+from helios_site.models import AuditAction
+from providers.clients.base import OutgoingEvent
+from providers.models import ProviderConfig
+from providers.services import check_event, effective_mode
+
+from .. import stats
+from ..models import (
+    BulkUpload,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    EventTemplate,
+)
+from .doorbell import ring_doorbell
+from .validation import PublishRejected, data_problems, envelope_problems, schema_problems
+
+logger = logging.getLogger(__name__)
+
+
+def outgoing_event(event: Event) -> OutgoingEvent:
+    """The plain value a provider client receives for an event."""
+    return OutgoingEvent(
+        id=str(event.id),
+        type=event.type,
+        source=event.source,
+        subject=event.subject,
+        time=event.created_at,
+        data=event.data,
+    )
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """What to publish: one event's type, source, data and subject."""
+
+    event_type: str
+    source: str
+    data: Any
+    subject: str = ""
+    template: EventTemplate | None = None
+
+
+def publish_event(
+    *,
+    event_type: str,
+    source: str,
+    data: Any,
+    providers: Sequence[ProviderConfig],
+    subject: str = "",
+    template: EventTemplate | None = None,
+    actor: Actor | None = None,
+    idempotency_key: str | None = None,
+    ring: bool = True,
+) -> Event:
+    """Validate, then create the event, its deliveries and the send tasks in one transaction.
+
+    Raises PublishRejected, creating nothing, when the event breaks any chosen provider's
+    limits. With an `idempotency_key` already used, returns that earlier event (marked
+    `reused`) and creates and sends nothing. With `ring=False` no task is queued (the caller
+    sends, e.g. `publish --sync`).
+    """
+    if idempotency_key is not None:
+        key_problems = envelope_problems(event_type="-", source="-", idempotency_key=idempotency_key)
+        if key_problems:
+            raise PublishRejected(key_problems)
+        existing = Event.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            existing.reused = True
+            return existing
+    spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject, template=template)
+    event = _validated_event(spec, providers, actor=actor, idempotency_key=idempotency_key)
+    try:
+        create_events([event], providers, ring=ring, actor=actor)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        existing = Event.objects.get(idempotency_key=idempotency_key)  # a concurrent publish won the race
+        existing.reused = True
+        return existing
+    return event
+
+
+def publish_many(
+    *,
+    specs: Sequence[EventSpec],
+    providers: Sequence[ProviderConfig],
+    actor: Actor | None = None,
+    ring: bool = True,
+) -> list[Event]:
+    """Publish many events to the same providers in one transaction: all or nothing.
+
+    Raises PublishRejected naming each bad event (1-based) when any is invalid.
+    """
+    events = validated_events(specs, providers, actor=actor)
+    create_events(events, providers, ring=ring, actor=actor)
+    return events
+
+
+def validated_events(
+    specs: Sequence[EventSpec],
+    providers: Sequence[ProviderConfig],
+    *,
+    actor: Actor | None,
+    labels: Sequence[str] | None = None,
+) -> list[Event]:
+    """Unsaved events for specs that all pass every check; else PublishRejected with every
+    problem, each prefixed by the event's label (default "event N", 1-based)."""
+    events, errors = [], []
+    for number, spec in enumerate(specs, start=1):
+        try:
+            events.append(_validated_event(spec, providers, actor=actor))
+        except PublishRejected as rejected:
+            label = labels[number - 1] if labels else f"event {number}"
+            errors += [f"{label}: {error}" for error in rejected.errors]
+    if errors:
+        raise PublishRejected(errors)
+    return events
+
+
+def _validated_event(
+    spec: EventSpec,
+    providers: Sequence[ProviderConfig],
+    *,
+    actor: Actor | None,
+    idempotency_key: str | None = None,
+) -> Event:
+    """An unsaved event, once it passes every check and fits every provider's limits."""
+    errors = [] if providers else ["Choose at least one provider."]
+    errors += envelope_problems(event_type=spec.event_type, source=spec.source, subject=spec.subject)
+    problems = data_problems(spec.data)
+    errors += problems
+    if not problems and spec.template is not None and spec.template.json_schema:
+        errors += [
+            f"Template {spec.template.name}: {problem}"
+            for problem in schema_problems(spec.template.json_schema, spec.data)
+        ]
+    errors += [f"{p.name} is disabled; enable it before publishing to it." for p in providers if not p.enabled]
+    if errors:
+        raise PublishRejected(errors)
+    event = Event(
+        id=uuid.uuid4(),
+        type=spec.event_type,
+        source=spec.source,
+        subject=spec.subject,
+        data=spec.data,
+        created_by=actor.account if actor else None,
+        created_at=timezone.now(),
+        idempotency_key=idempotency_key or None,
+    )
+    outgoing = outgoing_event(event)
+    for provider in providers:
+        errors += [f"{provider.name}: {problem}" for problem in check_event(provider, outgoing)]
+    if errors:
+        raise PublishRejected(errors)
+    return event
+
+
+def create_events(
+    events: Sequence[Event],
+    providers: Sequence[ProviderConfig],
+    *,
+    ring: bool,
+    actor: Actor | None,
+    bulk_upload: BulkUpload | None = None,
+) -> None:
+    """Insert validated events (see `validated_events`), one delivery per provider each, the
+    audit entry, and ring once per provider: one transaction. Events of a `bulk_upload` are
+    linked to it and audited as one upload."""
+    modes = {provider.pk: effective_mode(provider).mode for provider in providers}
+    names = ", ".join(f"{p.name} ({modes[p.pk]})" for p in providers)
+    action, target, summary = _publish_audit(events, names, bulk_upload)
+    for event in events:
+        event.bulk_upload = bulk_upload
+    with transaction.atomic():
+        Event.objects.bulk_create(events)
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    event=event,
+                    provider=provider,
+                    mode=modes[provider.pk],
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=event.created_at,
+                )
+                for event in events
+                for provider in providers
+            ],
+            batch_size=1000,
+        )
+        for provider in providers:
+            stats.add(provider_id=provider.pk, at=timezone.now(), created=len(events))
+        audit.record(
+            actor=actor,
+            action=action,
+            target=target,
+            summary=summary,
+            details={"events": [str(e.pk) for e in events[:100]], "providers": [p.name for p in providers]},
+        )
+        if ring:
+            for provider in providers:
+                ring_doorbell(provider.pk)
+
+
+def _publish_audit(events: Sequence[Event], names: str, bulk_upload: BulkUpload | None) -> tuple[str, str, str]:
+    """The audit entry's action, target and summary for a publish."""
+    if bulk_upload is not None:
+        what = f"bulk upload #{bulk_upload.pk}"
+        how = bulk_upload.get_source_display()
+        return AuditAction.BULK_UPLOAD, what, f"{what}: {len(events)} events ({how}) to {names}"
+    if len(events) == 1:
+        return AuditAction.PUBLISH, f"event {events[0].pk}", f"Published {events[0].type} to {names}"
+    return AuditAction.PUBLISH, f"{len(events)} events", f"Published {len(events)} events to {names}"

@@ -122,8 +122,14 @@ class DeliveryStatus(models.TextChoices):
     DEAD = "dead", "Dead"
 
 
+#: The status groups, in one place. Final: nothing more happens by itself.
 FINAL_STATUSES = (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED, DeliveryStatus.DEAD)
+#: Waiting for a worker (the backlog): sent when their next attempt is due.
 DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
+#: Not final yet: waiting, or being sent now.
+OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.RETRYING)
+#: What an operator may "retry now": one more attempt at once.
+RETRYABLE_BY_OPERATOR = (DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.RETRYING)
 
 
 class Delivery(models.Model):

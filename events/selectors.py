@@ -9,10 +9,9 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from . import stats
-from .models import FINAL_STATUSES, BulkUpload, Delivery, DeliveryStatus, Event, HourlyStats
+from .models import FINAL_STATUSES, OPEN_STATUSES, BulkUpload, Delivery, DeliveryStatus, Event, HourlyStats
 
 #: Deliveries not final yet.
-OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.RETRYING)
 
 
 def deliveries_of(event: Event) -> QuerySet[Delivery]:

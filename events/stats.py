@@ -54,6 +54,26 @@ def add(
         row.save(update_fields=["created", "succeeded", "failed", "latency_buckets", "latency_sum_ms"])
 
 
+def remove_finished(
+    *, provider_id: int, at: datetime, succeeded: int = 0, failed: int = 0, latencies_ms: Iterable[int] = ()
+) -> None:
+    """Take deliveries that had finished at `at` out of that hour's figures (they are open again).
+    Never below zero: a rollup that missed them (history written around the services) stays usable."""
+    latencies_ms = list(latencies_ms)
+    if not (succeeded or failed or latencies_ms):
+        return
+    with transaction.atomic():
+        row = _locked_row(provider_id, hour_of(at))
+        buckets = (row.latency_buckets or []) + [0] * (BUCKETS - len(row.latency_buckets or []))
+        for ms in latencies_ms:
+            buckets[bucket_of(ms)] = max(buckets[bucket_of(ms)] - 1, 0)
+        row.succeeded = max(row.succeeded - succeeded, 0)
+        row.failed = max(row.failed - failed, 0)
+        row.latency_buckets = buckets
+        row.latency_sum_ms = max(row.latency_sum_ms - sum(latencies_ms), 0)
+        row.save(update_fields=["succeeded", "failed", "latency_buckets", "latency_sum_ms"])
+
+
 def _locked_row(provider_id: int, hour: datetime) -> HourlyStats:
     found = HourlyStats.objects.select_for_update().filter(provider_id=provider_id, hour=hour).first()
     if found is not None:

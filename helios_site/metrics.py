@@ -25,12 +25,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core.client_address import client_address
 from events import stats
-from events.models import Delivery, DeliveryAttempt, DeliveryStatus, HourlyStats
+from events.models import DUE_STATUSES, Delivery, DeliveryAttempt, HourlyStats
 from providers.models import CircuitState, ProviderConfig, ProviderRuntime
 
 from .models import Heartbeat
-
-BACKLOG_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 
 
 class HeliosCollector:
@@ -104,11 +102,11 @@ class HeliosCollector:
             labels=["provider"],
         )
         now = timezone.now()
-        waiting = Delivery.objects.filter(status__in=BACKLOG_STATUSES)
+        waiting = Delivery.objects.filter(status__in=DUE_STATUSES)
         counts = waiting.values_list("provider_id", "status").annotate(n=Count("id")).order_by()
         found = {(provider_id, status): n for provider_id, status, n in counts}
         for provider_id, config in sorted(configs.items()):
-            for status in BACKLOG_STATUSES:
+            for status in DUE_STATUSES:
                 backlog.add_metric([config.name, status], found.get((provider_id, status), 0))
         firsts = waiting.values_list("provider_id").annotate(first=Min("created_at")).order_by()
         first_by_provider = dict(firsts)

@@ -1,8 +1,9 @@
 """What operators do to deliveries that exist: retry now, resend an event to other providers."""
 
 import logging
-from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -16,6 +17,8 @@ from providers.services import check_event, effective_mode
 
 from .. import stats
 from ..models import (
+    FINAL_STATUSES,
+    RETRYABLE_BY_OPERATOR,
     Delivery,
     DeliveryStatus,
     Event,
@@ -66,40 +69,51 @@ def resend_to(*, event: Event, providers: Sequence[ProviderConfig], actor: Actor
     return deliveries
 
 
-RETRYABLE_BY_OPERATOR = (DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.RETRYING)
+def make_due_now(deliveries: QuerySet[Delivery], *, now: datetime) -> list[tuple[int, int]]:
+    """Make the chosen deliveries due at once (status retrying), inside the caller's transaction;
+    returns each one's (id, provider id). For retry now and for reconciliation's send-again.
+
+    A delivery that had finished is final no more: it leaves the hourly rollup of the hour it
+    finished in (its success with its latency, or its failure) and is counted again where it
+    finishes next, so the dashboard counts each delivery once, as a rebuild from the history does."""
+    rows = list(deliveries.select_for_update().values_list("pk", "provider_id", "status", "completed_at", "latency_ms"))
+    Delivery.objects.filter(pk__in=[row[0] for row in rows]).update(
+        status=DeliveryStatus.RETRYING, next_attempt_at=now, completed_at=None, updated_at=now
+    )
+    reopened: dict[tuple[int, datetime], dict[str, Any]] = {}
+    for _, provider_id, status, completed_at, latency_ms in rows:
+        if completed_at is None or status not in FINAL_STATUSES:
+            continue
+        hour = stats.hour_of(completed_at)
+        figures = reopened.setdefault((provider_id, hour), {"succeeded": 0, "failed": 0, "latencies": []})
+        if status == DeliveryStatus.SUCCEEDED:
+            figures["succeeded"] += 1
+            figures["latencies"] += [latency_ms] if latency_ms is not None else []
+        else:
+            figures["failed"] += 1
+    for (provider_id, hour), figures in reopened.items():
+        stats.remove_finished(
+            provider_id=provider_id,
+            at=hour,
+            succeeded=figures["succeeded"],
+            failed=figures["failed"],
+            latencies_ms=figures["latencies"],
+        )
+    return [(row[0], row[1]) for row in rows]
 
 
 def retry_now(*, deliveries: QuerySet[Delivery], actor: Actor | None = None) -> int:
-    """Make failed, dead or retrying deliveries due now: one more attempt each. Returns how many.
-
-    A failed or dead delivery is final no more: it leaves the hourly rollup's failed count of the
-    hour it finished in (it is counted again where it finishes next), so the dashboard counts
-    each delivery once, as a rebuild from the history does."""
-    now = timezone.now()
+    """Make failed, dead or retrying deliveries due now: one more attempt each. Returns how many."""
     with transaction.atomic():
-        chosen = list(
-            deliveries.filter(status__in=RETRYABLE_BY_OPERATOR)
-            .select_for_update()
-            .values_list("pk", "provider_id", "status", "completed_at")
-        )
-        count = Delivery.objects.filter(pk__in=[row[0] for row in chosen], status__in=RETRYABLE_BY_OPERATOR).update(
-            status=DeliveryStatus.RETRYING, next_attempt_at=now, completed_at=None, updated_at=now
-        )
-        reopened = Counter(
-            (provider_id, stats.hour_of(completed_at))
-            for _, provider_id, status, completed_at in chosen
-            if status in (DeliveryStatus.FAILED, DeliveryStatus.DEAD) and completed_at is not None
-        )
-        for (provider_id, hour), n in reopened.items():
-            stats.add(provider_id=provider_id, at=hour, failed=-n)
-        if count:
+        chosen = make_due_now(deliveries.filter(status__in=RETRYABLE_BY_OPERATOR), now=timezone.now())
+        if chosen:
             audit.record(
                 actor=actor,
                 action=AuditAction.RETRY,
-                target=f"{count} deliveries",
-                summary=f"Retry now: {count} deliveries",
-                details={"deliveries": [row[0] for row in chosen[:100]]},
+                target=f"{len(chosen)} deliveries",
+                summary=f"Retry now: {len(chosen)} deliveries",
+                details={"deliveries": [pk for pk, _ in chosen[:100]]},
             )
-        for provider_id in sorted({row[1] for row in chosen}):
+        for provider_id in sorted({provider_id for _, provider_id in chosen}):
             ring_doorbell(provider_id, force=True)
-    return count
+    return len(chosen)

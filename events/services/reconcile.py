@@ -27,6 +27,7 @@ from ..models import (
     ReconciliationReport,
 )
 from .doorbell import ring_doorbell
+from .operator import make_due_now
 
 DEFAULT_GRACE_SECONDS = 300
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -152,14 +153,14 @@ def retry_missing(*, report: ReconciliationReport, actor: Actor | None = None) -
     Only deliveries still unconfirmed and not sent again since the report are; so a second click
     sends nothing twice. Returns how many."""
     ids = list(report.items.filter(kind=ReconciliationKind.MISSING).values_list("delivery_id", flat=True))
-    now = timezone.now()
     with transaction.atomic():
-        count = Delivery.objects.filter(
+        missing = Delivery.objects.filter(
             pk__in=[i for i in ids if i],
             status=DeliveryStatus.SUCCEEDED,
             confirmed_at__isnull=True,
             completed_at__lte=report.created_at,
-        ).update(status=DeliveryStatus.RETRYING, next_attempt_at=now, completed_at=None, updated_at=now)
+        )
+        count = len(make_due_now(missing, now=timezone.now()))
         if count:
             audit.record(
                 actor=actor,

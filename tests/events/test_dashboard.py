@@ -113,6 +113,28 @@ def test_a_dead_delivery_retried_by_an_operator_is_counted_once(make_provider, s
     assert {k: v[:3] for k, v in rebuilt.items()} == {k: v[:3] for k, v in kept.items()}
 
 
+def test_an_event_sent_again_by_reconciliation_is_counted_once(make_provider, make_receiver):
+    from datetime import timedelta as delta
+
+    from events.models import Delivery
+    from events.services.reconcile import reconcile, retry_missing
+
+    config = make_provider("grid", "azure_eventgrid")
+    make_receiver(config)
+    publish_event(event_type="T", source="s", data={}, providers=[config], ring=False)
+    send_due(provider_id=config.pk)
+    Delivery.objects.update(completed_at=timezone.now() - delta(minutes=30))  # past the grace period
+    stats.rebuild_hourly_stats()  # the rollup as the services would have kept it at that time
+    report = reconcile(provider=config, since=timezone.now() - delta(hours=2))
+    assert retry_missing(report=report) == 1
+    send_due(provider_id=config.pk)
+    assert Delivery.objects.get().attempts == 2
+    kept = {hour: figures for hour, figures in snapshot().items() if any(figures[:3]) or any(figures[3])}
+    assert sum(v[1] for v in kept.values()) == 1  # one delivery, one success
+    stats.rebuild_hourly_stats()
+    assert snapshot() == kept  # (the hour it first succeeded in is all zeros now; a rebuild omits it)
+
+
 def test_dashboard_needs_view_permission(client, demo_providers):
     client.force_login(User.objects.create_user("nobody", password="a-long-password-1", is_staff=True))
     assert client.get(reverse(URL)).status_code == 403

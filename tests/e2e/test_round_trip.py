@@ -68,8 +68,10 @@ def test_every_delivery_comes_back_and_is_confirmed(
     assert relayed == EVENTS
     wait_until(lambda: Delivery.objects.filter(confirmed_at__isnull=False).count() == 3 * EVENTS)
 
-    for delivery in Delivery.objects.select_related("provider"):
-        assert delivery.confirmed_at >= delivery.completed_at
+    for delivery in Delivery.objects.prefetch_related("attempt_log"):
+        # Back after it was sent; not necessarily after the worker recorded the cloud's answer: the
+        # cloud may push the event on before the publish call returns (it did, under load).
+        assert delivery.confirmed_at >= min(a.started_at for a in delivery.attempt_log.all())
     assert set(Delivery.objects.filter(provider=gcp).values_list("confirmed_via", flat=True)) == {
         "GCP Pub/Sub receiver (projects/helios-test/subscriptions/helios-roundtrip)"
     }

@@ -15,12 +15,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core import strictjson
-from helios_site import audit
-from helios_site.audit import Actor
-from helios_site.badges import badge
-from helios_site.models import AuditAction
-from helios_site.readonly import ReadOnlyAdminMixin
+from core import audit, strictjson
+from core.audit import Actor
+from core.badges import badge
+from core.models import AuditAction
+from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 from providers.services import effective_mode
 

@@ -7,8 +7,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from helios_site.audit import Actor
-from helios_site.readonly import ReadOnlyAdminMixin
+from core.audit import Actor
+from core.readonly import ReadOnlyAdminMixin
 
 from .forms import BulkUploadForm
 from .models import BulkUpload

@@ -13,10 +13,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from helios_site import audit
-from helios_site.audit import Actor
-from helios_site.models import AuditAction
-from helios_site.readonly import ReadOnlyAdminMixin
+from core import audit
+from core.audit import Actor
+from core.models import AuditAction
+from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 
 from .models import Receipt, ReconciliationItem, ReconciliationReport

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-from helios_site import health
+from core.heartbeat import beat
 
 from .services import reconcile, retention, sending, sweeper
 
@@ -22,7 +22,7 @@ def send_due_deliveries(provider_id: int) -> dict[str, Any]:
 def sweep() -> dict[str, Any]:
     """Scheduled: the worker heartbeat (for /readyz), then recover expired leases and ring for due
     or orphaned deliveries."""
-    health.beat()
+    beat()
     return asdict(sweeper.sweep())
 
 

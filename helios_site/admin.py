@@ -1,5 +1,4 @@
-"""The audit trail in the console (read-only, filterable, searchable), and django-q2's task pages
-with an audited, permissioned resubmit."""
+"""django-q2's task pages with an audited, permissioned resubmit."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -7,20 +6,9 @@ from django.http import HttpRequest
 from django_q import admin as django_q_admin
 from django_q.models import Failure, Success, Task
 
-from . import audit
-from .audit import Actor
-from .models import AuditAction, AuditEntry
-from .readonly import ReadOnlyAdminMixin
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["at", "action", "actor", "remote_addr", "target", "summary"]
-    list_filter = ["action", ("at", admin.DateFieldListFilter), "actor"]
-    search_fields = ["target", "summary", "actor__username", "remote_addr"]
-    date_hierarchy = "at"
-    list_select_related = ["actor"]
-    readonly_fields = ["at", "action", "actor", "remote_addr", "target", "summary", "details"]
+from core import audit
+from core.audit import Actor
+from core.models import AuditAction
 
 
 class AuditedResubmitMixin:

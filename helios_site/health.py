@@ -20,20 +20,12 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from core.heartbeat import WORKER
+from core.models import Heartbeat
 from providers.models import ProviderConfig, ProviderRuntime
 from providers.services import effective_mode
 
 from .metrics import allowed
-from .models import Heartbeat
-
-WORKER = "worker"
-
-
-def beat(name: str = WORKER) -> None:
-    """Record that a process of this kind is alive now."""
-    Heartbeat.objects.update_or_create(
-        name=name, defaults={"at": timezone.now(), "host": socket.gethostname()[:255], "pid": os.getpid()}
-    )
 
 
 @never_cache

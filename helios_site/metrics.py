@@ -24,11 +24,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core.client_address import client_address
+from core.models import Heartbeat
 from events import stats
 from events.models import DUE_STATUSES, Delivery, DeliveryAttempt, HourlyStats
 from providers.models import CircuitState, ProviderConfig, ProviderRuntime
-
-from .models import Heartbeat
 
 
 class HeliosCollector:

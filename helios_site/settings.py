@@ -35,14 +35,15 @@ INSTALLED_APPS = [
     "django_q",
     "axes",
     "csp",
+    "core",
     "providers",
     "events",
-    # Last: its post_migrate (role groups) runs after every app's permissions exist.
+    # The project: settings, URLs, health, metrics, the console and roles commands.
     "helios_site",
 ]
 
 MIDDLEWARE = [
-    "helios_site.logs.RequestIdMiddleware",
+    "core.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -254,7 +255,7 @@ HELIOS_BULK_MAX_BYTES = env.int("HELIOS_BULK_MAX_BYTES", default=20 * 1024 * 102
 # --- Logging ------------------------------------------------------------------------------
 # LOG_FORMAT=json (the default when DEBUG is off): one JSON object per line with time, level,
 # logger, message, and the request id / event id / delivery id / provider bound to the work.
-# Every handler redacts secrets, whatever a caller logs (helios_site.logs).
+# Every handler redacts secrets, whatever a caller logs (core.logs).
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "plain"):
     raise environ.ImproperlyConfigured("LOG_FORMAT must be json or plain.")
@@ -263,14 +264,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "context": {"()": "helios_site.logs.ContextFilter"},
-        "redact": {"()": "helios_site.logs.RedactSecrets"},
+        "context": {"()": "core.logs.ContextFilter"},
+        "redact": {"()": "core.logs.RedactSecrets"},
     },
     "formatters": {
         "plain": {"format": _LOG_FIELDS},
         "message": {"format": "%(message)s"},
         "json": {
-            "()": "helios_site.logs.JsonFormatter",
+            "()": "core.logs.JsonFormatter",
             "fmt": _LOG_FIELDS,
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from helios_site import audit
-from helios_site.audit import Actor
-from helios_site.badges import badge
-from helios_site.models import AuditAction
-from helios_site.readonly import ReadOnlyAdminMixin
+from core import audit
+from core.audit import Actor
+from core.badges import badge
+from core.models import AuditAction
+from core.readonly import ReadOnlyAdminMixin
 
 from .models import (
     CircuitState,

@@ -12,9 +12,9 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from helios_site import audit
-from helios_site.audit import Actor
-from helios_site.models import AuditAction
+from core import audit
+from core.audit import Actor
+from core.models import AuditAction
 
 from . import credentials
 from .clients.base import ClientSettings, OutgoingEvent, ProviderClient

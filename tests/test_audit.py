@@ -6,9 +6,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from core.models import AuditEntry
 from events.models import Delivery, Event
 from events.services.sending import send_due
-from helios_site.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -93,11 +93,11 @@ def test_config_changes_switches_and_tests_are_audited(admin_client, admin_user,
 def test_the_trail_is_read_only_and_filterable(admin_client, demo_providers):
     call_command("publish", "--provider", "gcp", "--sync", stdout=io.StringIO())
     entry = AuditEntry.objects.get()
-    listing = reverse("admin:helios_site_auditentry_changelist")
+    listing = reverse("admin:core_auditentry_changelist")
     assert "Published OrderPlaced" in admin_client.get(listing, {"action__exact": "publish"}).content.decode()
     assert "Published OrderPlaced" not in admin_client.get(listing, {"action__exact": "retry"}).content.decode()
-    assert admin_client.post(reverse("admin:helios_site_auditentry_delete", args=[entry.pk])).status_code == 403
-    assert admin_client.get(reverse("admin:helios_site_auditentry_add")).status_code == 403
+    assert admin_client.post(reverse("admin:core_auditentry_delete", args=[entry.pk])).status_code == 403
+    assert admin_client.get(reverse("admin:core_auditentry_add")).status_code == 403
 
 
 def test_resubmitting_failed_tasks_needs_the_change_permission_and_is_audited(client, db):

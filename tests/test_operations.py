@@ -16,14 +16,14 @@ from django.urls import reverse
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.audit import Actor
+from core.heartbeat import beat
+from core.logs import ContextFilter, JsonFormatter, RedactSecrets
+from core.models import Heartbeat
 from events.models import Delivery, DeliveryAttempt, HourlyStats
 from events.services.operator import retry_now
 from events.services.publishing import publish_event
 from events.services.sending import send_due
-from helios_site import health
-from helios_site.audit import Actor
-from helios_site.logs import ContextFilter, JsonFormatter, RedactSecrets
-from helios_site.models import Heartbeat
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_readyz_needs_a_fresh_worker_heartbeat(client, demo_providers):
     body = response.json()
     assert body["checks"]["worker"] == {"ok": False, "detail": "no worker has beaten yet (is a qcluster running?)"}
     assert body["checks"]["database"]["ok"] and body["checks"]["migrations"] == {"ok": True, "detail": "all applied"}
-    health.beat()
+    beat()
     body = client.get("/readyz").json()
     assert body["ready"] is True
     assert [p["name"] for p in body["providers"]] == ["aws-demo", "azure-demo", "gcp-demo"]
@@ -64,7 +64,7 @@ def test_readyz_tells_anyone_only_ready_or_not_and_operators_why(client, demo_pr
     outside = {"REMOTE_ADDR": "203.0.113.5"}
     response = client.get("/readyz", **outside)
     assert (response.status_code, response.json()) == (503, {"ready": False})
-    health.beat()
+    beat()
     assert client.get("/readyz", **outside).json() == {"ready": True}
     settings.HELIOS_METRICS_TOKEN = "a-metrics-token-for-the-test"
     with_token = client.get("/readyz", HTTP_AUTHORIZATION="Bearer a-metrics-token-for-the-test", **outside)
@@ -76,7 +76,7 @@ def test_readyz_tells_anyone_only_ready_or_not_and_operators_why(client, demo_pr
 def test_readyz_never_goes_by_the_beat_of_a_worker_that_is_gone(client, demo_providers):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    health.beat()
+    beat()
     Heartbeat.objects.update(pid=gone.pid)  # it beat a moment ago, on this host, and has exited since
     response = client.get("/readyz")
     assert response.status_code == 503

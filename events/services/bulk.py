@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core import strictjson
-from helios_site.audit import Actor
+from core.audit import Actor
 from providers.models import ProviderConfig
 
 from ..models import BulkSource, BulkUpload, EventTemplate

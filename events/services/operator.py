@@ -9,9 +9,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from helios_site import audit
-from helios_site.audit import Actor
-from helios_site.models import AuditAction
+from core import audit
+from core.audit import Actor
+from core.models import AuditAction
 from providers.models import ProviderConfig
 from providers.services import check_event, effective_mode
 

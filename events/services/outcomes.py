@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
-from helios_site import logs
+from core import logs
 from providers.clients.base import Outcome, PublishResult
 from providers.models import ProviderConfig
 

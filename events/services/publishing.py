@@ -10,9 +10,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from helios_site import audit
-from helios_site.audit import Actor
-from helios_site.models import AuditAction
+from core import audit
+from core.audit import Actor
+from core.models import AuditAction
 from providers.clients.base import OutgoingEvent
 from providers.models import ProviderConfig
 from providers.services import check_event, effective_mode

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from helios_site import audit
-from helios_site.audit import Actor
-from helios_site.models import AuditAction
+from core import audit
+from core.audit import Actor
+from core.models import AuditAction
 from providers.models import ProviderConfig, ReceiverSettings
 
 from ..models import (

@@ -16,7 +16,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from helios_site import logs
+from core import logs
 from providers import circuit, ratelimit
 from providers.clients.base import Outcome, PublishResult
 from providers.models import ProviderConfig, ProviderMode

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helios_site import health
+from core.heartbeat import beat
 from tests.conftest import PROJECT_ROOT, subprocess_env
 from tests.standins import free_port
 
@@ -81,7 +81,7 @@ def get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
 
 
 def test_gunicorn_serves_the_console_hardened_with_static_files(static_root, demo_providers):
-    health.beat()
+    beat()
     with gunicorn(production_env(static_root)) as url:
         status, headers, body = get(f"{url}/readyz")
         assert status == 200 and json.loads(body)["ready"] is True

@@ -8,10 +8,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django_q.models import OrmQ
 
+from core.models import AuditEntry
 from events.models import Delivery, DeliveryAttempt, Event, Receipt
 from events.services.publishing import publish_event
 from events.services.sending import send_due
-from helios_site.models import AuditEntry
 from providers.models import ModeChange, ProviderConfig
 from tests.conftest import AWS_TEST_SECRET, EVENTGRID_TEST_KEY, RECEIVER_API_KEY, RECEIVER_TOKEN
 
@@ -88,7 +88,7 @@ def test_credentials_leak_nowhere(
         reverse("admin:events_delivery_changelist"),
         reverse("admin:events_event_changelist"),
         reverse("admin:providers_modechange_changelist"),
-        reverse("admin:helios_site_auditentry_changelist"),
+        reverse("admin:core_auditentry_changelist"),
         reverse("admin:events_event_change", args=[queued.pk]),
         reverse("admin:events_event_status", args=[queued.pk]),
         reverse("admin:events_receipt_changelist"),

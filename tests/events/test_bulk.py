@@ -8,8 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django_q.models import OrmQ
 
+from core.models import AuditAction, AuditEntry
 from events.models import BulkUpload, Delivery, Event, EventTemplate
-from helios_site.models import AuditAction, AuditEntry
 
 pytestmark = pytest.mark.django_db
 

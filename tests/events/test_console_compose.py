@@ -235,7 +235,7 @@ def test_export_streams_the_chosen_deliveries_as_csv_and_json_lines(admin_client
     response = admin_client.post(url, {"action": "export_jsonl", "_selected_action": ids})
     records = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
     assert sorted(r["provider"] for r in records) == ["aws-demo", "azure-demo", "gcp-demo"]
-    from helios_site.models import AuditEntry
+    from core.models import AuditEntry
 
     assert AuditEntry.objects.filter(action="export").count() == 2
 
@@ -297,7 +297,7 @@ def test_resend_to_other_providers_keeps_the_event_id(admin_client, demo_provide
         ("aws-demo", "succeeded"),
         ("gcp-demo", "succeeded"),
     ]
-    from helios_site.models import AuditEntry
+    from core.models import AuditEntry
 
     assert AuditEntry.objects.get(action="resend").summary == "Resent OrderPlaced to gcp-demo"
     nothing = admin_client.post(

@@ -8,12 +8,12 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from core.models import AuditEntry
 from events.models import Delivery, ReconciliationKind, ReconciliationReport
 from events.services.publishing import publish_event
 from events.services.receipts import record_arrivals
 from events.services.reconcile import reconcile, retry_missing
 from events.services.sending import send_due
-from helios_site.models import AuditEntry
 from providers.inbound.parsing import InboundEvent
 
 pytestmark = pytest.mark.django_db

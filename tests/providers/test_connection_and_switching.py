@@ -273,7 +273,7 @@ class TestProductionTarget:
         assert response.status_code == 302
 
     def test_the_name_must_be_typed_and_the_change_is_audited_with_before_and_after(self, admin_client, make_provider):
-        from helios_site.models import AuditEntry
+        from core.models import AuditEntry
 
         config = make_provider("az", "azure_eventgrid", mode="production", azure_endpoint="https://good.example/api")
         url, data = self.form_data(admin_client, config)

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from helios_site.roles import ROLES, ensure_roles
+from core.roles import ROLES, ensure_roles
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 """gunicorn's logger with HELIOS's redaction: the access log (request line, query string,
 referer, any header or environ atom) and the error log never carry a secret.
 
-Used by the Procfile (`--logger-class helios_site.gunicorn_logging.RedactingLogger`).
+Used by the Procfile (`--logger-class core.gunicorn_logging.RedactingLogger`).
 """
 
 from typing import Any

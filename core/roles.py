@@ -30,7 +30,7 @@ ADMIN = [
     "providers.change_receiversettings",
     "providers.delete_receiversettings",
     "providers.view_receiversettings",
-    "helios_site.view_auditentry",
+    "core.view_auditentry",
     "events.add_eventtemplate",
     "events.change_eventtemplate",
     "events.delete_eventtemplate",

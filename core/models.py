@@ -1,4 +1,8 @@
-"""The audit trail: who did what to HELIOS, when, and from where."""
+"""The audit trail (who did what to HELIOS, when, and from where) and process heartbeats.
+
+The tables keep their first names (helios_site_…): the models moved here from helios_site with
+state-only migrations, so their rows stay where they are.
+"""
 
 from django.conf import settings
 from django.db import models
@@ -32,6 +36,7 @@ class AuditEntry(models.Model):
     remote_addr = models.CharField("from", max_length=64, blank=True, help_text="IP address, or 'cli'.")
 
     class Meta:
+        db_table = "helios_site_auditentry"
         ordering = ["-at", "-id"]
         verbose_name_plural = "audit entries"
         indexes = [models.Index(fields=["action", "-at"], name="audit_action_idx")]
@@ -48,6 +53,9 @@ class Heartbeat(models.Model):
     at = models.DateTimeField()
     host = models.CharField(max_length=255, blank=True)
     pid = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        db_table = "helios_site_heartbeat"
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

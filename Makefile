@@ -38,3 +38,4 @@ test: $(VENV)/.dev-installed browser
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports

@@ -4,7 +4,8 @@ Secrets live in the environment (or the SDKs' own default chains), never in the 
 A config may name an environment prefix so several accounts can coexist
 (`ORDERS_AWS_ACCESS_KEY_ID`, `ORDERS_GOOGLE_APPLICATION_CREDENTIALS`, …).
 
-`resolve(...)` returns a `Credentials` whose `source` describes where they came from in words
+`resolve_aws`, `resolve_gcp` and `resolve_azure` return a `Credentials` whose `source` describes
+where they came from in words
 an operator can show on a page; the secret values sit in `secret` (excluded from repr) and
 are only handed to an SDK client.
 """

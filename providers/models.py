@@ -200,6 +200,8 @@ class ProviderConfig(models.Model):
                 errors["gcp_topic"] = (
                     "Enter a topic id: 3 to 255 characters, starting with a letter, not starting with 'goog'."
                 )
+            if self.gcp_emulator_host and not HOST_PORT_RE.match(self.gcp_emulator_host):
+                errors["gcp_emulator_host"] = "Enter the emulator as host:port, e.g. 127.0.0.1:8085."
         elif self.kind == ProviderKind.AZURE_EVENTGRID:
             url = urlsplit(self.azure_endpoint or "")
             if url.scheme not in ("http", "https") or not url.hostname:

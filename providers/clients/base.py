@@ -218,10 +218,6 @@ class ProviderClient(ABC):
         self.settings = settings
         self.format = payload_format
 
-    def check(self, event: OutgoingEvent) -> list[str]:
-        """Every limit this provider would reject the event for (empty when it fits)."""
-        return self.format.problems(self.format.build(event))
-
     def publish(
         self, events: Sequence[OutgoingEvent], *, after_batch: Callable[[], None] | None = None
     ) -> list[PublishResult]:

@@ -25,6 +25,11 @@ pytestmark = pytest.mark.django_db
         ),
         ("gcp_pubsub", {"gcp_project": "P", "gcp_topic": "orders"}, "gcp_project"),
         ("gcp_pubsub", {"gcp_project": "helios-test", "gcp_topic": "goog-x"}, "gcp_topic"),
+        (
+            "gcp_pubsub",
+            {"gcp_project": "helios-test", "gcp_topic": "orders", "gcp_emulator_host": "http://127.0.0.1"},
+            "gcp_emulator_host",
+        ),
         ("azure_eventgrid", {"azure_endpoint": "http://topic.example.com/api/events"}, "azure_endpoint"),
         ("azure_eventgrid", {"azure_endpoint": ""}, "azure_endpoint"),
     ],

@@ -22,8 +22,14 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
-run: $(VENV)/.runtime-installed
+# DEBUG defaults to off (production). The first `make run` copies the development settings
+# (.env.example: DEBUG on) to .env, which every manage.py command then reads; the tests set it.
+run: $(VENV)/.runtime-installed | .env
 	$(BIN)/python manage.py console
+
+.env:
+	cp .env.example .env
+	@echo "Created .env from .env.example: development settings (DEBUG on). Production: see .env.production.example."
 
 # Browser tests drive Debian's chromium; Playwright never downloads a browser of its own.
 browser:
@@ -33,7 +39,7 @@ browser:
 	  else echo "chromium is not installed (sudo apt-get install chromium): browser tests will be skipped"; fi; }
 
 test: $(VENV)/.dev-installed browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

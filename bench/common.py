@@ -11,7 +11,13 @@ def setup_django(database_url: str, **env: str) -> None:
     import psycopg
 
     os.environ.update(
-        {"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "helios_site.settings", "LOG_LEVEL": "WARNING", **env}
+        {
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "helios_site.settings",
+            "LOG_LEVEL": "WARNING",
+            "DEBUG": os.environ.get("DEBUG", "true"),  # as measured so far (the web process sets its own)
+            **env,
+        }
     )
     base, name = database_url.rsplit("/", 1)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:

@@ -17,7 +17,25 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+
+def number(name: str, default: float, *, minimum: float, maximum: float | None = None, whole: bool = True) -> float:
+    """A numeric setting from the environment: a bad value or one out of range names the variable."""
+    raw = env.str(name, default=None)
+    if raw is None:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise environ.ImproperlyConfigured(f"{name} must be {kind}, not {raw!r}.") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        raise environ.ImproperlyConfigured(f"{name} must be {bounds}; it is {value:g}.")
+    return value
+
+
+# Off unless asked for: `make run` and `make test` turn it on; production never does.
+DEBUG = env.bool("DEBUG", default=False)
 _DEV_SECRET_KEY = "helios-development-only-key-never-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
@@ -84,7 +102,7 @@ _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20),
+        "timeout": number("SQLITE_BUSY_TIMEOUT_SECONDS", 20, minimum=1),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # The test database is a file, so a real qcluster process can share it with tests.
@@ -93,7 +111,7 @@ else:
     # A persistent, health-checked connection: django-q2's ORM broker polls several
     # times a second and reconnecting each time was measured ~10x slower.
     _db.setdefault("OPTIONS", {})
-_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+_db["CONN_MAX_AGE"] = number("CONN_MAX_AGE", 600, minimum=0)
 _db["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -103,17 +121,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # config. HELIOS records attempts and owns retries; django-q2 runs each task once
 # (max_attempts=1, failures acknowledged). `retry` exceeds `timeout` so a running task is
 # never handed out twice; a task lost with its worker is covered by the sweeper.
-Q_TASK_TIMEOUT_SECONDS = env.int("Q_TASK_TIMEOUT_SECONDS", default=120)
+Q_TASK_TIMEOUT_SECONDS = number("Q_TASK_TIMEOUT_SECONDS", 120, minimum=1)
 Q_CLUSTER = {
     "name": "helios",
     "orm": "default",
-    "workers": env.int("Q_WORKERS", default=2),
+    "workers": number("Q_WORKERS", 2, minimum=1, maximum=64),
     "timeout": Q_TASK_TIMEOUT_SECONDS,
     "retry": Q_TASK_TIMEOUT_SECONDS + 60,
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
-    "poll": env.float("Q_POLL_SECONDS", default=0.1),
+    "poll": number("Q_POLL_SECONDS", 0.1, minimum=0.01, maximum=60, whole=False),
     "save_limit": 200,
     "label": "Task queue",
 }
@@ -140,14 +158,12 @@ LOGIN_URL = "admin:login"
 # proxies (1 by default behind one; 0 when gunicorn faces clients directly). See
 # core/client_address.py and docs/operations.md.
 HELIOS_BEHIND_PROXY = env.bool("HELIOS_BEHIND_PROXY", default=not DEBUG)
-HELIOS_PROXY_COUNT = env.int("HELIOS_PROXY_COUNT", default=1 if HELIOS_BEHIND_PROXY else 0)
-if HELIOS_PROXY_COUNT < 0:
-    raise environ.ImproperlyConfigured("HELIOS_PROXY_COUNT must be 0 or more.")
+HELIOS_PROXY_COUNT = number("HELIOS_PROXY_COUNT", 1 if HELIOS_BEHIND_PROXY else 0, minimum=0, maximum=10)
 # django-axes first: failed logins are counted per user name and client address, and a lock-out
 # refuses even the right password from that address until the cool-off ends (HELIOS_LOGIN_* below).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_FAILURE_LIMIT = env.int("HELIOS_LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("HELIOS_LOGIN_LOCKOUT_MINUTES", default=15) / 60  # hours
+AXES_FAILURE_LIMIT = number("HELIOS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = number("HELIOS_LOGIN_LOCKOUT_MINUTES", 15, minimum=0, whole=False) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
@@ -162,7 +178,7 @@ if not HELIOS_ADMIN_URL.endswith("/") or HELIOS_ADMIN_URL.startswith("/"):
 # --- Sessions, cookies, headers ------------------------------------------------------------
 # A short console session that slides with activity; secure cookies and HSTS whenever DEBUG is
 # off (the production setting). HTTPS is terminated by the load balancer or gunicorn.
-SESSION_COOKIE_AGE = env.int("HELIOS_SESSION_MINUTES", default=30) * 60
+SESSION_COOKIE_AGE = number("HELIOS_SESSION_MINUTES", 30, minimum=1) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("HELIOS_SECURE_COOKIES", default=not DEBUG)
@@ -170,7 +186,7 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = env.bool("HELIOS_SSL_REDIRECT", default=not DEBUG)
 # Load-balancer health checks and Prometheus may speak plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-SECURE_HSTS_SECONDS = env.int("HELIOS_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_SECONDS = number("HELIOS_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HELIOS_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("HELIOS_HSTS_PRELOAD", default=True)
 if HELIOS_BEHIND_PROXY:
@@ -200,7 +216,7 @@ USE_I18N = True
 USE_TZ = True
 
 # The compose form must carry a Pub/Sub-sized payload (10 MB) plus its form fields.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=12 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = number("DATA_UPLOAD_MAX_MEMORY_SIZE", 12 * 1024 * 1024, minimum=1024)
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -227,30 +243,30 @@ HELIOS_DEPLOYMENT_MODE = env.str("HELIOS_DEPLOYMENT_MODE", default="demo")
 if HELIOS_DEPLOYMENT_MODE not in ("demo", "production"):
     raise environ.ImproperlyConfigured("HELIOS_DEPLOYMENT_MODE must be demo or production.")
 # Bound on every SDK call (and on the SDKs' own retries), so one task never hangs.
-HELIOS_PROVIDER_TIMEOUT_SECONDS = env.float("HELIOS_PROVIDER_TIMEOUT_SECONDS", default=10.0)
+HELIOS_PROVIDER_TIMEOUT_SECONDS = number("HELIOS_PROVIDER_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=600, whole=False)
 # Credential discovery must not probe cloud instance-metadata servers unless the deployment
 # runs on that cloud and says so (set AWS_EC2_METADATA_DISABLED=false / NO_GCE_CHECK=false).
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("NO_GCE_CHECK", "true")
-HELIOS_SEND_BATCH_SIZE = env.int("HELIOS_SEND_BATCH_SIZE", default=300)
-HELIOS_LEASE_SECONDS = env.int("HELIOS_LEASE_SECONDS", default=60)
+HELIOS_SEND_BATCH_SIZE = number("HELIOS_SEND_BATCH_SIZE", 300, minimum=1, maximum=10000)
+HELIOS_LEASE_SECONDS = number("HELIOS_LEASE_SECONDS", 60, minimum=1)
 # /readyz fails when no worker has beaten for this long (the sweeper beats every minute).
-HELIOS_HEARTBEAT_STALE_SECONDS = env.int("HELIOS_HEARTBEAT_STALE_SECONDS", default=180)
+HELIOS_HEARTBEAT_STALE_SECONDS = number("HELIOS_HEARTBEAT_STALE_SECONDS", 180, minimum=1)
 # /metrics: with a token, only `Authorization: Bearer <token>`; without one, only these addresses.
 HELIOS_METRICS_TOKEN = env.str("HELIOS_METRICS_TOKEN", default="")
 HELIOS_METRICS_ALLOWED_IPS = env.list("HELIOS_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # Retention (days; 0 keeps forever), purged daily in batches: see events/retention.py.
 HELIOS_RETENTION = {
-    "event_days": env.int("HELIOS_RETENTION_EVENT_DAYS", default=90),
-    "attempt_days": env.int("HELIOS_RETENTION_ATTEMPT_DAYS", default=30),
-    "receipt_days": env.int("HELIOS_RETENTION_RECEIPT_DAYS", default=30),
-    "report_days": env.int("HELIOS_RETENTION_REPORT_DAYS", default=90),
-    "stats_days": env.int("HELIOS_RETENTION_STATS_DAYS", default=400),
-    "batch_size": env.int("HELIOS_RETENTION_BATCH_SIZE", default=1000),
+    "event_days": number("HELIOS_RETENTION_EVENT_DAYS", 90, minimum=0),
+    "attempt_days": number("HELIOS_RETENTION_ATTEMPT_DAYS", 30, minimum=0),
+    "receipt_days": number("HELIOS_RETENTION_RECEIPT_DAYS", 30, minimum=0),
+    "report_days": number("HELIOS_RETENTION_REPORT_DAYS", 90, minimum=0),
+    "stats_days": number("HELIOS_RETENTION_STATS_DAYS", 400, minimum=0),
+    "batch_size": number("HELIOS_RETENTION_BATCH_SIZE", 1000, minimum=1),
 }
 # Bulk send: the most events, and the largest file, one upload may hold.
-HELIOS_BULK_MAX_EVENTS = env.int("HELIOS_BULK_MAX_EVENTS", default=50_000)
-HELIOS_BULK_MAX_BYTES = env.int("HELIOS_BULK_MAX_BYTES", default=20 * 1024 * 1024)
+HELIOS_BULK_MAX_EVENTS = number("HELIOS_BULK_MAX_EVENTS", 50_000, minimum=1)
+HELIOS_BULK_MAX_BYTES = number("HELIOS_BULK_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 
 # --- Logging ------------------------------------------------------------------------------
 # LOG_FORMAT=json (the default when DEBUG is off): one JSON object per line with time, level,

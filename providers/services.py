@@ -17,7 +17,7 @@ from core.audit import Actor
 from core.models import AuditAction
 
 from . import credentials
-from .clients.base import ClientSettings, OutgoingEvent, ProviderClient
+from .clients.base import ClientSettings, OutgoingEvent, ProviderClient, SdkMissing
 from .clients.registry import build_client, payload_format
 from .credentials import Credentials
 from .models import EventGridSchema, ModeChange, ProviderConfig, ProviderKind, ProviderMode
@@ -176,6 +176,8 @@ def _bounded_check(config: ProviderConfig) -> ConnectionCheck:
     except concurrent.futures.TimeoutError:
         logger.info("connection test of %s: no answer within %g s", config.name, timeout)
         return ConnectionCheck(False, f"TIMEOUT: no answer from the cloud within {timeout:g} s (the timeout).")
+    except SdkMissing as missing:
+        return ConnectionCheck(False, str(missing))
     except Exception as exc:  # every SDK failure becomes words, never a stack trace
         logger.info("connection test of %s failed: %s", config.name, type(exc).__name__)
         return ConnectionCheck(False, client.classify_exception(exc).describe())

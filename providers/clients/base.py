@@ -208,6 +208,10 @@ class PayloadFormat(ABC):
             yield batch
 
 
+class SdkMissing(RuntimeError):
+    """The cloud SDK a production client needs is not installed: a configuration error, in words."""
+
+
 class ProviderClient(ABC):
     """Owns the publish flow; subclasses only say how one batch is sent."""
 
@@ -261,7 +265,12 @@ class ProviderClient(ABC):
         return [results[event.id] for event in events]
 
     def unexpected_error(self, event: OutgoingEvent, exc: Exception) -> PublishResult:
-        """The result for an error no classification table knows: retryable, named by type."""
+        """The result for an error no classification table knows: retryable, named by type
+        (a missing SDK says so in words)."""
+        if isinstance(exc, SdkMissing):
+            return PublishResult(
+                event_id=event.id, outcome=Outcome.RETRYABLE_ERROR, error_code="SdkMissing", error_message=str(exc)
+            )
         return PublishResult(
             event_id=event.id,
             outcome=Outcome.RETRYABLE_ERROR,
@@ -303,7 +312,13 @@ class SdkClient(ProviderClient):
         """The SDK client, created on first use (thread-safe) and reused across tasks."""
         with self._lock:
             if self._sdk is None:
-                self._sdk = self.make_sdk()
+                try:
+                    self._sdk = self.make_sdk()
+                except ImportError as missing:
+                    raise SdkMissing(
+                        f"The SDK for {self.settings.name} is not installed ({missing.name}): "
+                        "install requirements.txt into this environment."
+                    ) from missing
             return self._sdk
 
     @abstractmethod

@@ -1,0 +1,67 @@
+"""Settings from the environment: a bad value names its variable, ranges are checked, DEBUG is off
+unless asked for, every variable is documented, and a missing SDK is a configuration error in words."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, subprocess_env
+
+
+def manage_check(**env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=PROJECT_ROOT,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HELIOS_SEND_BATCH_SIZE": "0"}, "HELIOS_SEND_BATCH_SIZE must be from 1 to 10000; it is 0."),
+        ({"HELIOS_LEASE_SECONDS": "sixty"}, "HELIOS_LEASE_SECONDS must be a whole number, not 'sixty'."),
+        ({"HELIOS_PROVIDER_TIMEOUT_SECONDS": "1e9"}, "HELIOS_PROVIDER_TIMEOUT_SECONDS must be from 0.1 to 600"),
+        ({"Q_WORKERS": "-2"}, "Q_WORKERS must be from 1 to 64; it is -2."),
+    ],
+)
+def test_a_bad_number_names_its_variable(env, message):
+    result = manage_check(**env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    result = manage_check(DEBUG="", SECRET_KEY="")
+    assert result.returncode != 0 and "SECRET_KEY must be set when DEBUG is off." in result.stderr
+    assert manage_check(DEBUG="true").returncode == 0
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    settings_text = (PROJECT_ROOT / "helios_site" / "settings.py").read_text()
+    read = set(re.findall(r'(?:env\.\w+|number)\(\s*"([A-Z][A-Z0-9_]+)"', settings_text))
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.M))
+    assert read, "no variable found: the pattern no longer matches settings.py"
+    assert sorted(read - documented) == []
+
+
+def test_a_missing_sdk_is_a_configuration_error_in_words(monkeypatch):
+    from providers.clients.base import ClientSettings, SdkMissing
+    from providers.clients.registry import build_client
+
+    monkeypatch.setitem(sys.modules, "boto3", None)  # as if boto3 were not installed
+    client = build_client(
+        ClientSettings(
+            name="aws-prod",
+            kind="aws_eventbridge",
+            options={"region": "eu-west-1", "event_bus": "default", "source": "com.x", "max_entry_bytes": 262144},
+        ),
+        mode="production",
+    )
+    with pytest.raises(SdkMissing, match=r"The SDK for aws-prod is not installed \(boto3\): install requirements.txt"):
+        client.sdk  # noqa: B018

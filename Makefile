@@ -39,7 +39,7 @@ browser:
 	  else echo "chromium is not installed (sudo apt-get install chromium): browser tests will be skipped"; fi; }
 
 test: $(VENV)/.dev-installed browser
-	DEBUG=$${DEBUG:-true} $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

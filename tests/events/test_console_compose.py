@@ -5,7 +5,7 @@ import io
 import json
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.urls import reverse
 from django_q.models import OrmQ
 
@@ -259,10 +259,19 @@ def test_export_needs_its_permission(client, demo_providers):
     viewer = User.objects.create_user("v", password="a-long-password-1", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_delivery"))
     client.force_login(viewer)
+    publish_event(event_type="T", source="s", data={}, providers=demo_providers[:1], ring=False)
+    ids = list(Delivery.objects.values_list("pk", flat=True))
     response = client.post(
-        reverse("admin:events_delivery_changelist"), {"action": "export_csv", "_selected_action": [1]}
+        reverse("admin:events_delivery_changelist"), {"action": "export_csv", "_selected_action": ids}
     )
     assert not getattr(response, "streaming", False)
+    operator = User.objects.create_user("o", password="a-long-password-1", is_staff=True)
+    operator.groups.add(Group.objects.get(name="Operator"))
+    client.force_login(operator)
+    response = client.post(
+        reverse("admin:events_delivery_changelist"), {"action": "export_csv", "_selected_action": ids}
+    )
+    assert response.streaming  # the same request with the permission exports
 
 
 def test_duplicate_into_compose_prefills_from_an_event(admin_client, demo_providers):

@@ -75,12 +75,21 @@ def test_an_event_over_the_limit_fails_alone_and_permanently(client):
 
 def test_nothing_to_publish_sends_nothing(client):
     assert client.publish([]) == []
+    if client.mode == "production":  # the SDK client is made on first use: none made, no call possible
+        assert client._sdk is None
 
 
+PRODUCTION = [(mode, kind) for mode, kind in CLIENTS if mode == "production"]
+
+
+@pytest.mark.parametrize("client", PRODUCTION, indirect=True, ids=[kind for _, kind in PRODUCTION])
 def test_a_closed_client_reconnects_on_next_use(client):
     assert client.publish(make_events(1))[0].ok
+    first = client._sdk
     client.close()
+    assert client._sdk is None  # closed: its connections are released
     assert client.publish(make_events(1))[0].ok
+    assert client._sdk is not None and client._sdk is not first  # a new SDK client, connected again
 
 
 def test_after_a_whole_batch_fails_the_rest_is_not_sent(eventgrid_sink):

@@ -158,8 +158,15 @@ class TestModeSwitch:
 
     def test_mode_cannot_be_edited_on_the_form(self, admin_client, make_provider):
         config = make_provider("az", "azure_eventgrid")
-        page = admin_client.get(reverse("admin:providers_providerconfig_change", args=[config.pk])).content.decode()
-        assert 'name="mode"' not in page
+        response = admin_client.get(reverse("admin:providers_providerconfig_change", args=[config.pk]))
+        page = response.content.decode()
+        assert response.status_code == 200 and 'name="azure_endpoint"' in page  # the form is there, editable
+        assert 'name="mode"' not in page  # but not the mode: that is switched, confirmed and audited
+        response = admin_client.post(
+            reverse("admin:providers_providerconfig_change", args=[config.pk]), {"mode": "production"}
+        )
+        config.refresh_from_db()
+        assert config.mode == "demo"
 
     def test_switching_back_to_demo_is_allowed_without_the_permission_and_audited(self, client, make_provider):
         config = make_provider("az", "azure_eventgrid", mode="production")
@@ -174,8 +181,13 @@ class TestModeSwitch:
 
 def test_secrets_never_show_in_pages(admin_client, production_providers):
     for config in production_providers.values():
-        page = admin_client.get(reverse("admin:providers_providerconfig_change", args=[config.pk])).content.decode()
+        response = admin_client.get(reverse("admin:providers_providerconfig_change", args=[config.pk]))
+        page = response.content.decode()
+        assert response.status_code == 200 and config.name in page
         assert AWS_TEST_SECRET not in page and EVENTGRID_TEST_KEY not in page
+    aws = production_providers["aws_eventbridge"]
+    page = admin_client.get(reverse("admin:providers_providerconfig_change", args=[aws.pk])).content.decode()
+    assert "TEST_AWS_ACCESS_KEY_ID" in page  # where the credentials come from is shown, never the secret
 
 
 def test_the_providers_command_runs_from_a_shell_with_system_checks(tmp_path):

@@ -21,7 +21,7 @@ from core.badges import badge
 from core.models import AuditAction
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
-from providers.services import effective_mode
+from providers.services import production_names, production_send_problem
 
 from .bulk_admin import BulkUploadAdmin  # noqa: F401  (registers the bulk send pages)
 from .dashboard import dashboard_context
@@ -148,15 +148,13 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         used = set(event.deliveries.values_list("provider_id", flat=True))
         choices = ProviderConfig.objects.filter(enabled=True).exclude(pk__in=used).order_by("kind", "name")
         errors: list[str] = []
-        production_names = ""
+        names = ""
         if request.POST.get("confirm") == "yes":
             chosen = list(choices.filter(pk__in=request.POST.getlist("providers")))
-            production_names = ", ".join(sorted(p.name for p in chosen if effective_mode(p).is_production))
+            names = production_names(chosen)
             try:
-                if production_names and request.POST.get("confirm_production") != production_names:
-                    raise PublishRejected(
-                        [f"This sends to PRODUCTION: {production_names}. Tick the confirmation to send for real."]
-                    )
+                if problem := production_send_problem(chosen, request.POST.get("confirm_production", "")):
+                    raise PublishRejected([f"{problem} Tick the confirmation."])
                 created = resend_to(event=event, providers=chosen, actor=Actor.from_request(request))
             except PublishRejected as rejected:
                 errors = rejected.errors
@@ -170,7 +168,7 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             "event": event,
             "choices": choices,
             "chosen": {int(pk) for pk in request.POST.getlist("providers") if pk.isdigit()},
-            "production_names": production_names,
+            "production_names": names,
             "errors": errors,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from core import strictjson
 from providers.models import ProviderConfig
-from providers.services import effective_mode
+from providers.services import effective_mode, production_names, production_send_problem
 
 from .models import Event, EventTemplate
 from .services.validation import PublishRejected, data_problems, envelope_problems, parse_data
@@ -75,12 +75,9 @@ class ProductionConfirmationForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         chosen = cleaned.get("providers") or []
-        self.production_names = ", ".join(sorted(p.name for p in chosen if effective_mode(p).is_production))
-        if self.production_names and cleaned.get("confirm_production") != self.production_names:
-            raise ValidationError(
-                f"This sends to PRODUCTION: {self.production_names}. Tick the confirmation below to send for real.",
-                code="production",
-            )
+        self.production_names = production_names(chosen)
+        if problem := production_send_problem(chosen, cleaned.get("confirm_production") or ""):
+            raise ValidationError(f"{problem} Tick the confirmation below.", code="production")
         return cleaned
 
 

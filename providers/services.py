@@ -183,6 +183,22 @@ def _bounded_check(config: ProviderConfig) -> ConnectionCheck:
         return ConnectionCheck(False, client.classify_exception(exc).describe())
 
 
+def production_names(configs: Sequence[ProviderConfig]) -> str:
+    """The names of the configs whose effective mode is production, sorted, comma-separated: what a
+    send to them must be confirmed with ("" when none is)."""
+    return ", ".join(sorted(config.name for config in configs if effective_mode(config).is_production))
+
+
+def production_send_problem(configs: Sequence[ProviderConfig], confirmation: str) -> str:
+    """Why a send to these configs may not go ahead ("" when it may): one that is in production
+    needs a confirmation naming exactly the production ones. The console, bulk, resend and the
+    CLI all ask this."""
+    names = production_names(configs)
+    if names and confirmation.strip() != names:
+        return f"This sends to PRODUCTION: {names}. Confirm with exactly these names to send for real."
+    return ""
+
+
 #: Fields that decide where a config's events go and with which credentials: on a production
 #: config, changing any of them is as grave as switching to production.
 TARGET_FIELDS = (

@@ -10,7 +10,7 @@ from tests.conftest import PROJECT_ROOT, subprocess_env
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 
-def publish_all(timeout: int = 30) -> subprocess.CompletedProcess:
+def publish_all(timeout: int = 30, *, confirm: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             sys.executable,
@@ -25,6 +25,7 @@ def publish_all(timeout: int = 30) -> subprocess.CompletedProcess:
             "o-1",
             "--amount",
             "10",
+            *(["--yes"] if confirm else []),
         ],
         cwd=PROJECT_ROOT,
         env=subprocess_env(),
@@ -37,6 +38,12 @@ def publish_all(timeout: int = 30) -> subprocess.CompletedProcess:
 def test_three_successes_in_production_then_a_stand_in_down_fails_in_words(
     production_providers, eventbridge_target, pubsub_standin, eventgrid_sink, qcluster
 ):
+    from events.models import Event
+
+    refused = publish_all(confirm=False)  # no terminal to ask on, no --yes: nothing is sent
+    assert refused.returncode == 2
+    assert "This sends to PRODUCTION: aws-prod, azure-prod, gcp-prod. Add --yes to confirm." in refused.stderr
+    assert not Event.objects.exists()
     result = publish_all()
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("production  SUCCESS  message id") == 3

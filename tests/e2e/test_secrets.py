@@ -52,7 +52,7 @@ def test_credentials_leak_nowhere(
     # The CLI: publish, list, check.
     out = io.StringIO()
     with pytest.raises(SystemExit):
-        call_command("publish", "--provider", "all", "--sync", "--timeout", "2", stdout=out, stderr=out)
+        call_command("publish", "--provider", "all", "--sync", "--yes", "--timeout", "2", stdout=out, stderr=out)
     call_command("providers", "list", stdout=out)
     with pytest.raises(SystemExit):
         call_command("providers", "check", stdout=out, stderr=out)

@@ -170,7 +170,7 @@ def test_sending_to_production_needs_a_confirmation_that_names_the_providers(adm
     response = compose(admin_client, [prod, demo])
     page = response.content.decode()
     assert response.status_code == 200
-    assert "This sends to PRODUCTION: az-prod. Tick the confirmation below to send for real." in page
+    assert "This sends to PRODUCTION: az-prod. Confirm with exactly these names to send for real." in page
     assert 'name="confirm_production" value="az-prod"' in page
     assert_nothing_created()
     assert compose(admin_client, [prod, demo], confirm_production="someone-else").status_code == 200

@@ -6,6 +6,10 @@ was accepted and queued), 1 when any delivery failed, died or was not final in t
 
 `--data` takes the JSON itself, `@path` to read it from a file, or `-` to read standard input
 (like curl), so payloads up to the providers' real limits fit (argv stops at 128 KiB).
+
+Sending to a config in production mode needs a confirmation, as in the console: on a terminal
+HELIOS asks for the production configs' names; otherwise `--yes` (exit 2 without it, nothing
+created).
 """
 
 import sys
@@ -20,6 +24,7 @@ from events.services.publishing import publish_event
 from events.services.sending import deliver_now
 from events.services.validation import PublishRejected, parse_data
 from providers.models import ProviderConfig, ProviderKind
+from providers.services import production_names, production_send_problem
 
 KIND_ALIASES = {
     "aws": ProviderKind.AWS_EVENTBRIDGE,
@@ -76,6 +81,9 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="Wait for the worker's results.")
         parser.add_argument("--sync", action="store_true", help="Send in this process, without a worker.")
         parser.add_argument("--timeout", type=float, default=30.0, help="Seconds to wait for results (default 30).")
+        parser.add_argument(
+            "--yes", action="store_true", help="Confirm a send to production configs (needed without a terminal)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         providers = resolve_providers(options["providers"] or ["all"])
@@ -85,6 +93,7 @@ class Command(BaseCommand):
             if template is None:
                 raise CommandError(f"Unknown event template '{options['template']}'.", returncode=2)
         data = self.event_data(options, template)
+        self.confirm_production(providers, assume_yes=options["yes"])
         try:
             event = publish_event(
                 event_type=self.given(options["event_type"], template.event_type if template else "OrderPlaced"),
@@ -110,6 +119,19 @@ class Command(BaseCommand):
             return
         if not self.report(event, queued=False):
             raise SystemExit(1)
+
+    def confirm_production(self, providers: list[ProviderConfig], *, assume_yes: bool) -> None:
+        """The console's rule: a send to production is confirmed by naming the production configs."""
+        names = production_names(providers)
+        if not names or assume_yes:
+            return
+        if not sys.stdin.isatty():
+            raise CommandError(
+                f"This sends to PRODUCTION: {names}. Add --yes to confirm. Nothing was published.", returncode=2
+            )
+        answer = input(f"This sends to PRODUCTION: {names}. Type these names to confirm: ")
+        if problem := production_send_problem(providers, answer):
+            raise CommandError(f"{problem} Nothing was published.", returncode=2)
 
     @staticmethod
     def given(value: str | None, default: str) -> str:

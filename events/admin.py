@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 from core import audit, strictjson
 from core.audit import Actor
 from core.badges import badge
+from core.identifiers import parse_uuid
 from core.models import AuditAction
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
@@ -31,19 +32,11 @@ from .models import Delivery, DeliveryAttempt, Event, EventTemplate
 from .pagination import CappedCountPaginator
 from .preview import compose_preview
 from .roundtrip_admin import ReceiptAdmin  # noqa: F401  (registers the round-trip pages)
-from .selectors import EXPORT_COLUMNS, deliveries_of, delivery_status_rows, export_rows
+from .selectors import EXPORT_COLUMNS, delivery_status_rows, export_rows
 from .services.operator import resend_to, retry_now
 from .services.publishing import publish_event
 from .services.validation import PublishRejected
 from .streaming import csv_lines
-
-
-def _uuid_or_none(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if value else None
-    except ValueError:
-        return None
-
 
 #: Most events a subject search matches (subjects are usually unique per entity).
 MAX_SUBJECT_MATCHES = 1000
@@ -68,7 +61,7 @@ class HistoryListMixin:
         term = search_term.strip()
         if not term:
             return queryset, False
-        event_id = _uuid_or_none(term)
+        event_id = parse_uuid(term)
         subject_ids = [] if event_id else _events_with_subject(term)
         return queryset.filter(self.search_q(term, event_id, subject_ids)), False
 
@@ -187,7 +180,7 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         request_error = ""
         template = EventTemplate.objects.filter(pk=request.GET.get("template") or None).first()
-        original = Event.objects.filter(pk=_uuid_or_none(request.GET.get("from_event"))).first()
+        original = Event.objects.filter(pk=parse_uuid(request.GET.get("from_event"))).first()
         try:
             if request.method == "POST":
                 form = ComposeEventForm(request.POST)
@@ -276,7 +269,7 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
         event = self.get_object(request, object_id)
-        extra = {"deliveries": list(deliveries_of(event)) if event else []}
+        extra = {"deliveries": delivery_status_rows(event) if event else []}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):

@@ -3,7 +3,6 @@ event, duplicates counted, matched to the HELIOS event and its delivery, which b
 
 import json
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.identifiers import parse_uuid
 from core.redaction import REDACTED, redact_value
 from providers.inbound.parsing import InboundEvent
 from providers.models import ProviderConfig
@@ -59,7 +59,7 @@ def record_arrivals(
             if updated:
                 duplicates += 1
                 continue
-            event_id = _uuid(inbound.event_id)
+            event_id = parse_uuid(inbound.event_id)
             event = Event.objects.filter(pk=event_id).only("pk").first() if event_id else None
             delivery = Delivery.objects.filter(event=event, provider=provider).first() if event else None
             try:
@@ -90,10 +90,3 @@ def record_arrivals(
                 )
                 confirmed += 1
     return ReceiptSummary(new=new, duplicates=duplicates, confirmed=confirmed)
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        return None

@@ -28,19 +28,20 @@ from ..models import (
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    """Days each kind of history is kept (0: forever), and the batch size."""
+    """Days each kind of history is kept (0: forever), and the batch size. Their defaults live in
+    one place, the settings (HELIOS_RETENTION_*)."""
 
-    event_days: int = 90
-    attempt_days: int = 30
-    receipt_days: int = 30
-    report_days: int = 90
-    stats_days: int = 400
-    batch_size: int = 1000
+    event_days: int
+    attempt_days: int
+    receipt_days: int
+    report_days: int
+    stats_days: int
+    batch_size: int
 
     @classmethod
-    def from_settings(cls) -> "RetentionPolicy":
-        """The deployment's policy (HELIOS_RETENTION_* settings)."""
-        return cls(**settings.HELIOS_RETENTION)
+    def from_settings(cls, **overrides: int) -> "RetentionPolicy":
+        """The deployment's policy (HELIOS_RETENTION_* settings), with any field overridden."""
+        return cls(**{**settings.HELIOS_RETENTION, **overrides})
 
 
 @dataclass

@@ -41,7 +41,7 @@ def test_old_history_is_purged_in_batches_and_open_deliveries_stay(make_provider
     age(HourlyStats.objects.all(), "hour", 500)
 
     with CaptureQueriesContext(connection) as queries:
-        report = purge(RetentionPolicy(batch_size=2))
+        report = purge(RetentionPolicy.from_settings(batch_size=2))
 
     assert report.removed == {
         "attempts": 6,  # 5 old events' and the succeeded half of still_retrying; its retrying half stays
@@ -63,7 +63,7 @@ def test_zero_days_keeps_forever_and_the_command_reports(make_provider):
     publish_event(event_type="T", source="s", data={}, providers=[ok], ring=False)
     send_due(provider_id=ok.pk)
     age(Event.objects.all(), "created_at", 1000)
-    assert purge(RetentionPolicy(event_days=0, attempt_days=0, stats_days=0)).removed["receipts"] == 0
+    assert purge(RetentionPolicy.from_settings(event_days=0, attempt_days=0, stats_days=0)).removed["receipts"] == 0
     assert Event.objects.count() == 1
     out = io.StringIO()
     call_command("purge", stdout=out)

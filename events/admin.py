@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from core import audit, strictjson
+from core.admin_pages import page_context
 from core.audit import Actor
 from core.badges import badge
 from core.identifiers import parse_uuid
@@ -154,17 +155,17 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 self.message_user(request, f"Event {event.pk} resent to {len(created)} provider(s).", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Resend {event.type} {event.pk} to other providers",
-            "event": event,
-            "choices": choices,
-            "chosen": {int(pk) for pk in request.POST.getlist("providers") if pk.isdigit()},
-            "production_names": names,
-            "errors": errors,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
+        context = page_context(
+            self,
+            request,
+            f"Resend {event.type} {event.pk} to other providers",
+            event=event,
+            choices=choices,
+            chosen={int(pk) for pk in request.POST.getlist("providers") if pk.isdigit()},
+            production_names=names,
+            errors=errors,
+            action_checkbox_name=admin.helpers.ACTION_CHECKBOX_NAME,
+        )
         return TemplateResponse(request, "admin/events/event/resend.html", context)
 
     def has_compose_permission(self, request: HttpRequest) -> bool:
@@ -216,15 +217,15 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                     request, f"Event {event.id} queued for {len(values['providers'])} provider(s).", messages.SUCCESS
                 )
                 return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Compose event",
-            "form": form,
-            "request_error": request_error,
-            "templates": EventTemplate.objects.all(),
-            "media": self.media + form.media,
-        }
+        context = page_context(
+            self,
+            request,
+            "Compose event",
+            form=form,
+            request_error=request_error,
+            templates=EventTemplate.objects.all(),
+            media=self.media + form.media,
+        )
         return TemplateResponse(request, "admin/events/event/compose.html", context)
 
     def compose_preview_view(self, request: HttpRequest) -> JsonResponse:
@@ -251,12 +252,12 @@ class EventAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         """Per-provider health over the last 24 hours and an hourly volume chart."""
         if not request.user.has_perm("events.view_delivery"):
             raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Dashboard: the last 24 hours",
+        context = page_context(
+            self,
+            request,
+            "Dashboard: the last 24 hours",
             **dashboard_context(),
-        }
+        )
         return TemplateResponse(request, "admin/events/dashboard.html", context)
 
     def status_view(self, request: HttpRequest, event_id: uuid.UUID) -> JsonResponse:

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.admin_pages import page_context
 from core.audit import Actor
 from core.readonly import ReadOnlyAdminMixin
 
@@ -63,14 +64,14 @@ class BulkUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     request, f"Bulk upload #{upload.pk}: {upload.event_count:,} events queued.", messages.SUCCESS
                 )
                 return HttpResponseRedirect(reverse("admin:events_bulkupload_change", args=[upload.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Bulk send",
-            "form": form,
-            "errors": errors,
-            "media": self.media + form.media,
-        }
+        context = page_context(
+            self,
+            request,
+            "Bulk send",
+            form=form,
+            errors=errors,
+            media=self.media + form.media,
+        )
         return TemplateResponse(request, "admin/events/bulkupload/upload.html", context)
 
     def _send(self, request: HttpRequest, form: BulkUploadForm) -> BulkUpload:
@@ -93,16 +94,15 @@ class BulkUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         upload = get_object_or_404(BulkUpload, pk=object_id)
         if not self.has_view_permission(request, upload):
             raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Bulk upload #{upload.pk}",
-            "upload": upload,
-            "providers": self.provider_names(upload),
-            "progress": bulk_progress(upload),
-            "deliveries_url": reverse("admin:events_delivery_changelist")
-            + f"?event__bulk_upload__id__exact={upload.pk}",
-        }
+        context = page_context(
+            self,
+            request,
+            f"Bulk upload #{upload.pk}",
+            upload=upload,
+            providers=self.provider_names(upload),
+            progress=bulk_progress(upload),
+            deliveries_url=reverse("admin:events_delivery_changelist") + f"?event__bulk_upload__id__exact={upload.pk}",
+        )
         return TemplateResponse(request, "admin/events/bulkupload/progress.html", context)
 
     def progress_view(self, request: HttpRequest, upload_id: int) -> JsonResponse:

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core import audit
+from core.admin_pages import page_context
 from core.audit import Actor
 from core.models import AuditAction
 from core.readonly import ReadOnlyAdminMixin
@@ -130,12 +131,12 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
             self.message_user(request, f"Reconciliation #{report.pk} of {report.provider.name} done.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:events_reconciliationreport_change", args=[report.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Reconcile now",
-            "form": form,
-        }
+        context = page_context(
+            self,
+            request,
+            "Reconcile now",
+            form=form,
+        )
         return TemplateResponse(request, "admin/events/reconciliationreport/run.html", context)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core import audit
+from core.admin_pages import page_context
 from core.audit import Actor
 from core.badges import badge
 from core.models import AuditAction
@@ -346,18 +347,18 @@ class ProviderConfigAdmin(admin.ModelAdmin):
                 )
                 return None
         found = resolve_credentials(config)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Switch {config.name} to production?",
-            "config": config,
-            "credentials": found,
-            "deployment_mode": settings.HELIOS_DEPLOYMENT_MODE,
-            "deployment_allows": deployment_allows_production(),
-            "error": error,
-            "reason": request.POST.get("reason", ""),
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
+        context = page_context(
+            self,
+            request,
+            f"Switch {config.name} to production?",
+            config=config,
+            credentials=found,
+            deployment_mode=settings.HELIOS_DEPLOYMENT_MODE,
+            deployment_allows=deployment_allows_production(),
+            error=error,
+            reason=request.POST.get("reason", ""),
+            action_checkbox_name=admin.helpers.ACTION_CHECKBOX_NAME,
+        )
         return TemplateResponse(request, "admin/providers/providerconfig/switch_to_production.html", context)
 
     @admin.action(description="Switch back to demo", permissions=["change"])

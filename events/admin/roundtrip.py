@@ -20,9 +20,9 @@ from core.models import AuditAction
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 
-from .models import Receipt, ReconciliationItem, ReconciliationReport
-from .services.reconcile import reconcile, retry_missing
-from .streaming import csv_lines
+from ..models import Receipt, ReconciliationItem, ReconciliationReport
+from ..services.reconcile import reconcile, retry_missing
+from ..streaming import csv_lines
 
 
 @admin.register(Receipt)

@@ -11,11 +11,11 @@ from core.admin_pages import page_context
 from core.audit import Actor
 from core.readonly import ReadOnlyAdminMixin
 
-from .forms import BulkUploadForm
-from .models import BulkUpload
-from .selectors import bulk_progress
-from .services.bulk import send_upload, shown
-from .services.validation import PublishRejected
+from ..forms import BulkUploadForm
+from ..models import BulkUpload
+from ..selectors import bulk_progress
+from ..services.bulk import send_upload, shown
+from ..services.validation import PublishRejected
 
 
 @admin.register(BulkUpload)

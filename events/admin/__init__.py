@@ -1,0 +1,11 @@
+"""The console's event pages, one module per area; importing them registers them.
+
+- events: the event history, the live event page, resend, the dashboard
+- compose: compose and its live check
+- deliveries: the delivery history, attempts, retry now, exports
+- event_templates: saved event types
+- bulk: bulk send and its progress page
+- roundtrip: receipts and reconciliation reports
+"""
+
+from . import bulk, deliveries, event_templates, events, roundtrip  # noqa: F401

@@ -44,7 +44,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "helios_site.admin_config.HeliosAdminConfig",  # django.contrib.admin with HELIOS's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

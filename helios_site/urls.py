@@ -1,4 +1,4 @@
-"""URL configuration: the console is the Django admin."""
+"""URL configuration: the console is the Django admin (HELIOS's site, helios_site.admin_site)."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -9,10 +9,6 @@ from events.receivers import eventbridge_receiver, eventgrid_receiver, pubsub_re
 
 from .health import healthz, readyz
 from .metrics import metrics
-
-admin.site.site_header = "HELIOS operations console"
-admin.site.site_title = "HELIOS"
-admin.site.index_title = "Publish events to AWS, GCP and Azure"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),

@@ -1,6 +1,7 @@
 """The console's event pages, one module per area; importing them registers them.
 
-- events: the event history, the live event page, resend, the dashboard
+- events: the event history, the live event page, resend (the dashboard is the site's:
+  helios_site.admin_site)
 - compose: compose and its live check
 - deliveries: the delivery history, attempts, retry now, exports
 - event_templates: saved event types

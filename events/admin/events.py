@@ -1,4 +1,4 @@
-"""Events: the read-only history, the live event page, resend, the dashboard."""
+"""Events: the read-only history, the live event page, resend."""
 
 import uuid
 
@@ -20,7 +20,6 @@ from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 from providers.services import production_names, production_send_problem
 
-from ..dashboard import dashboard_context
 from ..filters import EventTypeFilter
 from ..models import Event
 from ..selectors import delivery_status_rows
@@ -75,7 +74,6 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
                 self.admin_site.admin_view(self.compose_preview_view),
                 name="events_event_compose_preview",
             ),
-            path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name="events_dashboard"),
             path("<uuid:event_id>/status/", self.admin_site.admin_view(self.status_view), name="events_event_status"),
         ]
         return urls + super().get_urls()
@@ -118,18 +116,6 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
             action_checkbox_name=admin.helpers.ACTION_CHECKBOX_NAME,
         )
         return TemplateResponse(request, "admin/events/event/resend.html", context)
-
-    def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
-        """Per-provider health over the last 24 hours and an hourly volume chart."""
-        if not request.user.has_perm("events.view_delivery"):
-            raise PermissionDenied
-        context = page_context(
-            self,
-            request,
-            "Dashboard: the last 24 hours",
-            **dashboard_context(),
-        )
-        return TemplateResponse(request, "admin/events/dashboard.html", context)
 
     def status_view(self, request: HttpRequest, event_id: uuid.UUID) -> JsonResponse:
         """The event's deliveries as JSON, polled by its page until all are final."""

@@ -246,7 +246,7 @@ def test_every_console_page_satisfies_the_content_security_policy(
     paths = [
         "/admin/",
         "/admin/events/event/compose/",
-        "/admin/events/event/dashboard/",
+        "/admin/dashboard/",
         f"/admin/events/event/{event.pk}/change/",
         "/admin/events/event/",
         "/admin/events/delivery/?statuses=succeeded",

@@ -1,0 +1,27 @@
+"""The console's admin site: its titles and the site-wide pages (the dashboard) that belong to no
+single model. Installed as Django's default site (HeliosAdminConfig), so `admin.site` is this."""
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path
+
+from events.dashboard import dashboard_context
+
+
+class HeliosAdminSite(admin.AdminSite):
+    site_header = "HELIOS operations console"
+    site_title = "HELIOS"
+    index_title = "Publish events to AWS, GCP and Azure"
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        dashboard = path("dashboard/", self.admin_view(self.dashboard_view), name="events_dashboard")
+        return [dashboard, *super().get_urls()]
+
+    def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
+        """Per-provider health over the last 24 hours and an hourly volume chart."""
+        if not request.user.has_perm("events.view_delivery"):
+            raise PermissionDenied
+        context = {**self.each_context(request), "title": "Dashboard: the last 24 hours", **dashboard_context()}
+        return TemplateResponse(request, "admin/events/dashboard.html", context)

@@ -14,13 +14,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from core import audit
 from core.admin_pages import page_context
 from core.audit import Actor
 from core.badges import badge
-from core.models import AuditAction
 from core.readonly import ReadOnlyAdminMixin
 
+from .changes import delete_config, record_config_saved, record_receiver_saved
 from .models import (
     CircuitState,
     ModeChange,
@@ -32,7 +31,6 @@ from .models import (
     ReceiverSettings,
 )
 from .services import (
-    TARGET_FIELDS,
     ModeSwitchRefused,
     check_connection,
     deployment_allows_production,
@@ -272,42 +270,25 @@ class ProviderConfigAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ProviderConfig, form: object, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        changed = sorted(set(form.changed_data) - {"confirm_production_target"}) if change else []
-        retargeted = [name for name in changed if name in TARGET_FIELDS and obj.mode == ProviderMode.PRODUCTION]
-        summary = f"Changed {', '.join(changed) or 'nothing'}" if change else f"Created {obj.get_kind_display()}"
-        if retargeted:
-            summary = f"PRODUCTION target changed (confirmed by name): {', '.join(retargeted)}"
-        audit.record(
+        record_config_saved(
             actor=Actor.from_request(request),
-            action=AuditAction.CONFIG_CHANGE if change else AuditAction.CONFIG_CREATE,
-            target=f"provider {obj.name}",
-            summary=summary,
-            details={
-                "fields": {name: str(getattr(obj, name)) for name in changed},
-                "before": {name: str(form.initial.get(name, "")) for name in changed},
-            },
+            config=obj,
+            created=not change,
+            changed=sorted(set(form.changed_data) - {"confirm_production_target"}) if change else [],
+            before=form.initial,
         )
 
     def save_formset(self, request: HttpRequest, form: object, formset: object, change: bool) -> None:
         super().save_formset(request, form, formset, change)
-        changed = sorted({name for f in formset.forms for name in f.changed_data})
-        if changed or formset.deleted_objects:
-            audit.record(
-                actor=Actor.from_request(request),
-                action=AuditAction.CONFIG_CHANGE,
-                target=f"provider {form.instance.name}",
-                summary="Receiver removed" if formset.deleted_objects else f"Receiver: changed {', '.join(changed)}",
-                details={"receiver_fields": changed},
-            )
+        record_receiver_saved(
+            actor=Actor.from_request(request),
+            config=form.instance,
+            changed=sorted({name for f in formset.forms for name in f.changed_data}),
+            removed=bool(formset.deleted_objects),
+        )
 
     def delete_model(self, request: HttpRequest, obj: ProviderConfig) -> None:
-        audit.record(
-            actor=Actor.from_request(request),
-            action=AuditAction.CONFIG_DELETE,
-            target=f"provider {obj.name}",
-            summary=f"Deleted {obj.get_kind_display()} {obj.name}",
-        )
-        super().delete_model(request, obj)
+        delete_config(actor=Actor.from_request(request), config=obj)
 
     def has_switch_mode_permission(self, request: HttpRequest) -> bool:
         """Switching to production needs the dedicated permission."""

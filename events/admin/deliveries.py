@@ -1,28 +1,23 @@
 """Deliveries: the read-only history with its attempts, retry now and streamed exports."""
 
-import json
 import uuid
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from core import audit
 from core.audit import Actor
 from core.badges import badge
-from core.models import AuditAction
 from core.readonly import ReadOnlyAdminMixin
 
 from ..filters import ConfirmedFilter, DeliveryEventTypeFilter, ErrorCodeFilter, StatusesFilter
 from ..models import Delivery, DeliveryAttempt
-from ..selectors import EXPORT_COLUMNS, export_rows
+from ..services.exports import export_deliveries
 from ..services.operator import retry_now
-from ..streaming import csv_lines
-from .history import HistoryListMixin
+from .history import HistoryListMixin, streamed
 
 
 class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -127,24 +122,10 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def _export(self, request: HttpRequest, queryset: QuerySet[Delivery], fmt: str) -> StreamingHttpResponse:
         """Stream the chosen deliveries (use "select all" for the whole filtered set); audited."""
-        audit.record(
-            actor=Actor.from_request(request),
-            action=AuditAction.EXPORT,
-            target=f"{fmt} export",
-            summary=f"Exported deliveries as {fmt}",
-            details={"filters": request.GET.urlencode()},
+        export = export_deliveries(
+            queryset, fmt=fmt, actor=Actor.from_request(request), filters=request.GET.urlencode()
         )
-        rows = export_rows(queryset)
-        if fmt == "csv":
-            lines = csv_lines(EXPORT_COLUMNS, rows)
-            content_type = "text/csv; charset=utf-8"
-        else:
-            lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-            content_type = "application/x-ndjson"
-        response = StreamingHttpResponse(lines, content_type=content_type)
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="helios-deliveries-{stamp}.{fmt}"'
-        return response
+        return streamed(export)
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         """Also allow a bulk upload's deliveries (linked from the upload's page)."""

@@ -1,14 +1,16 @@
-"""Lists that stay fast at millions of rows: exact, index-backed search and capped counts."""
+"""History pages: lists that stay fast at millions of rows (exact, index-backed search, capped
+counts), and streamed downloads."""
 
 import uuid
 
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 
 from core.identifiers import parse_uuid
 
 from ..models import Event
 from ..pagination import CappedCountPaginator
+from ..services.exports import Export
 
 #: Most events a subject search matches (subjects are usually unique per entity).
 MAX_SUBJECT_MATCHES = 1000
@@ -48,3 +50,10 @@ class HistoryListMixin:
 def _events_with_subject(term: str) -> list[uuid.UUID]:
     matches = Event.objects.filter(subject__iexact=term).order_by().values_list("id", flat=True)
     return list(matches[:MAX_SUBJECT_MATCHES])
+
+
+def streamed(export: Export) -> StreamingHttpResponse:
+    """An export as a streamed download."""
+    response = StreamingHttpResponse(export.lines, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response

@@ -13,16 +13,15 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from core import audit
 from core.admin_pages import page_context
 from core.audit import Actor
-from core.models import AuditAction
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 
 from ..models import Receipt, ReconciliationItem, ReconciliationReport
+from ..services.exports import export_findings
 from ..services.reconcile import reconcile, retry_missing
-from ..streaming import csv_lines
+from .history import streamed
 
 
 @admin.register(Receipt)
@@ -158,24 +157,7 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description="Export the findings as CSV (streamed)", permissions=["export"])
     def export_findings(self, request: HttpRequest, queryset: QuerySet[ReconciliationReport]) -> StreamingHttpResponse:
         reports = list(queryset.values_list("pk", flat=True))
-        audit.record(
-            actor=Actor.from_request(request),
-            action=AuditAction.EXPORT,
-            target="reconciliation findings",
-            summary=f"Exported the findings of {len(reports)} reconciliation report(s)",
-            details={"reports": reports[:100]},
-        )
-        columns = ["report", "provider", "kind", "key", "delivery_id", "receipt_id", "detail"]
-        rows = (
-            ReconciliationItem.objects.filter(report_id__in=reports)
-            .order_by("report_id", "kind", "id")
-            .values_list("report_id", "report__provider__name", "kind", "key", "delivery_id", "receipt_id", "detail")
-            .iterator(chunk_size=2000)
-        )
-        lines = csv_lines(columns, (dict(zip(columns, row, strict=True)) for row in rows))
-        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="helios-reconciliation.csv"'
-        return response
+        return streamed(export_findings(reports, actor=Actor.from_request(request)))
 
 
 @admin.register(ReconciliationItem)

@@ -234,7 +234,17 @@ def test_every_line_of_a_production_publish_is_json_and_secret_free(
 
     eventgrid_sink.responses.append((401, {}))  # one failure in words, too
     result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "manage.py"), "publish", "--provider", "all", "--sync", "--timeout", "5"],
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "manage.py"),
+            "publish",
+            "--provider",
+            "all",
+            "--sync",
+            "--yes",
+            "--timeout",
+            "5",
+        ],
         cwd=PROJECT_ROOT,
         env=subprocess_env(LOG_FORMAT="json", LOG_LEVEL="DEBUG"),
         capture_output=True,

@@ -283,7 +283,8 @@ class ReceiverAuth(models.TextChoices):
 
 #: The authentications each cloud's push delivery can use.
 RECEIVER_AUTHS: dict[str, tuple[str, ...]] = {
-    ProviderKind.AZURE_EVENTGRID: (ReceiverAuth.TOKEN,),
+    # A webhook subscription's secret delivery property is a header: prefer it to ?token=.
+    ProviderKind.AZURE_EVENTGRID: (ReceiverAuth.API_KEY, ReceiverAuth.TOKEN),
     ProviderKind.GCP_PUBSUB: (ReceiverAuth.TOKEN, ReceiverAuth.OIDC),
     ProviderKind.AWS_EVENTBRIDGE: (ReceiverAuth.API_KEY, ReceiverAuth.BASIC, ReceiverAuth.TOKEN),
 }

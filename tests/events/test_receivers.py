@@ -421,3 +421,16 @@ def test_a_charset_that_is_no_text_encoding_reaches_the_receiver_through_the_wsg
         request_started.connect(close_old_connections)
     assert statuses == ["200 OK"]
     assert Receipt.objects.get().key == "e-4"
+
+
+def test_eventgrid_authenticates_by_a_header_its_delivery_property_sends(client, make_provider, make_receiver):
+    """Event Grid can send the secret as a header (a secret static delivery property): no token in
+    the URL, so none in any proxy's access log."""
+    config = make_provider("grid-header", "azure_eventgrid")
+    make_receiver(config, auth="api_key", secret_env="TEST_RECEIVER_API_KEY", api_key_header="x-api-key")
+    target = reverse("receive_eventgrid", args=[config.pk])
+    body = [{"id": "e-h", "eventType": "T", "data": {}}]
+    assert post_json(client, target, body).status_code == 401
+    assert post_json(client, target, body, **{"x-api-key": "wrong"}).status_code == 403
+    assert post_json(client, target, body, **{"x-api-key": RECEIVER_API_KEY}).status_code == 200
+    assert Receipt.objects.get().key == "e-h"

@@ -173,7 +173,6 @@ class EventBridgeClient(SdkClient):
                         outcome=Outcome.SUCCEEDED,
                         message_id=entry["EventId"],
                         status_code=status,
-                        raw=entry,
                     )
                 )
             else:

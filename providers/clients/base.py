@@ -56,7 +56,6 @@ class PublishResult:
     status_code: int | None = None
     #: The provider's own hint (Retry-After) for when to try again, in seconds.
     retry_after_seconds: float | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -35,7 +35,6 @@ class DemoClient(ProviderClient):
                         outcome=Outcome.RETRYABLE_ERROR,
                         error_code=error_code,
                         error_message=error_text,
-                        raw={"simulated": True},
                     )
                 )
             else:
@@ -45,7 +44,6 @@ class DemoClient(ProviderClient):
                         event_id=event.id,
                         outcome=Outcome.SUCCEEDED,
                         message_id=message_id,
-                        raw={"simulated": True, "message_id": message_id},
                     )
                 )
         return results

@@ -1,5 +1,6 @@
 """gunicorn's logger with HELIOS's redaction: the access log (request line, query string,
-referer, any header or environ atom) and the error log never carry a secret.
+referer, any header or environ atom: each atom is redacted before the line is formatted) and the
+error log (a filter on its records) never carry a secret.
 
 Used by the Procfile (`--logger-class core.gunicorn_logging.RedactingLogger`).
 """
@@ -18,9 +19,8 @@ class RedactingLogger(Logger):
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
-        for log in (self.error_log, self.access_log):
-            if not any(isinstance(f, RedactSecrets) for f in log.filters):
-                log.addFilter(RedactSecrets())
+        if not any(isinstance(f, RedactSecrets) for f in self.error_log.filters):
+            self.error_log.addFilter(RedactSecrets())
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         secrets = environment_secrets()

@@ -58,8 +58,10 @@ def redact_value(value: Any, secrets: Sequence[str] = ()) -> Any:
         if isinstance(item, dict):
             copy: dict[Any, Any] = {}
             for key, member in item.items():
-                copy[key] = REDACTED if SECRET_NAME.search(str(key)) else member
-                if not SECRET_NAME.search(str(key)):
+                if SECRET_NAME.search(str(key)):
+                    copy[key] = REDACTED
+                else:
+                    copy[key] = member
                     stack.append((copy, key, member))
             parent[slot] = copy
         elif isinstance(item, list):
@@ -69,8 +71,3 @@ def redact_value(value: Any, secrets: Sequence[str] = ()) -> Any:
         elif isinstance(item, str) and secrets:
             parent[slot] = redact(item, secrets)
     return root[0]
-
-
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Headers with the values of secret-named ones (Authorization, X-Api-Key, …) replaced."""
-    return {name: REDACTED if SECRET_NAME.search(name) else value for name, value in headers.items()}

@@ -11,7 +11,6 @@ the text, or the JSON path of the value); `problems` checks a value that did not
 import json
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 #: The deepest nesting accepted (objects and arrays inside each other). Consumers of the three
@@ -85,14 +84,15 @@ def loads(
     except ValueError:  # the only other ValueError json raises: an integer too long to convert
         where = _locate(text, lambda token: len(token.lstrip("-")) > MAX_INT_DIGITS and token[-1].isdigit())
         raise JsonProblem(f"A number has more than {MAX_INT_DIGITS:,} digits{where}.") from None
-    for problem in _walk(value, root, max_depth, check_strings, outer_levels):
+    if problem := _first_problem(value, root, max_depth, check_strings, outer_levels):
         raise JsonProblem(problem)
     return value
 
 
 def problems(value: Any, *, root: str = "data", max_depth: int = MAX_DEPTH) -> list[str]:
     """What makes a value (not from text: a CSV cell, a caller's dict) unacceptable as JSON data."""
-    return list(_walk(value, root, max_depth, check_strings=True))
+    problem = _first_problem(value, root, max_depth, check_strings=True)
+    return [problem] if problem else []
 
 
 def unsafe_text(text: str) -> str:
@@ -105,49 +105,38 @@ def unsafe_text(text: str) -> str:
     return f"contains a lone surrogate (\\u{ord(found.group()):04x}), which is not Unicode text"
 
 
-def _walk(value: Any, root: str, max_depth: int, check_strings: bool, outer_levels: int = 0) -> Iterator[str]:
-    """Every problem of a parsed value, first found first, without recursion."""
+def _first_problem(value: Any, root: str, max_depth: int, check_strings: bool, outer_levels: int = 0) -> str:
+    """The first problem of a parsed value, in document order ("" when none), without recursion."""
     stack: list[tuple[Any, str, int]] = [(value, root, -outer_levels)]
     while stack:
         item, path, depth = stack.pop()
+        if isinstance(item, dict | list | tuple) and depth >= max_depth:
+            return f"{path}: {_too_deep(max_depth)}."
+        if isinstance(item, _DuplicateKeys):
+            return f"{path}: the key {item.duplicate!r} appears more than once; keep one."
         if isinstance(item, dict):
-            if depth >= max_depth:
-                yield f"{path}: {_too_deep(max_depth)}."
-                return
-            if isinstance(item, _DuplicateKeys):
-                yield f"{path}: the key {item.duplicate!r} appears more than once; keep one."
-                return
             for key in reversed(list(item)):
                 if not isinstance(key, str):
-                    yield f"{path}: the key {key!r} is not a string."
-                    return
+                    return f"{path}: the key {key!r} is not a string."
                 if check_strings and (why := unsafe_text(key)):
-                    yield f"{path}: a key {why}."
-                    return
+                    return f"{path}: a key {why}."
                 stack.append((item[key], _member(path, key), depth + 1))
         elif isinstance(item, list | tuple):
-            if depth >= max_depth:
-                yield f"{path}: {_too_deep(max_depth)}."
-                return
             stack.extend((element, f"{path}[{index}]", depth + 1) for index, element in reversed(list(enumerate(item))))
         elif isinstance(item, str):
             if check_strings and (why := unsafe_text(item)):
-                yield f"{path}: the text {why}."
-                return
+                return f"{path}: the text {why}."
         elif isinstance(item, float):
             if math.isnan(item):
-                yield f"{path}: NaN is not a JSON number."
-                return
+                return f"{path}: NaN is not a JSON number."
             if math.isinf(item):
-                yield f"{path}: the number is too large (beyond ±1.8e308, it would be infinity)."
-                return
+                return f"{path}: the number is too large (beyond ±1.8e308, it would be infinity)."
         elif isinstance(item, int) and not isinstance(item, bool):
             if abs(item) >= _TOO_MANY_DIGITS:
-                yield f"{path}: the number has more than {MAX_INT_DIGITS:,} digits."
-                return
+                return f"{path}: the number has more than {MAX_INT_DIGITS:,} digits."
         elif item is not None and not isinstance(item, bool):
-            yield f"{path}: {type(item).__name__} is not a JSON value."
-            return
+            return f"{path}: {type(item).__name__} is not a JSON value."
+    return ""
 
 
 def _member(path: str, key: str) -> str:

@@ -36,25 +36,17 @@ def compose_preview(
         return {"data_error": rejected.errors[0], "data_bytes": size, "providers": []}
     problems = schema_problems(template.json_schema, data) if template and template.json_schema else []
     field_problems = envelope_problems(event_type=event_type, source=source, subject=subject)
-    if field_problems:  # the payloads below could not be built from these fields
-        return {
-            "data_error": "",
-            "data_bytes": size,
-            "envelope_problems": field_problems,
-            "schema": "",
-            "schema_problems": problems,
-            "providers": [],
-        }
     event = OutgoingEvent(
         id=str(uuid.uuid4()), type=event_type, source=source, subject=subject, time=timezone.now(), data=data
     )
     return {
         "data_error": "",
         "data_bytes": size,
-        "envelope_problems": [],
+        "envelope_problems": field_problems,
         "schema": template.name if template and template.json_schema else "",
         "schema_problems": problems,
-        "providers": [_provider_preview(config, event) for config in providers],
+        # No payload can be built from fields the gate refuses (they may not even be text).
+        "providers": [] if field_problems else [_provider_preview(config, event) for config in providers],
     }
 
 

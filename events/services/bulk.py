@@ -8,7 +8,7 @@ object, and without one every other column becomes a data field (cells that are 
 `true`, `false` or `null` become those values, others stay strings; `NaN`, `Infinity` and
 numbers too large for JSON are refused). Whatever a line leaves out comes from the form (event
 type, source, subject) or the chosen template. Every line passes the input gate
-(events.validation): problems name the line and the JSON path (`$` is the line's object).
+(events.services.validation): problems name the line and the JSON path (`$` is the line's object).
 """
 
 import csv
@@ -121,6 +121,19 @@ def _cell(value: str, column: str) -> Any:
     return parsed if parsed is None or isinstance(parsed, bool | int | float) else value
 
 
+def _row_data(row: dict[str, str]) -> Any:
+    """A row's event data: its `data` cell as JSON, else every other column as a field.
+    Raises JsonProblem saying which cell is wrong."""
+    if "data" not in row:
+        return {name: _cell(value or "", name) for name, value in row.items() if name not in ATTRIBUTE_COLUMNS}
+    try:
+        return strictjson.loads(row["data"] or "", root="data")
+    except strictjson.JsonProblem as problem:
+        if str(problem).startswith("data"):  # a JSON path already names the place
+            raise
+        raise strictjson.JsonProblem(f"the data cell: {problem}") from None
+
+
 def parse_csv(text: str, defaults: BulkDefaults) -> tuple[list[NumberedSpec], list[str]]:
     """Events from a CSV file with a header row, and each row's errors (numbered as file lines)."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -135,15 +148,9 @@ def parse_csv(text: str, defaults: BulkDefaults) -> tuple[list[NumberedSpec], li
                 continue
             attributes = {name: row[name] for name in ATTRIBUTE_COLUMNS if row.get(name)}
             try:
-                if "data" in row:
-                    data = strictjson.loads(row["data"] or "", root="data")
-                else:
-                    data = {
-                        name: _cell(value or "", name) for name, value in row.items() if name not in ATTRIBUTE_COLUMNS
-                    }
+                data = _row_data(row)
             except strictjson.JsonProblem as problem:
-                where = "" if "data" not in row or str(problem).startswith("data") else "the data cell: "
-                errors.append(f"line {number}: {where}{_line_problem(problem)}")
+                errors.append(f"line {number}: {_line_problem(problem)}")
                 continue
             specs.append(NumberedSpec(f"line {number}", _spec(defaults, data, attributes)))
     except csv.Error as error:

@@ -98,10 +98,6 @@ class Event(models.Model):
         BulkUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="events", editable=False
     )
 
-    #: Set by `publish_event` (not stored): True when an earlier event with the same
-    #: idempotency key was returned instead of a new one.
-    reused = False
-
     class Meta:
         ordering = ["-created_at"]
         indexes = [

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from providers.clients.base import OutgoingEvent
-from providers.clients.registry import payload_format
+from providers.kinds import payload_format
 from providers.models import ProviderConfig
 from providers.services import client_settings, effective_mode
 

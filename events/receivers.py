@@ -1,8 +1,11 @@
-"""Round-trip receivers: plain views the clouds push events back to, one per cloud.
+"""Round-trip receivers: one plain view the clouds push events back to, at one path per cloud.
 
     POST/OPTIONS /receive/eventgrid/<config id>/   an Event Grid webhook subscription
     POST         /receive/pubsub/<config id>/      a Pub/Sub push subscription
     POST         /receive/eventbridge/<config id>/ an EventBridge API destination
+
+Each kind's `Receiver` (providers/kinds) gives the path, the parser, the status that acknowledges
+and whether the CloudEvents validation handshake (OPTIONS) is answered.
 
 Each request is authenticated with the config's receiver settings (401 without credentials, 403
 with wrong ones, nothing stored), size-checked (413) and parsed (400 with the reason). A request
@@ -21,8 +24,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from providers.inbound.auth import ReceiverAuthSettings, authenticate
-from providers.inbound.parsing import InboundRejected, Parsed, parse_eventbridge, parse_eventgrid, parse_pubsub_push
-from providers.models import ProviderKind, ReceiverSettings
+from providers.inbound.parsing import InboundRejected
+from providers.kinds import spec_for
+from providers.models import ReceiverSettings
 
 from .services.receipts import record_arrivals
 
@@ -50,9 +54,33 @@ def _auth_settings(receiver: ReceiverSettings) -> ReceiverAuthSettings:
     )
 
 
-def _receive(
-    request: HttpRequest, config_id: int, kind: str, parse: Callable[[bytes, HttpRequest], Parsed], ok_status: int
-) -> HttpResponse:
+#: Failures that the same request will hit every time: answered 400, never redelivered.
+POISON = (DataError, IntegrityError, UnicodeError, RecursionError, ValueError)
+
+
+def _never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def guarded(request: HttpRequest, config_id: int, kind: str) -> HttpResponse:
+        try:
+            return view(request, config_id, kind)
+        except POISON as error:
+            logger.warning("receiver: a request that can never be stored was refused (%s)", type(error).__name__)
+            return _error(400, f"HELIOS cannot store this request ({type(error).__name__}); it is refused for good.")
+        except DatabaseError:
+            logger.exception("receiver: the database is unavailable")
+            return _error(503, "HELIOS cannot store events right now; deliver again later.")
+        except Exception:
+            logger.exception("receiver: unexpected error")
+            return _error(503, "HELIOS could not process this request; deliver again later.")
+
+    guarded.__name__ = view.__name__
+    guarded.__doc__ = view.__doc__
+    return csrf_exempt(guarded)
+
+
+@_never_500
+def receive(request: HttpRequest, config_id: int, kind: str) -> HttpResponse:
+    """A cloud's push delivery to the receiver of one provider config of that kind."""
+    cloud = spec_for(kind).receiver
     receiver = (
         ReceiverSettings.objects.select_related("provider")
         .filter(provider_id=config_id, provider__kind=kind, enabled=True)
@@ -60,9 +88,7 @@ def _receive(
     )
     if receiver is None:
         return _error(404, "No enabled receiver for this provider config.")
-    if request.method not in ("POST", "OPTIONS") or (
-        request.method == "OPTIONS" and kind != ProviderKind.AZURE_EVENTGRID
-    ):
+    if request.method not in ("POST", "OPTIONS") or (request.method == "OPTIONS" and not cloud.options_handshake):
         return _error(405, "Use POST.")
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if declared.isdigit() and int(declared) > receiver.max_body_bytes:
@@ -81,7 +107,7 @@ def _receive(
     if len(body) > receiver.max_body_bytes:
         return _error(413, f"The body is larger than {receiver.max_body_bytes:,} bytes.")
     try:
-        parsed = parse(body, request)
+        parsed = cloud.parse(body, request.content_type or "", headers)
     except InboundRejected as rejected:
         return _error(400, str(rejected))
     if parsed.validation_response is not None:
@@ -96,7 +122,7 @@ def _receive(
         summary.duplicates,
         summary.confirmed,
     )
-    return HttpResponse(status=ok_status)
+    return HttpResponse(status=cloud.ok_status)
 
 
 def _abuse_protection_handshake(headers: dict[str, str]) -> HttpResponse:
@@ -109,50 +135,3 @@ def _abuse_protection_handshake(headers: dict[str, str]) -> HttpResponse:
     response["WebHook-Allowed-Rate"] = "*"
     response["Allow"] = "POST, OPTIONS"
     return response
-
-
-#: Failures that the same request will hit every time: answered 400, never redelivered.
-POISON = (DataError, IntegrityError, UnicodeError, RecursionError, ValueError)
-
-
-def _never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    def guarded(request: HttpRequest, config_id: int) -> HttpResponse:
-        try:
-            return view(request, config_id)
-        except POISON as error:
-            logger.warning("receiver: a request that can never be stored was refused (%s)", type(error).__name__)
-            return _error(400, f"HELIOS cannot store this request ({type(error).__name__}); it is refused for good.")
-        except DatabaseError:
-            logger.exception("receiver: the database is unavailable")
-            return _error(503, "HELIOS cannot store events right now; deliver again later.")
-        except Exception:
-            logger.exception("receiver: unexpected error")
-            return _error(503, "HELIOS could not process this request; deliver again later.")
-
-    guarded.__name__ = view.__name__
-    guarded.__doc__ = view.__doc__
-    return csrf_exempt(guarded)
-
-
-@_never_500
-def eventgrid_receiver(request: HttpRequest, config_id: int) -> HttpResponse:
-    """Event Grid webhook: validation handshakes, then events in either schema."""
-    return _receive(
-        request,
-        config_id,
-        ProviderKind.AZURE_EVENTGRID,
-        lambda body, r: parse_eventgrid(body, r.content_type or "", {k.lower(): v for k, v in r.headers.items()}),
-        200,
-    )
-
-
-@_never_500
-def pubsub_receiver(request: HttpRequest, config_id: int) -> HttpResponse:
-    """Pub/Sub push subscription: 204 acknowledges the message."""
-    return _receive(request, config_id, ProviderKind.GCP_PUBSUB, lambda body, r: parse_pubsub_push(body), 204)
-
-
-@_never_500
-def eventbridge_receiver(request: HttpRequest, config_id: int) -> HttpResponse:
-    """EventBridge API destination: the event is the body."""
-    return _receive(request, config_id, ProviderKind.AWS_EVENTBRIDGE, lambda body, r: parse_eventbridge(body), 200)

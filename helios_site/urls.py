@@ -5,7 +5,8 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
-from events.receivers import eventbridge_receiver, eventgrid_receiver, pubsub_receiver
+from events.receivers import receive
+from providers.kinds import SPECS
 
 from .health import healthz, readyz
 from .metrics import metrics
@@ -16,7 +17,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
-    path("receive/eventgrid/<int:config_id>/", eventgrid_receiver, name="receive_eventgrid"),
-    path("receive/pubsub/<int:config_id>/", pubsub_receiver, name="receive_pubsub"),
-    path("receive/eventbridge/<int:config_id>/", eventbridge_receiver, name="receive_eventbridge"),
+    # One receiver path per cloud: /receive/eventgrid/<id>/, /receive/pubsub/<id>/, …
+    *(
+        path(f"receive/{s.receiver.path}/<int:config_id>/", receive, {"kind": s.name}, name=s.receiver.url_name)
+        for s in SPECS
+    ),
 ]

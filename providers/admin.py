@@ -20,11 +20,11 @@ from core.badges import badge
 from core.readonly import ReadOnlyAdminMixin
 
 from .changes import delete_config, record_config_saved, record_receiver_saved
+from .kinds import SPECS, spec_for
 from .models import (
     CircuitState,
     ModeChange,
     ProviderConfig,
-    ProviderKind,
     ProviderMode,
     ProviderRuntime,
     ReceiverAuth,
@@ -39,13 +39,6 @@ from .services import (
     resolve_credentials,
     switch_mode,
 )
-
-#: Receiver paths per kind (see events/receivers.py).
-RECEIVER_URL_NAMES = {
-    ProviderKind.AZURE_EVENTGRID: "receive_eventgrid",
-    ProviderKind.GCP_PUBSUB: "receive_pubsub",
-    ProviderKind.AWS_EVENTBRIDGE: "receive_eventbridge",
-}
 
 
 class ReceiverSettingsInline(admin.StackedInline):
@@ -77,7 +70,7 @@ class ReceiverSettingsInline(admin.StackedInline):
     def receiver_path(self, obj: ReceiverSettings) -> str:
         if not obj.pk:
             return "shown once saved"
-        path = reverse(RECEIVER_URL_NAMES[obj.provider.kind], args=[obj.provider_id])
+        path = reverse(spec_for(obj.provider.kind).receiver.url_name, args=[obj.provider_id])
         suffix = "?token=<the secret>" if obj.auth == ReceiverAuth.TOKEN else ""
         return f"https://<your HELIOS host>{path}{suffix}  (see docs/round-trip.md)"
 
@@ -152,24 +145,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
                 "description": "Switch modes with the list page's actions: every switch is confirmed and audited.",
             },
         ),
-        (
-            "AWS EventBridge",
-            {
-                "fields": ["aws_region", "aws_event_bus", "aws_source", "aws_max_entry_bytes", "aws_endpoint_url"],
-                "description": "Only for kind AWS EventBridge.",
-            },
-        ),
-        (
-            "GCP Pub/Sub",
-            {
-                "fields": ["gcp_project", "gcp_topic", "gcp_ordering_by_subject", "gcp_emulator_host"],
-                "description": "Only for kind GCP Pub/Sub.",
-            },
-        ),
-        (
-            "Azure Event Grid",
-            {"fields": ["azure_endpoint", "azure_input_schema"], "description": "Only for kind Azure Event Grid."},
-        ),
+        *(spec.admin_fieldset() for spec in SPECS),
         ("Credentials", {"fields": ["credentials_env_prefix"]}),
         (
             "Delivery policy",
@@ -245,19 +221,23 @@ class ProviderConfigAdmin(admin.ModelAdmin):
 
     @admin.display(description="target")
     def target(self, obj: ProviderConfig) -> str:
-        options = obj.options()
-        if obj.kind == ProviderKind.AWS_EVENTBRIDGE:
-            return f"{options['region']} · bus {options['event_bus']} · source {options['source']}"
-        if obj.kind == ProviderKind.GCP_PUBSUB:
-            return f"projects/{options['project']}/topics/{options['topic']}"
-        return f"{options['endpoint']} ({options['input_schema']})"
+        return spec_for(obj.kind).describe_target(obj.options())
 
     def get_form(self, request: HttpRequest, obj: ProviderConfig | None = None, change: bool = False, **kwargs: Any):
         form = super().get_form(request, obj, change=change, **kwargs)
         return type(form.__name__, (form,), {"actor": Actor.from_request(request)})
 
+    def get_readonly_fields(self, request: HttpRequest, obj: ProviderConfig | None = None) -> list[str]:
+        """A saved config keeps its kind: another cloud is another config."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "kind"] if obj is not None else fields
+
     def get_fieldsets(self, request: HttpRequest, obj: ProviderConfig | None = None) -> list:
+        """A saved config shows its own kind's options only; a new one shows every kind's."""
         fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            others = {spec.label for spec in SPECS if spec.name != obj.kind}
+            fieldsets = [fieldset for fieldset in fieldsets if fieldset[0] not in others]
         if obj is not None and obj.mode == ProviderMode.PRODUCTION:
             fieldsets.insert(1, ("Production target", {"fields": ["confirm_production_target"]}))
         return fieldsets

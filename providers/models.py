@@ -1,22 +1,15 @@
 """Provider configurations: where HELIOS publishes, and in which mode."""
 
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from .clients.aws_eventbridge import DEFAULT_MAX_ENTRY_BYTES
-from .clients.azure_eventgrid import SCHEMA_CLOUDEVENTS, SCHEMA_EVENTGRID
+from .kinds import KINDS, OPTION_MODELS, ProviderKind, ReceiverAuth, spec_for
 
-
-class ProviderKind(models.TextChoices):
-    AWS_EVENTBRIDGE = "aws_eventbridge", "AWS EventBridge"
-    GCP_PUBSUB = "gcp_pubsub", "GCP Pub/Sub"
-    AZURE_EVENTGRID = "azure_eventgrid", "Azure Event Grid"
+__all__ = ["ProviderKind", "ReceiverAuth"]
 
 
 class ProviderMode(models.TextChoices):
@@ -24,42 +17,10 @@ class ProviderMode(models.TextChoices):
     PRODUCTION = "production", "Production"
 
 
-class EventGridSchema(models.TextChoices):
-    CLOUDEVENTS = SCHEMA_CLOUDEVENTS, "CloudEvents 1.0"
-    EVENTGRID = SCHEMA_EVENTGRID, "Event Grid schema"
+class ProviderConfig(*OPTION_MODELS, models.Model):
+    """One publish target (an EventBridge bus, a Pub/Sub topic, an Event Grid topic).
 
-
-AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-EVENT_BUS_RE = re.compile(r"^([/\.\-_A-Za-z0-9]{1,256}|arn:aws[\w-]*:events:[a-z0-9-]+:\d{12}:event-bus/.+)$")
-GCP_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-GCP_TOPIC_RE = re.compile(r"^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
-HOST_PORT_RE = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$")
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
-#: The option fields each kind needs, mapped to the key clients read them under.
-KIND_OPTION_FIELDS: dict[str, dict[str, str]] = {
-    ProviderKind.AWS_EVENTBRIDGE: {
-        "aws_region": "region",
-        "aws_event_bus": "event_bus",
-        "aws_source": "source",
-        "aws_max_entry_bytes": "max_entry_bytes",
-        "aws_endpoint_url": "endpoint_url",
-    },
-    ProviderKind.GCP_PUBSUB: {
-        "gcp_project": "project",
-        "gcp_topic": "topic",
-        "gcp_emulator_host": "emulator_host",
-        "gcp_ordering_by_subject": "ordering_by_subject",
-    },
-    ProviderKind.AZURE_EVENTGRID: {
-        "azure_endpoint": "endpoint",
-        "azure_input_schema": "input_schema",
-    },
-}
-
-
-class ProviderConfig(models.Model):
-    """One publish target (an EventBridge bus, a Pub/Sub topic, an Event Grid topic)."""
+    Each kind's option fields come from its module in providers/kinds."""
 
     name = models.SlugField(max_length=64, unique=True, help_text="Short unique name, e.g. aws-orders.")
     kind = models.CharField(max_length=32, choices=ProviderKind.choices)
@@ -71,47 +32,6 @@ class ProviderConfig(models.Model):
     )
     enabled = models.BooleanField(default=True)
     description = models.CharField(max_length=200, blank=True)
-
-    aws_region = models.CharField("AWS region", max_length=32, blank=True)
-    aws_event_bus = models.CharField("event bus", max_length=1600, blank=True, default="default")
-    aws_source = models.CharField("source", max_length=256, blank=True, help_text="EventBridge Source of every entry.")
-    aws_max_entry_bytes = models.PositiveIntegerField(
-        "entry size limit (bytes)",
-        default=DEFAULT_MAX_ENTRY_BYTES,
-        validators=[MinValueValidator(1024), MaxValueValidator(1024 * 1024)],
-        help_text="256 KB by default; AWS raised the limit to 1 MB in 2026.",
-    )
-    aws_endpoint_url = models.URLField(
-        "endpoint URL override",
-        blank=True,
-        help_text="Only for LocalStack, moto or a VPC endpoint; empty = AWS's regional endpoint.",
-    )
-    gcp_project = models.CharField("GCP project", max_length=30, blank=True)
-    gcp_topic = models.CharField("topic", max_length=255, blank=True)
-    gcp_emulator_host = models.CharField(
-        "emulator host override",
-        max_length=255,
-        blank=True,
-        help_text="host:port of a Pub/Sub emulator (plain gRPC, no credentials); empty = Google's endpoint.",
-    )
-    gcp_ordering_by_subject = models.BooleanField(
-        "order by subject",
-        default=False,
-        help_text="Publish with the event subject as ordering key (the subscription must enable ordering).",
-    )
-    azure_endpoint = models.URLField(
-        "topic endpoint",
-        max_length=500,
-        blank=True,
-        help_text="e.g. https://my-topic.westeurope-1.eventgrid.azure.net/api/events",
-    )
-    azure_input_schema = models.CharField(
-        "input schema",
-        max_length=16,
-        choices=EventGridSchema.choices,
-        default=EventGridSchema.CLOUDEVENTS,
-        blank=True,
-    )
 
     demo_failure_rate = models.FloatField(
         default=0.0,
@@ -181,45 +101,20 @@ class ProviderConfig(models.Model):
 
     def clean(self) -> None:
         """Check the options of this config's kind; blank the other kinds' options."""
-        errors: dict[str, str] = {}
-        if self.kind == ProviderKind.AWS_EVENTBRIDGE:
-            if not AWS_REGION_RE.match(self.aws_region or ""):
-                errors["aws_region"] = "Enter an AWS region such as eu-west-1."
-            if not EVENT_BUS_RE.match(self.aws_event_bus or ""):
-                errors["aws_event_bus"] = "Enter an event bus name (e.g. default) or its ARN."
-            if not self.aws_source:
-                errors["aws_source"] = "Enter the Source EventBridge rules will match, e.g. com.example.orders."
-            elif self.aws_source.startswith("aws."):
-                errors["aws_source"] = "Sources starting with 'aws.' are reserved for AWS services."
-        elif self.kind == ProviderKind.GCP_PUBSUB:
-            if not GCP_PROJECT_RE.match(self.gcp_project or ""):
-                errors["gcp_project"] = (
-                    "Enter a GCP project id: 6 to 30 lowercase letters, digits or hyphens, starting with a letter."
-                )
-            if not GCP_TOPIC_RE.match(self.gcp_topic or "") or self.gcp_topic.startswith("goog"):
-                errors["gcp_topic"] = (
-                    "Enter a topic id: 3 to 255 characters, starting with a letter, not starting with 'goog'."
-                )
-            if self.gcp_emulator_host and not HOST_PORT_RE.match(self.gcp_emulator_host):
-                errors["gcp_emulator_host"] = "Enter the emulator as host:port, e.g. 127.0.0.1:8085."
-        elif self.kind == ProviderKind.AZURE_EVENTGRID:
-            url = urlsplit(self.azure_endpoint or "")
-            if url.scheme not in ("http", "https") or not url.hostname:
-                errors["azure_endpoint"] = "Enter the topic endpoint URL."
-            elif url.scheme == "http" and url.hostname not in LOCAL_HOSTS:
-                errors["azure_endpoint"] = "Event Grid endpoints must use https (http only for localhost)."
-            if self.azure_input_schema not in EventGridSchema.values:
-                errors["azure_input_schema"] = "Choose the topic's input schema."
+        if self.kind not in KINDS:
+            return  # the field's own choices validation names the problem
+        spec = spec_for(self.kind)
+        errors = spec.validate({name: getattr(self, name) for name in spec.option_fields})
         if errors:
             raise ValidationError(errors)
-        for kind, fields in KIND_OPTION_FIELDS.items():
-            if kind != self.kind:
-                for field_name in fields:
-                    setattr(self, field_name, self._meta.get_field(field_name).get_default())
+        for other in KINDS.values():
+            if other is not spec:
+                for name in other.option_fields:
+                    setattr(self, name, self._meta.get_field(name).get_default())
 
     def options(self) -> dict[str, Any]:
         """This kind's options under the keys clients read."""
-        return {key: getattr(self, field) for field, key in KIND_OPTION_FIELDS[self.kind].items()}
+        return {key: getattr(self, name) for name, key in spec_for(self.kind).option_keys.items()}
 
 
 class ModeChange(models.Model):
@@ -274,20 +169,6 @@ class ProviderRuntime(models.Model):
         return f"{self.provider} circuit {self.circuit_state}"
 
 
-class ReceiverAuth(models.TextChoices):
-    TOKEN = "token", "Shared token in the URL (?token=…)"
-    OIDC = "oidc", "OIDC JWT in Authorization (Pub/Sub push authentication)"
-    API_KEY = "api_key", "API key header (EventBridge connection)"
-    BASIC = "basic", "Basic auth (EventBridge connection)"
-
-
-#: The authentications each cloud's push delivery can use.
-RECEIVER_AUTHS: dict[str, tuple[str, ...]] = {
-    # A webhook subscription's secret delivery property is a header: prefer it to ?token=.
-    ProviderKind.AZURE_EVENTGRID: (ReceiverAuth.API_KEY, ReceiverAuth.TOKEN),
-    ProviderKind.GCP_PUBSUB: (ReceiverAuth.TOKEN, ReceiverAuth.OIDC),
-    ProviderKind.AWS_EVENTBRIDGE: (ReceiverAuth.API_KEY, ReceiverAuth.BASIC, ReceiverAuth.TOKEN),
-}
 GOOGLE_ISSUERS = "https://accounts.google.com accounts.google.com"
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 
@@ -338,7 +219,7 @@ class ReceiverSettings(models.Model):
 
     def clean(self) -> None:
         """The authentication must be one the cloud's push delivery can use, with what it needs."""
-        allowed = RECEIVER_AUTHS.get(self.provider.kind, ()) if self.provider_id else ()
+        allowed = spec_for(self.provider.kind).receiver.auths if self.provider_id else ()
         if allowed and self.auth not in allowed:
             names = ", ".join(ReceiverAuth(a).label for a in allowed)
             raise ValidationError({"auth": f"{self.provider.get_kind_display()} can use: {names}."})

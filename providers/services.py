@@ -16,11 +16,11 @@ from core import audit
 from core.audit import Actor
 from core.models import AuditAction
 
-from . import credentials
+from . import kinds
 from .clients.base import ClientSettings, OutgoingEvent, ProviderClient, SdkMissing
-from .clients.registry import build_client, payload_format
 from .credentials import Credentials
-from .models import EventGridSchema, ModeChange, ProviderConfig, ProviderKind, ProviderMode
+from .kinds import build_client, payload_format, spec_for
+from .models import ModeChange, ProviderConfig, ProviderMode
 
 json_logger = logging.getLogger("helios.json")
 logger = logging.getLogger(__name__)
@@ -51,17 +51,12 @@ _credentials_cache: dict[int, tuple[tuple, float, Credentials]] = {}
 
 def resolve_credentials(config: ProviderConfig) -> Credentials:
     """The config's credentials, resolved at most every 30 s per process (SDK chains read files)."""
-    key = (config.updated_at, config.credentials_env_prefix, config.gcp_emulator_host)
+    options = config.options()
+    key = (config.updated_at, config.kind, config.credentials_env_prefix, tuple(sorted(options.items())))
     cached = _credentials_cache.get(config.pk)
     if cached and cached[0] == key and time.monotonic() - cached[1] < CREDENTIALS_TTL_SECONDS:
         return cached[2]
-    prefix = config.credentials_env_prefix
-    if config.kind == ProviderKind.AWS_EVENTBRIDGE:
-        found = credentials.resolve_aws(prefix)
-    elif config.kind == ProviderKind.GCP_PUBSUB:
-        found = credentials.resolve_gcp(prefix, config.gcp_emulator_host)
-    else:
-        found = credentials.resolve_azure(prefix)
+    found = spec_for(config.kind).resolve_credentials(config.credentials_env_prefix, options)
     if config.pk is not None:
         _credentials_cache[config.pk] = (key, time.monotonic(), found)
     return found
@@ -201,17 +196,7 @@ def production_send_problem(configs: Sequence[ProviderConfig], confirmation: str
 
 #: Fields that decide where a config's events go and with which credentials: on a production
 #: config, changing any of them is as grave as switching to production.
-TARGET_FIELDS = (
-    "kind",
-    "aws_region",
-    "aws_event_bus",
-    "aws_endpoint_url",
-    "gcp_project",
-    "gcp_topic",
-    "gcp_emulator_host",
-    "azure_endpoint",
-    "credentials_env_prefix",
-)
+TARGET_FIELDS = ("kind", *kinds.target_fields(), "credentials_env_prefix")
 
 
 def production_target_problem(
@@ -325,40 +310,14 @@ def log_effective_modes(*, process: str) -> None:
         )
 
 
-DEMO_PROVIDERS = [
-    dict(
-        name="aws-demo",
-        kind=ProviderKind.AWS_EVENTBRIDGE,
-        description="Demo EventBridge bus",
-        aws_region="eu-west-1",
-        aws_event_bus="default",
-        aws_source="com.helios.demo",
-    ),
-    dict(
-        name="gcp-demo",
-        kind=ProviderKind.GCP_PUBSUB,
-        description="Demo Pub/Sub topic",
-        gcp_project="helios-demo",
-        gcp_topic="helios-events",
-    ),
-    dict(
-        name="azure-demo",
-        kind=ProviderKind.AZURE_EVENTGRID,
-        description="Demo Event Grid topic",
-        azure_endpoint="https://helios-demo.westeurope-1.eventgrid.azure.net/api/events",
-        azure_input_schema=EventGridSchema.CLOUDEVENTS,
-    ),
-]
-
-
 def bootstrap_demo_providers() -> list[ProviderConfig]:
     """On first run, create one demo config per kind; do nothing once any config exists."""
     with transaction.atomic():
         if ProviderConfig.objects.exists():
             return []
         created = []
-        for values in DEMO_PROVIDERS:
-            config = ProviderConfig(mode=ProviderMode.DEMO, **values)
+        for spec in kinds.SPECS:
+            config = ProviderConfig(kind=spec.name, mode=ProviderMode.DEMO, **spec.demo_config)
             config.full_clean()
             config.save()
             created.append(config)

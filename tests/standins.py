@@ -92,6 +92,8 @@ class PubSubStandIn:
     fail_get_topic: grpc.StatusCode | None = None
     get_topic_calls: int = 0
     publish_calls: int = 0
+    #: Seconds every Publish and GetTopic call waits before answering (a slow Pub/Sub).
+    delay_seconds: float = 0.0
     #: A push subscription: every published message is POSTed here (with these headers).
     push_endpoint: str | None = None
     push_subscription: str = "projects/helios-test/subscriptions/helios-roundtrip"
@@ -101,6 +103,7 @@ class PubSubStandIn:
         self._pusher = futures.ThreadPoolExecutor(max_workers=4)
         self._ids = itertools.count(10**15)
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         handlers = {
             "CreateTopic": grpc.unary_unary_rpc_method_handler(
                 self._create_topic, pubsub_types.Topic.deserialize, pubsub_types.Topic.serialize
@@ -127,6 +130,8 @@ class PubSubStandIn:
     def _get_topic(self, request: Any, context: grpc.ServicerContext) -> Any:
         with self._lock:
             self.get_topic_calls += 1
+        if self.delay_seconds:
+            self._stopping.wait(self.delay_seconds)
         if self.fail_get_topic is not None:
             context.abort(self.fail_get_topic, f"injected {self.fail_get_topic.name}")
         if request.topic not in self.topics:
@@ -137,6 +142,8 @@ class PubSubStandIn:
         with self._lock:
             self.publish_calls += 1
             fault = self.fail_next.popleft() if self.fail_next else self.fail_always
+        if self.delay_seconds:
+            self._stopping.wait(self.delay_seconds)
         if fault is not None:
             context.abort(fault, f"injected {fault.name}")
         if request.topic not in self.topics:
@@ -172,6 +179,7 @@ class PubSubStandIn:
         post_with_retries(self.push_endpoint, json.dumps(envelope).encode(), headers)
 
     def stop(self) -> None:
+        self._stopping.set()
         self._pusher.shutdown(wait=True)
         self._server.stop(grace=None)
 
@@ -194,15 +202,20 @@ CLOUDEVENT_FIELDS = {"id", "source", "specversion", "type"}
 EVENTGRID_FIELDS = {"id", "eventType", "subject", "eventTime", "data", "dataVersion"}
 
 
+#: An HTTP answer: status and headers, and the body (Event Grid's error shape when left out).
+Answer = tuple[int, dict[str, str]] | tuple[int, dict[str, str], bytes]
+
+
 class EventGridSink:
-    """An HTTP server standing in for an Event Grid topic endpoint."""
+    """An HTTP server standing in for an Event Grid topic endpoint (and, with programmed answers,
+    for any HTTP API a client must meet failing: an AWS JSON error, a slow answer)."""
 
     def __init__(self) -> None:
         self.requests: list[SinkRequest] = []
-        #: (status, headers) for the next requests; 200 when empty.
-        self.responses: collections.deque[tuple[int, dict[str, str]]] = collections.deque()
-        #: A status for every request until cleared (an outage).
-        self.fail_always: int | None = None
+        #: Answers for the next requests; 200 when empty.
+        self.responses: collections.deque[Answer] = collections.deque()
+        #: A status, or a whole answer, for every request until cleared (an outage).
+        self.fail_always: int | Answer | None = None
         #: Seconds to wait before answering (a slow endpoint).
         self.delay_seconds = 0.0
         #: Client ports of requests received and not yet answered.
@@ -210,6 +223,7 @@ class EventGridSink:
         #: A webhook subscription: accepted requests are forwarded here, like Event Grid delivering.
         self.forward_to: str | None = None
         self._forwarder = futures.ThreadPoolExecutor(max_workers=2)
+        self._stopping = threading.Event()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -226,22 +240,29 @@ class EventGridSink:
                 sink.requests.append(received)
                 sink.in_flight.add(self.client_address[1])
                 if sink.delay_seconds:
-                    time.sleep(sink.delay_seconds)
+                    sink._stopping.wait(sink.delay_seconds)
                 if sink.responses:
-                    status, headers = sink.responses.popleft()
+                    answer = sink.responses.popleft()
                 elif sink.fail_always:
-                    status, headers = sink.fail_always, {}
+                    answer = sink.fail_always if isinstance(sink.fail_always, tuple) else (sink.fail_always, {})
                 else:
-                    status, headers = sink.validate(body, self.headers), {}
+                    answer = sink.validate(body, self.headers), {}
+                status, headers = answer[0], answer[1]
                 received.status = status
                 payload = b"" if status == 200 else json.dumps({"error": {"code": str(status)}}).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-                sink.in_flight.discard(self.client_address[1])
+                if len(answer) == 3:
+                    payload = answer[2]
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client stopped waiting (its timeout): nothing to answer
+                finally:
+                    sink.in_flight.discard(self.client_address[1])
                 if status == 200 and sink.forward_to:
                     sink._forwarder.submit(sink._forward, body, self.headers.get("Content-Type", ""))
 
@@ -281,6 +302,7 @@ class EventGridSink:
         return [event for request in self.requests if request.status == 200 for event in request.json()]
 
     def stop(self) -> None:
+        self._stopping.set()
         self._forwarder.shutdown(wait=True)
         self._server.shutdown()
         self._server.server_close()

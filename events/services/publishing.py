@@ -54,6 +54,16 @@ class EventSpec:
     template: EventTemplate | None = None
 
 
+@dataclass(frozen=True)
+class Published:
+    """What `publish_once` did: the event for the key, and whether it existed already."""
+
+    event: Event
+    #: True when an earlier event with the same idempotency key was returned: nothing was
+    #: created or sent again.
+    reused: bool
+
+
 def publish_event(
     *,
     event_type: str,
@@ -63,35 +73,46 @@ def publish_event(
     subject: str = "",
     template: EventTemplate | None = None,
     actor: Actor | None = None,
-    idempotency_key: str | None = None,
     ring: bool = True,
 ) -> Event:
     """Validate, then create the event, its deliveries and the send tasks in one transaction.
 
     Raises PublishRejected, creating nothing, when the event breaks any chosen provider's
-    limits. With an `idempotency_key` already used, returns that earlier event (marked
-    `reused`) and creates and sends nothing. With `ring=False` no task is queued (the caller
-    sends, e.g. `publish --sync`).
+    limits. With `ring=False` no task is queued (the caller sends, e.g. `publish --sync`).
     """
-    if idempotency_key is not None:
-        key_problems = envelope_problems(event_type="-", source="-", idempotency_key=idempotency_key)
-        if key_problems:
-            raise PublishRejected(key_problems)
-        existing = Event.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            existing.reused = True
-            return existing
+    spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject, template=template)
+    event = _validated_event(spec, providers, actor=actor, idempotency_key=None)
+    create_events([event], providers, ring=ring, actor=actor)
+    return event
+
+
+def publish_once(
+    *,
+    idempotency_key: str,
+    event_type: str,
+    source: str,
+    data: Any,
+    providers: Sequence[ProviderConfig],
+    subject: str = "",
+    template: EventTemplate | None = None,
+    actor: Actor | None = None,
+    ring: bool = True,
+) -> Published:
+    """Like `publish_event`, at most once per idempotency key: a key already used returns that
+    earlier event, creating and sending nothing (also when a concurrent publish wins the race)."""
+    key_problems = envelope_problems(event_type="-", source="-", idempotency_key=idempotency_key)
+    if key_problems:
+        raise PublishRejected(key_problems)
+    existing = Event.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return Published(existing, reused=True)
     spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject, template=template)
     event = _validated_event(spec, providers, actor=actor, idempotency_key=idempotency_key)
     try:
         create_events([event], providers, ring=ring, actor=actor)
     except IntegrityError:
-        if not idempotency_key:
-            raise
-        existing = Event.objects.get(idempotency_key=idempotency_key)  # a concurrent publish won the race
-        existing.reused = True
-        return existing
-    return event
+        return Published(Event.objects.get(idempotency_key=idempotency_key), reused=True)
+    return Published(event, reused=False)
 
 
 def publish_many(

@@ -32,7 +32,6 @@ MAX_SOURCE_CHARS = 256
 class EventBridgeFormat(PayloadFormat):
     """PutEvents entries: at most 10 per call, each within the entry size limit."""
 
-    kind: ClassVar[str] = "aws_eventbridge"
     max_batch_events: ClassVar[int] = 10
     simulated_failure = ("ThrottlingException", "Rate exceeded (simulated by demo mode).")
 

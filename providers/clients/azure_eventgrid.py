@@ -29,7 +29,6 @@ SCHEMA_EVENTGRID = "eventgrid"
 class EventGridFormat(PayloadFormat):
     """Events in the topic's input schema: up to 5,000 and 1 MB per request."""
 
-    kind: ClassVar[str] = "azure_eventgrid"
     max_batch_events: ClassVar[int] = 5000
     simulated_failure = ("ServiceUnavailable", "HTTP 503 from the topic endpoint (simulated by demo mode).")
 

@@ -157,7 +157,6 @@ def not_sent_after(failure: PublishResult, event_id: str) -> PublishResult:
 class PayloadFormat(ABC):
     """What one kind of provider receives, and the limits it enforces."""
 
-    kind: ClassVar[str]
     #: Most events one provider call accepts.
     max_batch_events: ClassVar[int]
     #: Error code and text the demo client reports for a rehearsed, retryable failure.

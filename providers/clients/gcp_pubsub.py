@@ -33,7 +33,6 @@ MAX_ATTRIBUTE_VALUE_BYTES = 1024
 class PubSubFormat(PayloadFormat):
     """Pub/Sub messages: at most 1,000 and 10,000,000 bytes per publish request."""
 
-    kind: ClassVar[str] = "gcp_pubsub"
     max_batch_events: ClassVar[int] = 1000
     simulated_failure = ("UNAVAILABLE", "The service is currently unavailable (simulated by demo mode).")
 

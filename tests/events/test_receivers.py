@@ -2,7 +2,6 @@
 bad bodies, duplicates and confirmation of the matching delivery."""
 
 import base64
-import io
 import json
 import uuid
 
@@ -11,86 +10,10 @@ from django.urls import reverse
 
 from events.models import Delivery, Receipt
 from events.services.publishing import publish_event
-from tests.conftest import RECEIVER_API_KEY, RECEIVER_TOKEN
+from tests.conftest import RECEIVER_API_KEY
+from tests.events.receiving import PUSH_SAMPLE, VALIDATION_EVENT, eventbridge_event, post_json, url
 
 pytestmark = pytest.mark.django_db
-
-#: Event Grid's documented subscription validation event (learn.microsoft.com, "Webhook event delivery").
-VALIDATION_EVENT = [
-    {
-        "id": "2d1781af-3a4c-4d7c-bd0c-e34b19da4e66",
-        "topic": "/subscriptions/xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
-        "subject": "",
-        "data": {
-            "validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
-            "validationUrl": "https://rp-eastus2.eventgrid.azure.net:553/eventsubscriptions/myeventsub/validate?id=0000",
-        },
-        "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
-        "eventTime": "2018-01-25T22:12:19.4556811Z",
-        "metadataVersion": "1",
-        "dataVersion": "1",
-    }
-]
-
-#: Pub/Sub's documented push request body (cloud.google.com, "Push subscriptions").
-PUSH_SAMPLE = {
-    "message": {
-        "attributes": {"key": "value"},
-        "data": "SGVsbG8gQ2xvdWQgUHViL1N1YiEgSGVyZSBpcyBteSBtZXNzYWdlIQ==",
-        "messageId": "2070443601311540",
-        "message_id": "2070443601311540",
-        "publishTime": "2021-02-26T19:13:55.749Z",
-        "publish_time": "2021-02-26T19:13:55.749Z",
-    },
-    "subscription": "projects/myproject/subscriptions/mysubscription",
-}
-
-
-def eventbridge_event(event_id: str, **detail: object) -> dict:
-    """An EventBridge event as an API destination delivers it (the documented event structure)."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "OrderPlaced",
-        "source": "com.test.orders",
-        "account": "123456789012",
-        "time": "2026-11-27T10:00:00Z",
-        "region": "eu-west-1",
-        "resources": [],
-        "detail": {"metadata": {"event_id": event_id, "source": "com.test", "subject": "orders/1"}, "data": detail},
-    }
-
-
-@pytest.fixture
-def grid(make_provider, make_receiver):
-    config = make_provider("grid", "azure_eventgrid")
-    make_receiver(config)
-    return config
-
-
-@pytest.fixture
-def pubsub(make_provider, make_receiver):
-    config = make_provider("pubsub", "gcp_pubsub")
-    make_receiver(config)
-    return config
-
-
-@pytest.fixture
-def bridge(make_provider, make_receiver):
-    config = make_provider("bridge", "aws_eventbridge")
-    make_receiver(config, auth="api_key", secret_env="TEST_RECEIVER_API_KEY")
-    return config
-
-
-def url(name: str, config, token: str | None = RECEIVER_TOKEN) -> str:
-    base = reverse(f"receive_{name}", args=[config.pk])
-    return f"{base}?token={token}" if token else base
-
-
-def post_json(client, target: str, body, content_type="application/json", **headers):
-    data = body if isinstance(body, bytes | str) else json.dumps(body)
-    return client.post(target, data=data, content_type=content_type, headers=headers)
-
 
 # --- Event Grid ---------------------------------------------------------------------------
 
@@ -327,100 +250,6 @@ def test_a_disabled_receiver_is_not_found(client, grid):
     grid.receiver.enabled = False
     grid.receiver.save()
     assert post_json(client, url("eventgrid", grid), VALIDATION_EVENT).status_code == 404
-
-
-# --- Poison: a body that can never be stored is refused for good (400), not redelivered (503) ----
-
-
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        ('[{"id": "a\\u0000b", "eventType": "T"}]', "The id of event 1 contains the NUL character (\\u0000)."),
-        ('[{"id": "\\ud800", "eventType": "T"}]', "The id of event 1 contains a lone surrogate (\\ud800)"),
-        ('[{"id": "' + "x" * 300 + '", "eventType": "T"}]', "The id of event 1 is 300 characters long"),
-        ("[" * 100_000 + "]" * 100_000, "The body is not acceptable JSON: nested more than 64 levels deep"),
-        ('[{"id": "x", "eventType": "T", "data": NaN}]', "NaN is not a JSON number"),
-    ],
-)
-def test_eventgrid_poison_bodies_get_400_and_nothing_is_stored(client, grid, body, reason):
-    response = post_json(client, url("eventgrid", grid), body)
-    assert response.status_code == 400 and "Retry-After" not in response
-    assert reason in response.json()["error"]
-    assert Receipt.objects.count() == 0
-
-
-def test_pubsub_and_eventbridge_poison_ids_get_400(client, pubsub, bridge):
-    envelope = {**PUSH_SAMPLE, "message": {**PUSH_SAMPLE["message"], "attributes": {"ce-id": "\x00"}}}
-    response = post_json(client, url("pubsub", pubsub), envelope)
-    assert response.status_code == 400
-    assert response.json()["error"] == "The ce-id attribute contains the NUL character (\\u0000)."
-    event = eventbridge_event("\ud800")
-    body = json.dumps(event).encode()  # the lone surrogate travels escaped, as JSON allows
-    response = post_json(
-        client, reverse("receive_eventbridge", args=[bridge.pk]), body, **{"x-api-key": RECEIVER_API_KEY}
-    )
-    assert response.status_code == 400
-    assert "detail.metadata.event_id contains a lone surrogate" in response.json()["error"]
-    assert Receipt.objects.count() == 0
-
-
-def test_text_that_cannot_be_stored_outside_the_ids_is_kept_escaped(client, grid):
-    body = '[{"id": "e-1", "eventType": "T", "subject": "a\\u0000b", "data": {"note": "\\ud83d", "z": "\\u0000"}}]'
-    assert post_json(client, url("eventgrid", grid), body).status_code == 200
-    receipt = Receipt.objects.get()
-    assert receipt.subject == "a\ufffdb"
-    assert json.loads(receipt.body)["data"] == {"note": "\ud83d", "z": "\x00"}  # escaped in the stored text
-
-
-@pytest.mark.parametrize("charset", ["utf-16", "idna", "latin-1", "nonsense"])
-def test_a_content_type_charset_does_not_mangle_the_token_or_the_body(client, grid, charset):
-    body = json.dumps([{"id": "e-2", "eventType": "T", "data": {"city": "Zürich"}}]).encode()
-    # generic() sends the bytes as they are (post() would re-encode them in the claimed charset).
-    response = client.generic("POST", url("eventgrid", grid), body, content_type=f"application/json; charset={charset}")
-    assert response.status_code == 200
-    assert json.loads(Receipt.objects.get().body)["data"] == {"city": "Zürich"}
-
-
-def test_only_what_can_recover_gets_503(client, grid, monkeypatch):
-    from django.db import OperationalError
-
-    def database_down(**kwargs):
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr("events.receivers.record_arrivals", database_down)
-    response = post_json(client, url("eventgrid", grid), [{"id": "e-3", "eventType": "T"}])
-    assert response.status_code == 503 and response["Retry-After"] == "30"
-
-
-def test_a_charset_that_is_no_text_encoding_reaches_the_receiver_through_the_wsgi_application(grid):
-    """Django's request constructor raises for `charset=rot13` before any view runs: the WSGI
-    application drops that parameter, so the receiver answers and stores the event."""
-    from wsgiref.util import setup_testing_defaults
-
-    from django.core.signals import request_started
-    from django.db import close_old_connections
-
-    from helios_site.wsgi import application
-
-    body = json.dumps([{"id": "e-4", "eventType": "T"}]).encode()
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": reverse("receive_eventgrid", args=[grid.pk]),
-        "QUERY_STRING": f"token={RECEIVER_TOKEN}",
-        "CONTENT_TYPE": "application/json; charset=rot13",
-        "CONTENT_LENGTH": str(len(body)),
-        "SERVER_NAME": "testserver",
-        "wsgi.input": io.BytesIO(body),
-    }
-    setup_testing_defaults(environ)
-    statuses = []
-    request_started.disconnect(close_old_connections)  # as Django's test client does: keep the test's connection
-    try:
-        b"".join(application(environ, lambda status, headers: statuses.append(status)))
-    finally:
-        request_started.connect(close_old_connections)
-    assert statuses == ["200 OK"]
-    assert Receipt.objects.get().key == "e-4"
 
 
 def test_eventgrid_authenticates_by_a_header_its_delivery_property_sends(client, make_provider, make_receiver):

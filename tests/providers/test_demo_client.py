@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from providers.clients.base import ClientSettings, Outcome, OutgoingEvent
-from providers.clients.registry import build_client
+from providers.kinds import build_client
 
 OPTIONS = {
     "aws_eventbridge": {"region": "eu-west-1", "event_bus": "default", "source": "com.test", "max_entry_bytes": 2048},

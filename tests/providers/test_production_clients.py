@@ -11,7 +11,7 @@ from events.models import Delivery
 from events.services.publishing import publish_event
 from events.services.sending import send_due
 from providers.clients.base import ClientSettings, Outcome, OutgoingEvent
-from providers.clients.registry import build_client
+from providers.kinds import build_client
 from providers.services import client_settings, effective_mode
 from tests.conftest import EVENTGRID_TEST_KEY, PUBSUB_TOPIC
 

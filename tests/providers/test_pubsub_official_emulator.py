@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from providers.clients.base import ClientSettings, OutgoingEvent
-from providers.clients.registry import build_client
+from providers.kinds import build_client
 from tests.standins import free_port
 
 

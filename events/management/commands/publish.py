@@ -20,34 +20,33 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.models import DeliveryStatus, Event, EventTemplate
 from events.selectors import delivery_status_rows, wait_until_final
-from events.services.publishing import publish_event
+from events.services.publishing import publish_event, publish_once
 from events.services.sending import deliver_now
 from events.services.validation import PublishRejected, parse_data
-from providers.models import ProviderConfig, ProviderKind
+from providers.kinds import SPECS, by_cli_alias
+from providers.models import ProviderConfig
 from providers.services import production_names, production_send_problem
 
-KIND_ALIASES = {
-    "aws": ProviderKind.AWS_EVENTBRIDGE,
-    "gcp": ProviderKind.GCP_PUBSUB,
-    "azure": ProviderKind.AZURE_EVENTGRID,
-}
+#: What --provider accepts besides a config name: each kind's alias, then "all".
+PROVIDER_CHOICES = "|".join([*(spec.cli_alias for spec in SPECS), "all"])
 
 
 def resolve_providers(names: list[str]) -> list[ProviderConfig]:
-    """Provider configs for aws|gcp|azure|all|<config name>, each at most once, in order."""
+    """Provider configs for a kind's alias (aws, gcp, azure), all or a config name, each at most once, in order."""
     enabled = ProviderConfig.objects.filter(enabled=True).order_by("kind", "name")
     chosen: dict[int, ProviderConfig] = {}
     for name in names:
         if name == "all":
             matches = list(enabled)
-        elif name in KIND_ALIASES:
-            matches = list(enabled.filter(kind=KIND_ALIASES[name]))
+        elif spec := by_cli_alias(name):
+            matches = list(enabled.filter(kind=spec.name))
         else:
             matches = list(ProviderConfig.objects.filter(name=name))
             if not matches:
                 known = ", ".join(ProviderConfig.objects.order_by("name").values_list("name", flat=True)) or "none"
                 raise CommandError(
-                    f"Unknown provider '{name}'. Use aws, gcp, azure, all or a config name (configured: {known}).",
+                    f"Unknown provider '{name}'. Use {PROVIDER_CHOICES.replace('|', ', ')} or a config name "
+                    f"(configured: {known}).",
                     returncode=2,
                 )
         if not matches:
@@ -64,7 +63,7 @@ class Command(BaseCommand):
             "--provider",
             action="append",
             dest="providers",
-            metavar="aws|gcp|azure|all|NAME",
+            metavar=f"{PROVIDER_CHOICES}|NAME",
             help="Where to send (repeatable). Default: all enabled providers.",
         )
         parser.add_argument("--template", help="An event template: its defaults, and its JSON Schema is checked.")
@@ -94,21 +93,23 @@ class Command(BaseCommand):
                 raise CommandError(f"Unknown event template '{options['template']}'.", returncode=2)
         data = self.event_data(options, template)
         self.confirm_production(providers, assume_yes=options["yes"])
+        fields = {
+            "event_type": self.given(options["event_type"], template.event_type if template else "OrderPlaced"),
+            "source": self.given(options["source"], template.source if template else "com.example.shop"),
+            "subject": self.given(options["subject"], template.subject if template else ""),
+            "data": data,
+            "template": template,
+            "providers": providers,
+            "ring": not options["sync"],
+        }
+        key = options["idempotency_key"]
         try:
-            event = publish_event(
-                event_type=self.given(options["event_type"], template.event_type if template else "OrderPlaced"),
-                source=self.given(options["source"], template.source if template else "com.example.shop"),
-                subject=self.given(options["subject"], template.subject if template else ""),
-                data=data,
-                template=template,
-                providers=providers,
-                idempotency_key=options["idempotency_key"],
-                ring=not options["sync"],
-            )
+            published = publish_once(idempotency_key=key, **fields) if key is not None else None
+            event = published.event if published else publish_event(**fields)
         except PublishRejected as rejected:
             raise CommandError("Nothing was published:\n  " + "\n  ".join(rejected.errors), returncode=2) from None
         self.stdout.write(f"Event {event.id}  type={event.type}  source={event.source}")
-        if event.reused:
+        if published and published.reused:
             self.stdout.write(f"  already published with idempotency key {event.idempotency_key}: nothing sent again")
         if options["sync"]:
             deliver_now(event=event, timeout_seconds=options["timeout"])

@@ -1,0 +1,86 @@
+"""AWS EventBridge: PutEvents to a bus; API destinations push events back."""
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from ..clients.aws_eventbridge import DEFAULT_MAX_ENTRY_BYTES, EventBridgeClient, EventBridgeFormat
+from ..credentials import resolve_aws
+from ..inbound.parsing import parse_eventbridge
+from .spec import KindSpec, Receiver, ReceiverAuth
+
+AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+EVENT_BUS_RE = re.compile(r"^([/\.\-_A-Za-z0-9]{1,256}|arn:aws[\w-]*:events:[a-z0-9-]+:\d{12}:event-bus/.+)$")
+
+
+class EventBridgeOptions(models.Model):
+    """The options of an EventBridge config."""
+
+    aws_region = models.CharField("AWS region", max_length=32, blank=True)
+    aws_event_bus = models.CharField("event bus", max_length=1600, blank=True, default="default")
+    aws_source = models.CharField("source", max_length=256, blank=True, help_text="EventBridge Source of every entry.")
+    aws_max_entry_bytes = models.PositiveIntegerField(
+        "entry size limit (bytes)",
+        default=DEFAULT_MAX_ENTRY_BYTES,
+        validators=[MinValueValidator(1024), MaxValueValidator(1024 * 1024)],
+        help_text="256 KB by default; AWS raised the limit to 1 MB in 2026.",
+    )
+    aws_endpoint_url = models.URLField(
+        "endpoint URL override",
+        blank=True,
+        help_text="Only for LocalStack, moto or a VPC endpoint; empty = AWS's regional endpoint.",
+    )
+
+    class Meta:
+        abstract = True
+
+
+def validate(values: Mapping[str, Any]) -> dict[str, str]:
+    """Region, bus and a Source that is not AWS's own."""
+    errors: dict[str, str] = {}
+    if not AWS_REGION_RE.match(values["aws_region"] or ""):
+        errors["aws_region"] = "Enter an AWS region such as eu-west-1."
+    if not EVENT_BUS_RE.match(values["aws_event_bus"] or ""):
+        errors["aws_event_bus"] = "Enter an event bus name (e.g. default) or its ARN."
+    source = values["aws_source"] or ""
+    if not source:
+        errors["aws_source"] = "Enter the Source EventBridge rules will match, e.g. com.example.orders."
+    elif source.startswith("aws."):
+        errors["aws_source"] = "Sources starting with 'aws.' are reserved for AWS services."
+    return errors
+
+
+EVENTBRIDGE = KindSpec(
+    name="aws_eventbridge",
+    label="AWS EventBridge",
+    cli_alias="aws",
+    options_model=EventBridgeOptions,
+    option_keys={
+        "aws_region": "region",
+        "aws_event_bus": "event_bus",
+        "aws_source": "source",
+        "aws_max_entry_bytes": "max_entry_bytes",
+        "aws_endpoint_url": "endpoint_url",
+    },
+    target_fields=("aws_region", "aws_event_bus", "aws_endpoint_url"),
+    validate=validate,
+    payload_format=EventBridgeFormat,
+    client=EventBridgeClient,
+    resolve_credentials=lambda prefix, options: resolve_aws(prefix),
+    describe_target=lambda o: f"{o['region']} · bus {o['event_bus']} · source {o['source']}",
+    receiver=Receiver(
+        path="eventbridge",
+        parse=lambda body, content_type, headers: parse_eventbridge(body),
+        auths=(ReceiverAuth.API_KEY, ReceiverAuth.BASIC, ReceiverAuth.TOKEN),
+    ),
+    demo_config={
+        "name": "aws-demo",
+        "description": "Demo EventBridge bus",
+        "aws_region": "eu-west-1",
+        "aws_event_bus": "default",
+        "aws_source": "com.helios.demo",
+    },
+)

@@ -1,0 +1,81 @@
+"""Azure Event Grid: a topic endpoint in either input schema; webhook subscriptions push back."""
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import models
+
+from ..clients.azure_eventgrid import SCHEMA_CLOUDEVENTS, SCHEMA_EVENTGRID, EventGridClient, EventGridFormat
+from ..credentials import resolve_azure
+from ..inbound.parsing import parse_eventgrid
+from .spec import KindSpec, Receiver, ReceiverAuth
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class EventGridSchema(models.TextChoices):
+    CLOUDEVENTS = SCHEMA_CLOUDEVENTS, "CloudEvents 1.0"
+    EVENTGRID = SCHEMA_EVENTGRID, "Event Grid schema"
+
+
+class EventGridOptions(models.Model):
+    """The options of an Event Grid config."""
+
+    azure_endpoint = models.URLField(
+        "topic endpoint",
+        max_length=500,
+        blank=True,
+        help_text="e.g. https://my-topic.westeurope-1.eventgrid.azure.net/api/events",
+    )
+    azure_input_schema = models.CharField(
+        "input schema",
+        max_length=16,
+        choices=EventGridSchema.choices,
+        default=EventGridSchema.CLOUDEVENTS,
+        blank=True,
+    )
+
+    class Meta:
+        abstract = True
+
+
+def validate(values: Mapping[str, Any]) -> dict[str, str]:
+    """An https endpoint (http only on this machine) and one of the two input schemas."""
+    errors: dict[str, str] = {}
+    url = urlsplit(values["azure_endpoint"] or "")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        errors["azure_endpoint"] = "Enter the topic endpoint URL."
+    elif url.scheme == "http" and url.hostname not in LOCAL_HOSTS:
+        errors["azure_endpoint"] = "Event Grid endpoints must use https (http only for localhost)."
+    if values["azure_input_schema"] not in EventGridSchema.values:
+        errors["azure_input_schema"] = "Choose the topic's input schema."
+    return errors
+
+
+EVENT_GRID = KindSpec(
+    name="azure_eventgrid",
+    label="Azure Event Grid",
+    cli_alias="azure",
+    options_model=EventGridOptions,
+    option_keys={"azure_endpoint": "endpoint", "azure_input_schema": "input_schema"},
+    target_fields=("azure_endpoint",),
+    validate=validate,
+    payload_format=EventGridFormat,
+    client=EventGridClient,
+    resolve_credentials=lambda prefix, options: resolve_azure(prefix),
+    describe_target=lambda o: f"{o['endpoint']} ({o['input_schema']})",
+    receiver=Receiver(
+        path="eventgrid",
+        parse=parse_eventgrid,
+        # A webhook subscription's secret delivery property is a header: prefer it to ?token=.
+        auths=(ReceiverAuth.API_KEY, ReceiverAuth.TOKEN),
+        options_handshake=True,
+    ),
+    demo_config={
+        "name": "azure-demo",
+        "description": "Demo Event Grid topic",
+        "azure_endpoint": "https://helios-demo.westeurope-1.eventgrid.azure.net/api/events",
+        "azure_input_schema": EventGridSchema.CLOUDEVENTS,
+    },
+)

@@ -1,0 +1,82 @@
+"""What HELIOS knows about one kind of provider, declared in one place (see providers/kinds)."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+
+from ..clients.base import PayloadFormat, ProviderClient
+from ..credentials import Credentials
+from ..inbound.parsing import Parsed
+
+
+class ReceiverAuth(models.TextChoices):
+    """How a cloud's push delivery can authenticate to a HELIOS receiver."""
+
+    TOKEN = "token", "Shared token in the URL (?token=…)"
+    OIDC = "oidc", "OIDC JWT in Authorization (Pub/Sub push authentication)"
+    API_KEY = "api_key", "API key header (EventBridge connection)"
+    BASIC = "basic", "Basic auth (EventBridge connection)"
+
+
+#: An option validator: the config's values by field name → {field name: the problem in words}.
+Validator = Callable[[Mapping[str, Any]], dict[str, str]]
+#: A push parser: body, content type and lower-cased headers → the events in it.
+InboundParser = Callable[[bytes, str, Mapping[str, str]], Parsed]
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """How the cloud pushes events back to HELIOS (the round trip)."""
+
+    #: The URL segment: /receive/<path>/<config id>/.
+    path: str
+    parse: InboundParser
+    #: Authentications the cloud's push delivery can use, the recommended one first.
+    auths: tuple[str, ...]
+    #: The status that acknowledges a delivery to this cloud.
+    ok_status: int = 200
+    #: Answers the CloudEvents webhook validation handshake (HTTP OPTIONS).
+    options_handshake: bool = False
+
+    @property
+    def url_name(self) -> str:
+        """The URL name of this cloud's receiver view."""
+        return f"receive_{self.path}"
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """Everything about one provider kind: the registry maps its name to this."""
+
+    #: Stored in ProviderConfig.kind.
+    name: str
+    label: str
+    #: The short name `manage.py publish --provider` accepts for every config of this kind.
+    cli_alias: str
+    #: An abstract model holding this kind's option fields (ProviderConfig inherits it).
+    options_model: type[models.Model]
+    #: Option field → the key the payload format and client read it under.
+    option_keys: Mapping[str, str]
+    #: Option fields that decide where events go (changing them on a production config is grave).
+    target_fields: tuple[str, ...]
+    validate: Validator
+    payload_format: type[PayloadFormat]
+    client: type[ProviderClient]
+    #: (credentials prefix, options by client key) → where the credentials come from.
+    resolve_credentials: Callable[[str, Mapping[str, Any]], Credentials]
+    #: The target in one line for lists, from the options by client key.
+    describe_target: Callable[[Mapping[str, Any]], str]
+    receiver: Receiver
+    #: The demo config created on first run: name, description and option field values.
+    demo_config: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def option_fields(self) -> tuple[str, ...]:
+        """This kind's option field names, in form order."""
+        return tuple(self.option_keys)
+
+    def admin_fieldset(self) -> tuple[str, dict[str, Any]]:
+        """The admin fieldset with this kind's options."""
+        return (self.label, {"fields": list(self.option_fields), "description": f"Only for kind {self.label}."})

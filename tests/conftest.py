@@ -17,7 +17,8 @@ from django.db import connection
 
 from providers.models import ProviderConfig
 from providers.services import bootstrap_demo_providers, close_clients
-from tests.standins import EventGridSink, MotoServer, OidcIssuer, PubSubStandIn
+from tests.oidc_issuer import OidcIssuer
+from tests.standins import EventGridSink, MotoServer, PubSubStandIn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"

@@ -82,10 +82,14 @@ def test_an_event_over_the_limit_fails_alone_and_permanently(client):
     assert "bytes" in results[1].error_message
 
 
-def test_nothing_to_publish_sends_nothing(client):
+def test_nothing_to_publish_sends_nothing(client, request):
     assert client.publish([]) == []
     if client.mode == "production":  # the SDK client is made on first use: none made, no call possible
         assert client._sdk is None
+    if "pubsub_standin" in request.fixturenames:
+        assert request.getfixturevalue("pubsub_standin").publish_calls == 0
+    if "eventgrid_sink" in request.fixturenames:
+        assert request.getfixturevalue("eventgrid_sink").requests == []
 
 
 PRODUCTION = [(mode, kind) for mode, kind in CLIENTS if mode == "production"]

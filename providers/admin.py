@@ -8,10 +8,11 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 
 from core.admin_pages import page_context
@@ -20,19 +21,19 @@ from core.badges import badge
 from core.readonly import ReadOnlyAdminMixin
 
 from .changes import delete_config, record_config_saved, record_receiver_saved
+from .checks import check_cloud, check_connection
+from .circuit import circuit_status
 from .kinds import SPECS, spec_for
 from .models import (
     CircuitState,
     ModeChange,
     ProviderConfig,
     ProviderMode,
-    ProviderRuntime,
     ReceiverAuth,
     ReceiverSettings,
 )
 from .services import (
     ModeSwitchRefused,
-    check_connection,
     deployment_allows_production,
     effective_mode,
     production_target_problem,
@@ -134,7 +135,8 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    actions = ["test_connection", "switch_to_production", "switch_to_demo"]
+    actions = ["test_connection", "test_cloud", "switch_to_production", "switch_to_demo"]
+    change_form_template = "admin/providers/providerconfig/change_form.html"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["name", "kind", "description", "enabled"]}),
@@ -170,9 +172,6 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
-    class Media:
-        css = {"all": ["helios/console.css"]}
-
     @admin.display(description="mode", ordering="mode")
     def configured_mode(self, obj: ProviderConfig) -> SafeString:
         return badge(obj.mode, obj.get_mode_display())
@@ -191,32 +190,37 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         found = resolve_credentials(obj)
         return found.source if found.ok else f"not resolved: {found.problem}"
 
-    @admin.display(description="last connection test", ordering="last_check_at")
+    @admin.display(description="cloud test", ordering="last_check_at")
     def last_check(self, obj: ProviderConfig) -> SafeString:
+        """The last real-cloud test: a health badge for production, readiness (no alarm) for demo."""
+        verdict = "never tested" if obj.last_check_at is None else ("passed" if obj.last_check_ok else "failed")
+        when = obj.last_check_at.strftime("%Y-%m-%d %H:%M:%S UTC") if obj.last_check_at else ""
+        if obj.mode == ProviderMode.DEMO:
+            return format_html(
+                '<span class="helios-note" title="{}">demo: no cloud call · production readiness {} {}</span>',
+                obj.last_check_message,
+                verdict,
+                when,
+            )
         if obj.last_check_at is None:
-            return format_html("{}", "never")
-        state = "succeeded" if obj.last_check_ok else "failed"
+            return format_html("{}", verdict)
         return format_html(
             '{} {} <span class="helios-note">{}</span>',
-            badge(state, "passed" if obj.last_check_ok else "failed"),
-            obj.last_check_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            badge("succeeded" if obj.last_check_ok else "failed", verdict),
+            when,
             obj.last_check_message,
         )
 
     @admin.display(description="circuit")
     def circuit(self, obj: ProviderConfig) -> SafeString:
-        runtime = ProviderRuntime.objects.filter(provider_id=obj.pk).first() if obj.pk else None
-        if runtime is None or runtime.circuit_state == CircuitState.CLOSED:
+        status = circuit_status(obj) if obj.pk else None
+        if status is None or status.is_closed:
             return badge("succeeded", "closed")
-        since = runtime.circuit_changed_at.strftime("%H:%M:%S UTC")
         return format_html(
-            '{} <span class="helios-note">since {}: {}</span>',
-            badge(
-                "failed" if runtime.circuit_state == CircuitState.OPEN else "retrying",
-                runtime.get_circuit_state_display(),
-            ),
-            since,
-            runtime.circuit_reason,
+            '{} <span class="helios-note" title="{}">{}</span>',
+            badge("failed" if status.state == CircuitState.OPEN else "retrying", status.short()),
+            status.sentence(),
+            status.reason,
         )
 
     @admin.display(description="target")
@@ -274,13 +278,26 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         """Switching to production needs the dedicated permission."""
         return request.user.has_perm("providers.switch_mode")
 
-    @admin.action(description="Test connection to the cloud", permissions=["change"])
-    def test_connection(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:
+    @admin.action(description="Test connection (demo: its settings; production: the cloud)", permissions=["change"])
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> HttpResponse | None:
         for config in queryset:
             result = check_connection(config, actor=Actor.from_request(request))
             level = messages.SUCCESS if result.ok else messages.ERROR
             verdict = "passed" if result.ok else "failed"
             self.message_user(request, f"Connection test of {config.name} {verdict}: {result.message}", level)
+        return back_to_page(request)
+
+    @admin.action(description="Test the real cloud (production readiness)", permissions=["change"])
+    def test_cloud(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> HttpResponse | None:
+        for config in queryset:
+            result = check_cloud(config, actor=Actor.from_request(request))
+            if result.ok:
+                self.message_user(request, f"{config.name} reached the real cloud: {result.message}", messages.SUCCESS)
+            else:
+                level = messages.ERROR if config.mode == ProviderMode.PRODUCTION else messages.WARNING
+                ready = "" if config.mode == ProviderMode.PRODUCTION else " (demo sending is not affected)"
+                self.message_user(request, f"{config.name} is not ready for production{ready}: {result.message}", level)
+        return back_to_page(request)
 
     @admin.action(description="Switch to production…", permissions=["switch_mode"])
     def switch_to_production(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> HttpResponse | None:
@@ -306,7 +323,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
                     f"({change.effective_reason}).",
                     messages.SUCCESS if change.effective_mode == ProviderMode.PRODUCTION else messages.WARNING,
                 )
-                return None
+                return back_to_page(request)
         found = resolve_credentials(config)
         context = page_context(
             self,
@@ -319,11 +336,12 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             error=error,
             reason=request.POST.get("reason", ""),
             action_checkbox_name=admin.helpers.ACTION_CHECKBOX_NAME,
+            next=safe_next(request),
         )
         return TemplateResponse(request, "admin/providers/providerconfig/switch_to_production.html", context)
 
     @admin.action(description="Switch back to demo", permissions=["change"])
-    def switch_to_demo(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:
+    def switch_to_demo(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> HttpResponse | None:
         for config in queryset.filter(mode=ProviderMode.PRODUCTION):
             switch_mode(
                 config=config,
@@ -332,6 +350,21 @@ class ProviderConfigAdmin(admin.ModelAdmin):
                 reason="switched back to demo from the console",
             )
             self.message_user(request, f"Switched {config.name} back to demo mode.", messages.SUCCESS)
+        return back_to_page(request)
+
+
+def safe_next(request: HttpRequest) -> str:
+    """The page an action was started from (the config's own page), when it is on this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return ""
+
+
+def back_to_page(request: HttpRequest) -> HttpResponse | None:
+    """Back to the config's page after its own buttons; None (the list) after a list action."""
+    target = safe_next(request)
+    return HttpResponseRedirect(target) if target else None
 
 
 @admin.register(ModeChange)

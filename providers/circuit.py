@@ -9,7 +9,7 @@ through (half-open): success closes the circuit, failure opens it again.
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -30,6 +30,57 @@ class Gate:
 
     allowed: bool
     limit: int | None = None
+
+
+@dataclass(frozen=True)
+class CircuitStatus:
+    """A config's circuit as an operator reads it."""
+
+    state: str
+    since: datetime | None = None
+    #: When an open circuit lets its next probe through.
+    probe_at: datetime | None = None
+    reason: str = ""
+
+    @property
+    def is_closed(self) -> bool:
+        """Sends flow."""
+        return self.state == CircuitState.CLOSED
+
+    def short(self) -> str:
+        """ "closed", "open until 20:14:05 UTC", "half-open (probing)"."""
+        if self.state == CircuitState.OPEN and self.probe_at:
+            return f"open until {self.probe_at:%H:%M:%S} UTC"
+        if self.state == CircuitState.HALF_OPEN:
+            return "half-open (probing)"
+        return "closed"
+
+    def sentence(self) -> str:
+        """What the circuit means for sends now, in one sentence."""
+        if self.state == CircuitState.OPEN and self.probe_at:
+            return (
+                f"The circuit is open since {self.since:%H:%M:%S} UTC ({self.reason}): nothing is sent until "
+                f"{self.probe_at:%H:%M:%S} UTC, when the next probe sends one delivery."
+            )
+        if self.state == CircuitState.HALF_OPEN:
+            return "The circuit is half-open: one probe delivery is being sent; the rest wait for its result."
+        return "The circuit is closed: sends flow."
+
+
+def circuit_status(config: ProviderConfig) -> CircuitStatus:
+    """The config's circuit now (closed when it never had a runtime row)."""
+    runtime = ProviderRuntime.objects.filter(provider_id=config.pk).first()
+    if runtime is None or runtime.circuit_state == CircuitState.CLOSED:
+        return CircuitStatus(CircuitState.CLOSED)
+    probe_at = None
+    if runtime.circuit_state == CircuitState.OPEN and runtime.circuit_changed_at:
+        probe_at = runtime.circuit_changed_at + timedelta(seconds=config.circuit_cooldown_seconds)
+    return CircuitStatus(runtime.circuit_state, runtime.circuit_changed_at, probe_at, runtime.circuit_reason)
+
+
+def circuit_text(config: ProviderConfig) -> str:
+    """The config's circuit in a few words (lists, CLI)."""
+    return circuit_status(config).short()
 
 
 def runtime_of(config: ProviderConfig) -> ProviderRuntime:

@@ -1,6 +1,5 @@
 """Provider services: effective mode, clients per config, start-up report, first-run setup."""
 
-import concurrent.futures
 import json
 import logging
 import os
@@ -10,14 +9,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.utils import timezone
 
 from core import audit
 from core.audit import Actor
 from core.models import AuditAction
 
 from . import kinds
-from .clients.base import ClientSettings, OutgoingEvent, ProviderClient, SdkMissing
+from .clients.base import ClientSettings, OutgoingEvent, ProviderClient
 from .credentials import Credentials
 from .kinds import build_client, payload_format, spec_for
 from .models import ModeChange, ProviderConfig, ProviderMode
@@ -121,61 +119,6 @@ def check_event(config: ProviderConfig, event: OutgoingEvent) -> list[str]:
     """Every limit of this provider the event breaks, as sentences (empty when it fits)."""
     fmt = payload_format(client_settings(config))
     return fmt.problems(fmt.build(event))
-
-
-@dataclass(frozen=True)
-class ConnectionCheck:
-    """The outcome of one connection test."""
-
-    ok: bool
-    message: str
-
-
-#: What a connection test may take beyond the configured timeout before HELIOS stops waiting.
-CHECK_GRACE_SECONDS = 1.0
-
-
-def check_connection(config: ProviderConfig, *, actor: Actor | None = None) -> ConnectionCheck:
-    """Test the real cloud with the config's credentials (whatever its mode); store and audit the result.
-
-    Bounded in total by the provider timeout (SDK retries included): past it the result says the
-    cloud did not answer in time, and the SDK call is left to end on its own bounds."""
-    found = resolve_credentials(config)
-    if not found.ok:
-        check = ConnectionCheck(False, f"credentials do not resolve: {found.problem}")
-    else:
-        check = _bounded_check(config)
-    ProviderConfig.objects.filter(pk=config.pk).update(
-        last_check_at=timezone.now(), last_check_ok=check.ok, last_check_message=check.message[:500]
-    )
-    audit.record(
-        actor=actor,
-        action=AuditAction.CONNECTION_TEST,
-        target=f"provider {config.name}",
-        summary=f"Connection test {'passed' if check.ok else 'failed'}: {check.message}",
-    )
-    config.refresh_from_db(fields=["last_check_at", "last_check_ok", "last_check_message"])
-    return check
-
-
-def _bounded_check(config: ProviderConfig) -> ConnectionCheck:
-    """The client's own check in a helper thread, waited for at most the provider timeout."""
-    client = build_client(client_settings(config, with_credentials=True), mode=ProviderMode.PRODUCTION)
-    timeout = settings.HELIOS_PROVIDER_TIMEOUT_SECONDS
-    runner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="helios-check")
-    future = runner.submit(client.check_connection)
-    future.add_done_callback(lambda _: client.close())  # closed once the SDK call is over, not under it
-    runner.shutdown(wait=False)
-    try:
-        return ConnectionCheck(True, future.result(timeout=timeout + CHECK_GRACE_SECONDS))
-    except concurrent.futures.TimeoutError:
-        logger.info("connection test of %s: no answer within %g s", config.name, timeout)
-        return ConnectionCheck(False, f"TIMEOUT: no answer from the cloud within {timeout:g} s (the timeout).")
-    except SdkMissing as missing:
-        return ConnectionCheck(False, str(missing))
-    except Exception as exc:  # every SDK failure becomes words, never a stack trace
-        logger.info("connection test of %s failed: %s", config.name, type(exc).__name__)
-        return ConnectionCheck(False, client.classify_exception(exc).describe())
 
 
 def production_names(configs: Sequence[ProviderConfig]) -> str:

@@ -86,7 +86,7 @@ def test_config_changes_switches_and_tests_are_audited(admin_client, admin_user,
     [switch] = entries("mode_switch")
     assert switch.summary.startswith("demo → production (effective: demo): CHG-42")
     [test] = entries("connection_test")
-    assert test.summary.startswith("Connection test failed: credentials do not resolve")
+    assert test.summary.startswith("Cloud connection test failed: credentials do not resolve")
     assert {e.actor for e in AuditEntry.objects.all()} == {admin_user}
 
 

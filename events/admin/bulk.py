@@ -24,9 +24,6 @@ class BulkUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["source", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["created_by"]
 
-    class Media:
-        css = {"all": ["helios/console.css"]}
-
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).prefetch_related("providers")
 

@@ -95,9 +95,6 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
 
-    class Media:
-        css = {"all": ["helios/console.css"]}
-
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("events.retry_delivery")
 

@@ -41,9 +41,6 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
     change_list_template = "admin/events/event/change_list.html"
     list_per_page = 50
 
-    class Media:
-        css = {"all": ["helios/console.css"]}
-
     def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
         return super().get_queryset(request).select_related("created_by").prefetch_related("deliveries")
 

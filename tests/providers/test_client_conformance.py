@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 
+from providers.checks import check_connection
 from providers.clients.base import ClientSettings, Outcome, OutgoingEvent
 from providers.kinds import KINDS, build_client
 from providers.models import ProviderConfig
-from providers.services import check_connection
 from tests.conftest import EVENTGRID_TEST_KEY
 
 CLIENTS = [

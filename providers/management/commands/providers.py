@@ -4,8 +4,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from providers.checks import check_cloud, check_connection
+from providers.circuit import circuit_text
+from providers.kinds import spec_for
 from providers.models import ProviderConfig
-from providers.services import bootstrap_demo_providers, check_connection, effective_mode
+from providers.services import bootstrap_demo_providers, effective_mode
 
 
 class Command(BaseCommand):
@@ -14,8 +17,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("list", help="Each config: kind, configured and effective mode, and why.")
-        check = sub.add_parser("check", help="Test the connection of each named config (default: all enabled).")
+        check = sub.add_parser(
+            "check",
+            help="Test each named config (default: all enabled) in its mode: demo checks its settings "
+            "without a cloud call, production tests the cloud.",
+        )
         check.add_argument("names", nargs="*", metavar="name")
+        check.add_argument(
+            "--cloud",
+            action="store_true",
+            help="Test the real cloud whatever the mode (production readiness of demo configs).",
+        )
         sub.add_parser("bootstrap", help="Create one demo config per kind when none exist.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -28,14 +40,24 @@ class Command(BaseCommand):
                 else "Provider configs already exist; nothing created."
             )
         elif action == "check":
-            self.check_connections(options["names"])
+            self.check_connections(options["names"], cloud=options["cloud"])
         else:
-            for config in ProviderConfig.objects.order_by("name"):
-                mode = effective_mode(config)
-                state = "enabled" if config.enabled else "disabled"
-                self.stdout.write(f"{config.name:<20} {config.kind:<16} {state:<8} {mode.mode:<10} {mode.reason}")
+            self.list_configs()
 
-    def check_connections(self, names: list[str]) -> None:
+    def list_configs(self) -> None:
+        """One line per config: name, kind, state, effective mode, circuit, target; then why."""
+        configs = list(ProviderConfig.objects.select_related("runtime").order_by("name"))
+        self.stdout.write(f"{'NAME':<20} {'KIND':<16} {'STATE':<8} {'MODE':<10} {'CIRCUIT':<24} TARGET")
+        for config in configs:
+            mode = effective_mode(config)
+            state = "enabled" if config.enabled else "disabled"
+            target = spec_for(config.kind).describe_target(config.options())
+            self.stdout.write(
+                f"{config.name:<20} {config.kind:<16} {state:<8} {mode.mode:<10} {circuit_text(config):<24} {target}"
+            )
+            self.stdout.write(f"{'':<20} {mode.reason}")
+
+    def check_connections(self, names: list[str], *, cloud: bool) -> None:
         """Test each config; exit 1 when any test failed, 2 for an unknown name."""
         configs = list(
             ProviderConfig.objects.filter(name__in=names) if names else ProviderConfig.objects.filter(enabled=True)
@@ -45,7 +67,7 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown provider config: {', '.join(unknown)}.", returncode=2)
         failed = 0
         for config in sorted(configs, key=lambda c: c.name):
-            result = check_connection(config)
+            result = check_cloud(config) if cloud else check_connection(config)
             failed += not result.ok
             verdict = self.style.SUCCESS("PASSED") if result.ok else self.style.ERROR("FAILED")
             self.stdout.write(f"{config.name:<20} {verdict}  {result.message}")

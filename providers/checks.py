@@ -1,0 +1,110 @@
+"""Connection tests: a demo config's (no cloud call) and the real cloud's (production readiness)."""
+
+import concurrent.futures
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from core import audit
+from core.audit import Actor
+from core.models import AuditAction
+
+from .clients.base import OutgoingEvent, SdkMissing
+from .kinds import build_client, payload_format, spec_for
+from .models import ProviderConfig, ProviderMode
+from .services import client_settings, resolve_credentials
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """The outcome of one connection test."""
+
+    ok: bool
+    message: str
+
+
+#: What a connection test may take beyond the configured timeout before HELIOS stops waiting.
+CHECK_GRACE_SECONDS = 1.0
+
+
+def check_connection(config: ProviderConfig, *, actor: Actor | None = None) -> ConnectionCheck:
+    """Test the config in its configured mode; audited.
+
+    A demo config calls no cloud, so its test checks what demo mode uses (the options and a
+    sample payload) and says so; it never calls a demo config broken because the real cloud is
+    out of reach. A production config's test is `check_cloud`."""
+    if config.mode == ProviderMode.PRODUCTION:
+        return check_cloud(config, actor=actor)
+    check = _demo_check(config)
+    _audit_check(config, check, actor=actor, what="Connection test (demo)")
+    return check
+
+
+def check_cloud(config: ProviderConfig, *, actor: Actor | None = None) -> ConnectionCheck:
+    """Test the real cloud with the config's credentials, whatever its mode (for a demo config:
+    is it ready for production?); the result is stored as the last cloud test, and audited.
+
+    Bounded in total by the provider timeout (SDK retries included): past it the result says the
+    cloud did not answer in time, and the SDK call is left to end on its own bounds."""
+    found = resolve_credentials(config)
+    if not found.ok:
+        check = ConnectionCheck(False, f"credentials do not resolve: {found.problem}")
+    else:
+        check = _bounded_check(config)
+    ProviderConfig.objects.filter(pk=config.pk).update(
+        last_check_at=timezone.now(), last_check_ok=check.ok, last_check_message=check.message[:500]
+    )
+    _audit_check(config, check, actor=actor, what="Cloud connection test")
+    config.refresh_from_db(fields=["last_check_at", "last_check_ok", "last_check_message"])
+    return check
+
+
+def _audit_check(config: ProviderConfig, check: ConnectionCheck, *, actor: Actor | None, what: str) -> None:
+    audit.record(
+        actor=actor,
+        action=AuditAction.CONNECTION_TEST,
+        target=f"provider {config.name}",
+        summary=f"{what} {'passed' if check.ok else 'failed'}: {check.message}",
+    )
+
+
+def _demo_check(config: ProviderConfig) -> ConnectionCheck:
+    """What demo mode needs: valid options, and a payload the kind's format can build and accept."""
+    spec = spec_for(config.kind)
+    problems = spec.validate({name: getattr(config, name) for name in spec.option_fields})
+    if problems:
+        return ConnectionCheck(False, "demo: " + " ".join(problems.values()))
+    sample = OutgoingEvent("00000000-0000-4000-8000-000000000000", "HeliosCheck", "helios", "", timezone.now(), {})
+    fmt = payload_format(client_settings(config))
+    limits = fmt.problems(fmt.build(sample))
+    if limits:
+        return ConnectionCheck(False, "demo: " + " ".join(limits))
+    return ConnectionCheck(
+        True,
+        f"demo: no cloud call; simulated settings OK (failure rate {config.demo_failure_rate:.0%}, "
+        f'latency about {config.demo_latency_ms} ms). "Test the real cloud" checks production readiness.',
+    )
+
+
+def _bounded_check(config: ProviderConfig) -> ConnectionCheck:
+    """The client's own check in a helper thread, waited for at most the provider timeout."""
+    client = build_client(client_settings(config, with_credentials=True), mode=ProviderMode.PRODUCTION)
+    timeout = settings.HELIOS_PROVIDER_TIMEOUT_SECONDS
+    runner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="helios-check")
+    future = runner.submit(client.check_connection)
+    future.add_done_callback(lambda _: client.close())  # closed once the SDK call is over, not under it
+    runner.shutdown(wait=False)
+    try:
+        return ConnectionCheck(True, future.result(timeout=timeout + CHECK_GRACE_SECONDS))
+    except concurrent.futures.TimeoutError:
+        logger.info("connection test of %s: no answer within %g s", config.name, timeout)
+        return ConnectionCheck(False, f"TIMEOUT: no answer from the cloud within {timeout:g} s (the timeout).")
+    except SdkMissing as missing:
+        return ConnectionCheck(False, str(missing))
+    except Exception as exc:  # every SDK failure becomes words, never a stack trace
+        logger.info("connection test of %s failed: %s", config.name, type(exc).__name__)
+        return ConnectionCheck(False, client.classify_exception(exc).describe())

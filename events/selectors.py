@@ -8,6 +8,9 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from providers.circuit import circuit_status
+from providers.models import ProviderConfig
+
 from . import stats
 from .models import FINAL_STATUSES, OPEN_STATUSES, BulkUpload, Delivery, DeliveryStatus, Event, HourlyStats
 
@@ -38,9 +41,16 @@ def delivery_status_rows(event: Event) -> list[dict[str, Any]]:
             "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at and not d.is_final else None,
             "completed_at": d.completed_at.isoformat() if d.completed_at else None,
             "confirmed": confirmation_text(d),
+            "circuit": "" if d.is_final else circuit_note(d.provider),
         }
         for d in deliveries_of(event)
     ]
+
+
+def circuit_note(config: ProviderConfig) -> str:
+    """Why an unfinished delivery may be waiting: its provider's circuit, when not closed ("" when it is)."""
+    status = circuit_status(config)
+    return "" if status.is_closed else status.sentence()
 
 
 def confirmation_text(delivery: Delivery) -> str:

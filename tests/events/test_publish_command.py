@@ -80,15 +80,35 @@ def test_wait_times_out_when_no_worker_runs(demo_providers):
     code, out = publish("--provider", "aws", "--wait", "--timeout", "0.3")
     assert code == 1
     assert "not final in time: still pending" in out
+    assert "1 delivery: 1 pending" in out
+
+
+def test_a_wait_names_the_open_circuit_that_holds_the_delivery(demo_providers):
+    from providers.models import ProviderRuntime
+
+    aws = next(config for config in demo_providers if config.name == "aws-demo")
+    ProviderRuntime.objects.create(
+        provider=aws,
+        circuit_state="open",
+        circuit_reason="5 failures in a row",
+        circuit_changed_at="2026-11-27T20:13:35Z",
+    )
+    code, out = publish("--provider", "aws", "--wait", "--timeout", "0.3")
+    assert code == 1
+    assert "The circuit is open since 20:13:35 UTC (5 failures in a row): nothing is sent until 20:14:05 UTC" in out
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--provider", "nope"], "Unknown provider 'nope'"),
-        (["--data", '{"a": '], "--data: Invalid JSON at line 1, column 7"),
-        (["--data", "[1]"], "--data: The event data must be a JSON object ({…}), not an array"),
-        (["--data", '{"pad": "' + "x" * 300_000 + '"}'], "aws-demo: The EventBridge entry is"),
+        (["--provider", "all", "--data", '{"a": '], "--data: Invalid JSON at line 1, column 7"),
+        (["--provider", "all", "--data", "[1]"], "--data: The event data must be a JSON object ({…}), not an array"),
+        (["--provider", "all", "--data", '{"pad": "' + "x" * 300_000 + '"}'], "aws-demo: The EventBridge entry is"),
+        (
+            ["--data", "{}"],
+            "Say where to send: --provider aws|gcp|azure|all|NAME (enabled configs: aws-demo, azure-demo",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_and_create_nothing(demo_providers, args, message):

@@ -64,10 +64,12 @@ def test_cli_uses_template_defaults_and_checks_its_schema(demo_providers):
     assert (event.type, event.source, event.subject) == ("OrderShipped", "com.example.warehouse", "orders/ord-1001")
     assert event.data["carrier"] == "DHL"
     with pytest.raises(CommandError, match=r"Template RefundIssued: data: 'refund_id' is a required property") as err:
-        call_command("publish", "--template", "RefundIssued", "--data", '{"order_id": "o"}', stdout=out)
+        call_command(
+            "publish", "--template", "RefundIssued", "--provider", "gcp", "--data", '{"order_id": "o"}', stdout=out
+        )
     assert err.value.returncode == 2
     with pytest.raises(CommandError, match="Unknown event template 'Nope'"):
-        call_command("publish", "--template", "Nope", stdout=out)
+        call_command("publish", "--template", "Nope", "--provider", "gcp", stdout=out)
     assert Event.objects.count() == 1
 
 

@@ -12,6 +12,7 @@ HELIOS asks for the production configs' names; otherwise `--yes` (exit 2 without
 created).
 """
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,13 @@ def resolve_providers(names: list[str]) -> list[ProviderConfig]:
     return list(chosen.values())
 
 
+def quiet_library_logs() -> None:
+    """Keep this command's terminal to its own report: django-q's "Enqueued" lines and Google's
+    metadata-server probe warnings are for the worker's log, not for a person publishing."""
+    logging.getLogger("django-q").setLevel(logging.WARNING)
+    logging.getLogger("google.auth").setLevel(logging.ERROR)
+
+
 class Command(BaseCommand):
     help = "Publish one event to one or more providers and report each delivery."
 
@@ -64,7 +72,7 @@ class Command(BaseCommand):
             action="append",
             dest="providers",
             metavar=f"{PROVIDER_CHOICES}|NAME",
-            help="Where to send (repeatable). Default: all enabled providers.",
+            help="Where to send (repeatable, required): a kind's configs, all enabled configs, or one by name.",
         )
         parser.add_argument("--template", help="An event template: its defaults, and its JSON Schema is checked.")
         parser.add_argument("--event-type", help="Default: the template's, else OrderPlaced.")
@@ -85,7 +93,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        providers = resolve_providers(options["providers"] or ["all"])
+        quiet_library_logs()
+        if not options["providers"]:
+            known = ", ".join(
+                ProviderConfig.objects.filter(enabled=True).order_by("name").values_list("name", flat=True)
+            )
+            raise CommandError(
+                f"Say where to send: --provider {PROVIDER_CHOICES}|NAME (enabled configs: {known or 'none'}). "
+                "Nothing was published.",
+                returncode=2,
+            )
+        providers = resolve_providers(options["providers"])
         template = None
         if options["template"]:
             template = EventTemplate.objects.filter(name=options["template"]).first()
@@ -181,7 +199,8 @@ class Command(BaseCommand):
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         all_ok = counts.get(DeliveryStatus.SUCCEEDED, 0) == len(rows)
         style = self.style.SUCCESS if all_ok or queued else self.style.ERROR
-        self.stdout.write(style(f"{len(rows)} deliveries: {summary}"))
+        noun = "delivery" if len(rows) == 1 else "deliveries"
+        self.stdout.write(style(f"{len(rows)} {noun}: {summary}"))
         return all_ok
 
     @staticmethod
@@ -191,7 +210,8 @@ class Command(BaseCommand):
             return f"SUCCESS  message id {row['provider_message_id']}  ({attempts}, {row['latency_ms']} ms)"
         if row["status"] in (DeliveryStatus.FAILED, DeliveryStatus.DEAD):
             return f"FAILED   {row['last_error_code']}: {row['last_error']}  ({attempts}, {row['status']})"
+        paused = f"  {row['circuit']}" if row["circuit"] else ""
         if queued:
-            return "QUEUED   a worker will send it (use --wait to see the result)"
+            return f"QUEUED   a worker will send it (use --wait to see the result){paused}"
         error = f"; last error {row['last_error_code']}: {row['last_error']}" if row["last_error_code"] else ""
-        return f"FAILED   not final in time: still {row['status']} ({attempts}{error})"
+        return f"FAILED   not final in time: still {row['status']} ({attempts}{error}){paused}"

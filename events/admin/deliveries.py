@@ -1,7 +1,5 @@
 """Deliveries: the read-only history with its attempts, retry now and streamed exports."""
 
-import uuid
-
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
@@ -17,7 +15,7 @@ from ..filters import ConfirmedFilter, DeliveryEventTypeFilter, ErrorCodeFilter,
 from ..models import Delivery, DeliveryAttempt
 from ..services.exports import export_deliveries
 from ..services.operator import retry_now
-from .history import HistoryListMixin, streamed
+from .history import EventMatch, HistoryListMixin, streamed
 
 
 class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -128,10 +126,10 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         """Also allow a bulk upload's deliveries (linked from the upload's page)."""
         return lookup == "event__bulk_upload__id__exact" or super().lookup_allowed(lookup, value, request)
 
-    def search_q(self, term: str, event_id: uuid.UUID | None, subject_event_ids: list[uuid.UUID]) -> Q:
-        """The event's deliveries, or an exact provider message id (UUIDs for EventBridge, Event Grid)."""
-        events = Q(event_id=event_id) if event_id else Q(event_id__in=subject_event_ids)
-        return events | Q(provider_message_id=term)
+    def search_q(self, term: str, events: EventMatch) -> Q:
+        """The deliveries of the event(s) the term names, or an exact provider message id (UUIDs for
+        EventBridge, Event Grid)."""
+        return events("event__id") | Q(provider_message_id=term)
 
     @admin.display(description="event", ordering="event__created_at")
     def event_link(self, obj: Delivery) -> SafeString:

@@ -26,7 +26,7 @@ from ..selectors import delivery_status_rows
 from ..services.operator import resend_to
 from ..services.validation import PublishRejected
 from .compose import ComposeViews
-from .history import HistoryListMixin
+from .history import EventMatch, HistoryListMixin
 
 
 @admin.register(Event)
@@ -48,9 +48,9 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
     def data_json(self, obj: Event) -> SafeString:
         return format_html('<pre class="helios-json">{}</pre>', strictjson.pretty(obj.data))
 
-    def search_q(self, term: str, event_id: uuid.UUID | None, subject_event_ids: list[uuid.UUID]) -> Q:
-        """The event by id, or the events with that subject."""
-        return Q(pk=event_id) if event_id else Q(pk__in=subject_event_ids)
+    def search_q(self, term: str, events: EventMatch) -> Q:
+        """The event by id or short id, or the events with that subject."""
+        return events("pk")
 
     @admin.display(description="event id", ordering="id")
     def short_id(self, obj: Event) -> str:

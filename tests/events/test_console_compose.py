@@ -329,3 +329,19 @@ def test_resending_to_production_needs_the_confirmation_naming_it(admin_client, 
     response = admin_client.post(url, {**form, "providers": [prod.pk], "confirm_production": "az-prod"})
     assert response.status_code == 302
     assert event.deliveries.get(provider=prod).mode == "production"
+
+
+def test_the_short_id_a_list_shows_finds_the_event_and_its_deliveries(admin_client, demo_providers, sync_tasks):
+    compose(admin_client, demo_providers, subject="orders/a")
+    compose(admin_client, demo_providers, subject="orders/b")
+    first = Event.objects.get(subject="orders/a")
+    short = str(first.id)[:8]
+    events_url, deliveries_url = reverse("admin:events_event_changelist"), reverse("admin:events_delivery_changelist")
+    events = admin_client.get(events_url).content.decode()
+    assert f">{short}<" in events  # the short id the list shows
+    found = admin_client.get(events_url, {"q": short.upper()}).content.decode()
+    assert found.count('class="field-short_id"') == 1 and short in found
+    assert admin_client.get(events_url, {"q": str(first.id)[:11]}).content.decode().count('class="field-short_id"') == 1
+    deliveries = admin_client.get(deliveries_url, {"q": short}).content.decode()
+    assert deliveries.count('class="field-status_badge"') == 3
+    assert admin_client.get(events_url, {"q": "zzzz"}).content.decode().count('class="field-short_id"') == 0

@@ -143,7 +143,9 @@ class Delivery(models.Model):
     last_error_code = models.CharField(max_length=128, blank=True)
     last_error = models.TextField(blank=True)
     latency_ms = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Duration of the provider call of the last attempt."
+        null=True,
+        blank=True,
+        help_text="The last attempt's share of its provider call: the call's time divided by the events sent in it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -211,6 +213,8 @@ class DeliveryAttempt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_per_number"),
         ]
+        # The operations home: attempts of the last minutes.
+        indexes = [models.Index(fields=["finished_at"], name="attempt_finished_idx")]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id}"
@@ -237,6 +241,9 @@ class HourlyStats(models.Model):
     #: Counts of successes per latency bucket (events.stats.LATENCY_BOUNDS_MS, then one open bucket).
     latency_buckets = models.JSONField(default=list)
     latency_sum_ms = models.BigIntegerField(default=0, help_text="Sum of the successes' latencies (ms).")
+    #: Attempts that finished in the hour, and those of them that did not succeed.
+    attempts = models.PositiveIntegerField(default=0)
+    attempts_failed = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "hourly stats"

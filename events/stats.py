@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 
-from .models import Delivery, DeliveryStatus, HourlyStats
+from .models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, HourlyStats
 
 #: Upper bounds (ms) of the latency histogram's buckets; one more bucket holds anything slower.
 LATENCY_BOUNDS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
@@ -35,11 +35,13 @@ def add(
     succeeded: int = 0,
     failed: int = 0,
     latencies_ms: Iterable[int] = (),
+    attempts: int = 0,
+    attempts_failed: int = 0,
 ) -> None:
     """Add to the provider's figures for the hour of `at` (a row lock: concurrent writers queue)."""
     latencies_ms = list(latencies_ms)
     counts = Counter(bucket_of(ms) for ms in latencies_ms)
-    if not (created or succeeded or failed or counts):
+    if not (created or succeeded or failed or counts or attempts):
         return
     with transaction.atomic():
         row = _locked_row(provider_id, hour_of(at))
@@ -51,7 +53,19 @@ def add(
         row.failed += failed
         row.latency_buckets = buckets
         row.latency_sum_ms += sum(latencies_ms)
-        row.save(update_fields=["created", "succeeded", "failed", "latency_buckets", "latency_sum_ms"])
+        row.attempts += attempts
+        row.attempts_failed += attempts_failed
+        row.save(
+            update_fields=[
+                "created",
+                "succeeded",
+                "failed",
+                "latency_buckets",
+                "latency_sum_ms",
+                "attempts",
+                "attempts_failed",
+            ]
+        )
 
 
 def remove_finished(
@@ -106,7 +120,9 @@ def percentile(buckets: Sequence[int], share: float) -> int | None:
 def rebuild_hourly_stats() -> int:
     """Recompute every HourlyStats row from the deliveries (after an upgrade or a bulk import);
     returns how many rows were written."""
-    rows: dict[tuple[int, datetime], dict] = defaultdict(lambda: {"created": 0, "succeeded": 0, "failed": 0})
+    rows: dict[tuple[int, datetime], dict] = defaultdict(
+        lambda: {"created": 0, "succeeded": 0, "failed": 0, "attempts": 0, "attempts_failed": 0}
+    )
     created = Delivery.objects.annotate(at=TruncHour("created_at")).values("provider_id", "at").annotate(n=Count("id"))
     for row in created.order_by():
         rows[(row["provider_id"], row["at"])]["created"] = row["n"]
@@ -121,6 +137,13 @@ def rebuild_hourly_stats() -> int:
     )
     for row in finished.order_by():
         rows[(row["provider_id"], row["at"])].update(succeeded=row["succeeded"], failed=row["failed"])
+    attempts = (
+        DeliveryAttempt.objects.annotate(at=TruncHour("finished_at"))
+        .values("delivery__provider_id", "at")
+        .annotate(n=Count("id"), failed=Count("id", filter=~Q(outcome=AttemptOutcome.SUCCEEDED)))
+    )
+    for row in attempts.order_by():
+        rows[(row["delivery__provider_id"], row["at"])].update(attempts=row["n"], attempts_failed=row["failed"])
     buckets: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0] * BUCKETS)
     sums: dict[tuple[int, datetime], int] = defaultdict(int)
     latencies = (

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.db.models.functions import Least
 from django.utils import timezone
 
-from .models import CircuitState, ProviderConfig, ProviderRuntime
+from .models import CircuitState, CircuitTransition, ProviderConfig, ProviderRuntime
 
 json_logger = logging.getLogger("helios.json")
 RATIO_MIN_SENDS = 20
@@ -105,24 +105,33 @@ def gate(config: ProviderConfig, *, probe_timeout_seconds: float) -> Gate:
             circuit_state=CircuitState.HALF_OPEN, circuit_changed_at=now, circuit_reason="probing with one delivery"
         )
         if won:
-            _log(config, runtime.circuit_state, CircuitState.HALF_OPEN, "cool-down over: probing with one delivery")
+            _transition(
+                config, runtime.circuit_state, CircuitState.HALF_OPEN, "cool-down over: probing with one delivery"
+            )
             return Gate(allowed=True, limit=1)
     return Gate(allowed=False)
 
 
-def record(config: ProviderConfig, *, succeeded: int, failed: int) -> None:
-    """Count the health outcomes of one send (retryable failures only) and move the circuit."""
-    if not succeeded and not failed:
+def record(config: ProviderConfig, *, succeeded: int, failed: int, last_error: tuple[str, str] | None = None) -> None:
+    """Count the health outcomes of one send (retryable failures only) and move the circuit;
+    keep when the provider last succeeded and its last error (code, message), any error."""
+    if not succeeded and not failed and last_error is None:
         return
+    now = timezone.now()
+    seen = {"last_success_at": now} if succeeded else {}
+    if last_error:
+        seen |= {"last_error_at": now, "last_error_code": last_error[0][:128], "last_error": last_error[1][:500]}
     if not failed:
         # The common, healthy case: one UPDATE, no lock (a half-open probe takes the full path).
         healthy = ProviderRuntime.objects.filter(provider=config, circuit_state=CircuitState.CLOSED).update(
-            consecutive_failures=0, window_sent=Least(F("window_sent") + succeeded, WINDOW_MAX_SENDS)
+            consecutive_failures=0, window_sent=Least(F("window_sent") + succeeded, WINDOW_MAX_SENDS), **seen
         )
         if healthy:
             return
     with transaction.atomic():
         runtime = ProviderRuntime.objects.select_for_update().get(provider=config)
+        for name, value in seen.items():
+            setattr(runtime, name, value)
         before = runtime.circuit_state
         runtime.consecutive_failures = failed if succeeded else runtime.consecutive_failures + failed
         runtime.window_sent += succeeded + failed
@@ -146,14 +155,15 @@ def record(config: ProviderConfig, *, succeeded: int, failed: int) -> None:
         after = CircuitState.OPEN if reason else (CircuitState.CLOSED if before == CircuitState.HALF_OPEN else before)
         if after != before:
             runtime.circuit_state = after
-            runtime.circuit_changed_at = timezone.now()
+            runtime.circuit_changed_at = now
             runtime.circuit_reason = reason or "the probe succeeded"
+            _transition(config, before, after, runtime.circuit_reason)
         runtime.save()
-    if after != before:
-        _log(config, before, after, runtime.circuit_reason)
 
 
-def _log(config: ProviderConfig, before: str, after: str, reason: str) -> None:
+def _transition(config: ProviderConfig, before: str, after: str, reason: str) -> None:
+    """Keep the transition as an incident record and log it (in the caller's transaction)."""
+    CircuitTransition.objects.create(provider=config, from_state=before, to_state=after, reason=reason[:300])
     json_logger.info(
         json.dumps(
             {"event": "circuit_transition", "provider": config.name, "from": before, "to": after, "reason": reason}

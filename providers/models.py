@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from .kinds import KINDS, OPTION_MODELS, ProviderKind, ReceiverAuth, spec_for
 
@@ -164,9 +165,30 @@ class ProviderRuntime(models.Model):
     doorbell_pending = models.BooleanField(
         default=False, help_text="A send task is queued and has not started: new deliveries need no other."
     )
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error_code = models.CharField(max_length=128, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
 
     def __str__(self) -> str:
         return f"{self.provider} circuit {self.circuit_state}"
+
+
+class CircuitTransition(models.Model):
+    """A provider config's circuit changing state: the incident record that outlives the retries."""
+
+    provider = models.ForeignKey(ProviderConfig, on_delete=models.CASCADE, related_name="circuit_transitions")
+    at = models.DateTimeField(default=timezone.now)
+    from_state = models.CharField(max_length=16, choices=CircuitState.choices)
+    to_state = models.CharField(max_length=16, choices=CircuitState.choices)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["at"], name="circuit_transition_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} {self.from_state} → {self.to_state} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 GOOGLE_ISSUERS = "https://accounts.google.com accounts.google.com"

@@ -39,10 +39,13 @@ def record_results(
     policy: ProviderConfig,
     started_at: datetime,
     finished_at: datetime,
-    latency_ms: int,
+    call_ms: int,
     outcome_unknown: bool = False,
 ) -> list[str]:
     """Record one attempt per delivery and move each to its next status; return the statuses.
+
+    `call_ms` is the provider call's time for all the entries; each delivery's latency is its
+    share (the call's time divided by the entries: no cloud reports a per-entry time).
 
     Only deliveries still held by this claim are updated (the sweeper may have recovered an
     expired lease meanwhile: that attempt is already recorded as unknown). `outcome_unknown`
@@ -51,6 +54,7 @@ def record_results(
     """
     for delivery, result in entries:
         _apply_outcome(delivery, result, mode=mode, policy=policy, now=finished_at, at_once=outcome_unknown)
+    latency_ms = round(call_ms / len(entries)) if entries else call_ms
     with transaction.atomic():
         succeeded = [d for d, _ in entries if d.status == DeliveryStatus.SUCCEEDED]
         held = _record_successes(succeeded, token=token, mode=mode, now=finished_at, latency_ms=latency_ms)
@@ -84,6 +88,8 @@ def record_results(
             succeeded=finished[DeliveryStatus.SUCCEEDED],
             failed=finished[DeliveryStatus.FAILED] + finished[DeliveryStatus.DEAD],
             latencies_ms=[latency_ms] * finished[DeliveryStatus.SUCCEEDED],
+            attempts=sum(finished.values()),
+            attempts_failed=sum(finished.values()) - finished[DeliveryStatus.SUCCEEDED],
         )
     statuses = []
     for delivery, result in entries:
@@ -137,12 +143,15 @@ def _record_successes(
 
 
 #: Per-attempt columns of `_insert_attempts`' rows, then the columns shared by a whole call.
-ATTEMPT_ROW_COLUMNS = ["delivery_id", "number", "outcome", "error_code", "error_message", "provider_message_id"]
-
-
-ATTEMPT_ROW_COLUMNS += ["status_code"]
-
-
+ATTEMPT_ROW_COLUMNS = [
+    "delivery_id",
+    "number",
+    "outcome",
+    "error_code",
+    "error_message",
+    "provider_message_id",
+    "status_code",
+]
 ATTEMPT_CALL_COLUMNS = ["mode", "started_at", "finished_at"]
 
 

@@ -166,7 +166,7 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
             results = [production_unavailable(event.id, current.reason) for event in events]
         else:
             results = client_for(config, mode).publish(events, after_batch=lease)
-        latency_ms = int((time.monotonic() - started) * 1000)
+        call_ms = int((time.monotonic() - started) * 1000)
         finished_at = timezone.now()
         entries = list(zip(group, results, strict=True))
         # The provider has answered: record it even if the database connection dropped meanwhile
@@ -179,11 +179,14 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
             policy=config,
             started_at=started_at,
             finished_at=finished_at,
-            latency_ms=latency_ms,
+            call_ms=call_ms,
         )
         outcomes += on_fresh_connection(record, until=lease.expires)
         failed = sum(r.outcome is Outcome.RETRYABLE_ERROR and r.error_code not in NOT_PROVIDER_HEALTH for r in results)
-        count = functools.partial(circuit.record, config, succeeded=sum(r.ok for r in results), failed=failed)
+        error = next(((r.error_code, r.error_message) for r in reversed(results) if not r.ok), None)
+        count = functools.partial(
+            circuit.record, config, succeeded=sum(r.ok for r in results), failed=failed, last_error=error
+        )
         try:
             on_fresh_connection(count, until=lease.expires)
         except (OperationalError, InterfaceError):  # the outcome is recorded; the circuit counts the next one

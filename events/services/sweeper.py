@@ -64,7 +64,7 @@ def sweep() -> SweepReport:
             policy=delivery.provider,
             started_at=delivery.lease_expires_at - timedelta(seconds=settings.HELIOS_LEASE_SECONDS),
             finished_at=now,
-            latency_ms=0,
+            call_ms=0,
             outcome_unknown=True,
         )
         report.leases_recovered += 1

@@ -1,5 +1,6 @@
-"""The console's admin site: its titles and the site-wide pages (the dashboard) that belong to no
-single model. Installed as Django's default site (HeliosAdminConfig), so `admin.site` is this."""
+"""The console's admin site: its titles and the site-wide pages (the operations home, the
+dashboard) that belong to no single model. Installed as Django's default site (HeliosAdminConfig),
+so `admin.site` is this."""
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -9,6 +10,8 @@ from django.urls import URLPattern, URLResolver, path
 
 from events.dashboard import dashboard_context
 
+from .operations import operations_context
+
 
 class HeliosAdminSite(admin.AdminSite):
     site_header = "HELIOS operations console"
@@ -17,7 +20,22 @@ class HeliosAdminSite(admin.AdminSite):
 
     def get_urls(self) -> list[URLPattern | URLResolver]:
         dashboard = path("dashboard/", self.admin_view(self.dashboard_view), name="events_dashboard")
-        return [dashboard, *super().get_urls()]
+        operations = path("operations/", self.admin_view(self.operations_view), name="operations")
+        return [dashboard, operations, *super().get_urls()]
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
+        """The operations home above the app list (for those who may read deliveries)."""
+        context = dict(extra_context or {})
+        if request.user.has_perm("events.view_delivery"):
+            context |= operations_context()
+        return super().index(request, context)
+
+    def operations_view(self, request: HttpRequest) -> TemplateResponse:
+        """The operations section alone: the home page refreshes it in place."""
+        if not request.user.has_perm("events.view_delivery"):
+            raise PermissionDenied
+        context = {**self.each_context(request), **operations_context()}
+        return TemplateResponse(request, "admin/operations.html", context)
 
     def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
         """Per-provider health over the last 24 hours and an hourly volume chart."""

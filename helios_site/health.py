@@ -40,7 +40,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     checks: dict[str, dict[str, Any]] = {"database": _database()}
     if checks["database"]["ok"]:
         checks["migrations"] = _migrations()
-        checks["worker"] = _worker()
+        checks["worker"] = worker_health()
     checks["broker"] = _broker(checks["database"])
     ready = all(check["ok"] for check in checks.values())
     body: dict[str, Any] = {"ready": ready}
@@ -81,7 +81,8 @@ def _broker(database: dict[str, Any]) -> dict[str, Any]:
     return {"ok": reachable, "detail": "redis answers" if reachable else "redis does not answer"}
 
 
-def _worker() -> dict[str, Any]:
+def worker_health() -> dict[str, Any]:
+    """Whether a worker beats: {"ok", "detail"} (the operations home and /readyz)."""
     stale_after = timedelta(seconds=settings.HELIOS_HEARTBEAT_STALE_SECONDS)
     last = Heartbeat.objects.filter(name=WORKER).first()
     if last is None:

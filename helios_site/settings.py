@@ -252,6 +252,8 @@ HELIOS_SEND_BATCH_SIZE = number("HELIOS_SEND_BATCH_SIZE", 300, minimum=1, maximu
 HELIOS_LEASE_SECONDS = number("HELIOS_LEASE_SECONDS", 60, minimum=1)
 # /readyz fails when no worker has beaten for this long (the sweeper beats every minute).
 HELIOS_HEARTBEAT_STALE_SECONDS = number("HELIOS_HEARTBEAT_STALE_SECONDS", 180, minimum=1)
+# The operations home refreshes its live section this often while the tab is visible.
+HELIOS_HOME_REFRESH_SECONDS = number("HELIOS_HOME_REFRESH_SECONDS", 10, minimum=1, maximum=3600)
 # /metrics: with a token, only `Authorization: Bearer <token>`; without one, only these addresses.
 HELIOS_METRICS_TOKEN = env.str("HELIOS_METRICS_TOKEN", default="")
 HELIOS_METRICS_ALLOWED_IPS = env.list("HELIOS_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])

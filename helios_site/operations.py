@@ -1,0 +1,81 @@
+"""The operations home: is anything wrong, where, since when, and what to do — at a glance."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from events.models import DeliveryStatus
+from events.overview import ProviderOverview, provider_overview, recent_failures, recent_incidents
+
+from .health import worker_health
+
+#: A share of failed attempts in the last 15 minutes that needs attention (with enough attempts).
+ATTENTION_FAILURE_PERCENT = 10.0
+ATTENTION_MIN_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Attention:
+    """One thing an operator should look at: what, and where to look."""
+
+    text: str
+    url: str = ""
+
+
+def attention(rows: list[ProviderOverview], worker: dict[str, Any]) -> list[Attention]:
+    """What needs attention now, most severe first."""
+    deliveries = reverse("admin:events_delivery_changelist")
+    found = []
+    if not worker["ok"]:
+        found.append(Attention(f"No worker is sending: {worker['detail']}."))
+    for row in rows:
+        if not row.config.enabled:
+            continue
+        name, by_provider = row.config.name, f"{deliveries}?provider__id__exact={row.config.pk}"
+        if not row.circuit.is_closed:
+            found.append(Attention(f"{name}: {row.circuit.sentence()}", by_provider))
+        if row.config.mode == "production" and not row.mode.is_production:
+            found.append(Attention(f"{name} should send to production but sends in demo: {row.mode.reason}."))
+        if row.recent.attempts >= ATTENTION_MIN_ATTEMPTS and (row.recent.percent or 0) >= ATTENTION_FAILURE_PERCENT:
+            found.append(
+                Attention(
+                    f"{name}: {row.recent.percent:g} % of {row.recent.attempts} attempts failed "
+                    "in the last 15 minutes.",
+                    f"{by_provider}&status__exact={DeliveryStatus.RETRYING}",
+                )
+            )
+        if row.overdue:
+            found.append(
+                Attention(
+                    f"{name}: deliveries due since {row.oldest_due:%H:%M:%S} UTC are still waiting "
+                    f"({row.backlog} not final).",
+                    by_provider,
+                )
+            )
+        if row.failed_day:
+            plural = "delivery" if row.failed_day == 1 else "deliveries"
+            found.append(
+                Attention(
+                    f"{name}: {row.failed_day} {plural} failed for good in the last 24 hours.",
+                    f"{by_provider}&status__in={DeliveryStatus.FAILED},{DeliveryStatus.DEAD}",
+                )
+            )
+    return found
+
+
+def operations_context() -> dict[str, Any]:
+    """Everything the operations home shows."""
+    rows = provider_overview()
+    worker = worker_health()
+    return {
+        "providers": rows,
+        "worker": worker,
+        "attention": attention(rows, worker),
+        "failures": recent_failures(),
+        "incidents": recent_incidents(),
+        "updated_at": timezone.now(),
+        "refresh_seconds": settings.HELIOS_HOME_REFRESH_SECONDS,
+    }

@@ -1,22 +1,29 @@
-"""The console dashboard: per-provider health and an hourly volume chart drawn as SVG (no CDN)."""
+"""The console dashboard: per-provider figures for the last 24 hours and an hourly chart drawn as
+SVG (no CDN) with a y-axis, a link per bar to that hour's deliveries, and the circuit incidents."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
+from django.urls import reverse
 from django.utils import timezone
 
-from providers.models import CircuitState, ProviderConfig, ProviderRuntime
+from providers.circuit import circuit_status
+from providers.models import CircuitState, CircuitTransition, ProviderConfig
 from providers.services import effective_mode
 
+from . import stats
 from .selectors import hourly_volume, provider_health
 
 CHART_WIDTH, CHART_HEIGHT = 720, 160
+#: Room left of the bars for the y-axis labels.
+AXIS_WIDTH = 44
 
 
 @dataclass(frozen=True)
 class Bar:
-    """One hour of the chart: total and failed bar geometry, and its label."""
+    """One hour of the chart: total and failed bar geometry, its label, tooltip and history link."""
 
     x: float
     width: float
@@ -26,53 +33,120 @@ class Bar:
     failed_height: float
     label: str
     title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A y-axis gridline and its label."""
+
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A circuit incident on the timeline."""
+
+    x: float
+    opened: bool
+    title: str
+
+
+def deliveries_url(**filters: Any) -> str:
+    """The delivery history filtered as given."""
+    return f"{reverse('admin:events_delivery_changelist')}?{urlencode(filters)}"
 
 
 def chart(hours: list[dict[str, Any]]) -> list[Bar]:
     """Bars for the hourly chart, scaled to the busiest hour."""
-    peak = max((h["total"] for h in hours), default=0) or 1
+    peak = axis_peak(hours)
     slot = CHART_WIDTH / max(len(hours), 1)
     bars = []
     for index, hour in enumerate(hours):
         total_height = CHART_HEIGHT * hour["total"] / peak
         failed_height = CHART_HEIGHT * hour["failed"] / peak
+        start = hour["hour"]
         bars.append(
             Bar(
-                x=round(index * slot + 1, 1),
+                x=round(AXIS_WIDTH + index * slot + 1, 1),
                 width=round(max(slot - 2, 1), 1),
                 total_y=round(CHART_HEIGHT - total_height, 1),
                 total_height=round(total_height, 1),
                 failed_y=round(CHART_HEIGHT - failed_height, 1),
                 failed_height=round(failed_height, 1),
-                label=hour["hour"].strftime("%H:00"),
-                title=f"{hour['hour']:%Y-%m-%d %H:00} UTC: {hour['total']} deliveries, {hour['failed']} failed",
+                label=start.strftime("%H:00"),
+                title=f"{start:%Y-%m-%d %H:00} UTC: {hour['total']} deliveries, {hour['failed']} failed",
+                url=deliveries_url(
+                    created_at__gte=start.isoformat(), created_at__lt=(start + timedelta(hours=1)).isoformat()
+                ),
             )
         )
     return bars
+
+
+def axis_peak(hours: list[dict[str, Any]]) -> int:
+    """The y-axis top: the busiest hour rounded up to a number that splits into 4 whole ticks."""
+    busiest = max((h["total"] for h in hours), default=0)
+    return max(4, -(-busiest // 4) * 4)
+
+
+def ticks(hours: list[dict[str, Any]]) -> list[Tick]:
+    """Five y-axis gridlines, 0 to the top."""
+    peak = axis_peak(hours)
+    return [
+        Tick(y=round(CHART_HEIGHT - CHART_HEIGHT * step / 4, 1), label=f"{peak * step // 4:,}") for step in range(5)
+    ]
+
+
+def markers(since: datetime, hours: list[dict[str, Any]]) -> list[Marker]:
+    """Circuits that opened (from closed) or closed again, placed on the timeline."""
+    if not hours:
+        return []
+    start, slot = hours[0]["hour"], CHART_WIDTH / len(hours)
+    found = CircuitTransition.objects.filter(at__gte=since).select_related("provider").order_by("at")
+    placed = []
+    for change in found:
+        opened = change.from_state == CircuitState.CLOSED and change.to_state == CircuitState.OPEN
+        if not opened and change.to_state != CircuitState.CLOSED:
+            continue  # probes: the circuit was open all along
+        x = AXIS_WIDTH + (change.at - start).total_seconds() / 3600 * slot
+        verb = "opened" if opened else "closed again"
+        title = f"{change.at:%Y-%m-%d %H:%M:%S} UTC: {change.provider.name} circuit {verb} ({change.reason})"
+        placed.append(Marker(x=round(x, 1), opened=opened, title=title))
+    return placed
 
 
 def dashboard_context() -> dict[str, Any]:
     """Everything the dashboard page shows, for the last 24 hours."""
     since = timezone.now() - timedelta(hours=24)
     health = provider_health(since=since)
-    circuits = {r.provider_id: r for r in ProviderRuntime.objects.all()}
+    window = stats.hour_of(since).isoformat()  # the rollup counts whole hours
     rows = []
     for config in ProviderConfig.objects.order_by("kind", "name"):
-        runtime = circuits.get(config.pk)
+        by_provider = {"provider__id__exact": config.pk}
         rows.append(
             {
                 "config": config,
                 "mode": effective_mode(config),
-                "circuit": runtime.get_circuit_state_display() if runtime else CircuitState.CLOSED.label,
-                "circuit_state": runtime.circuit_state if runtime else CircuitState.CLOSED,
+                "circuit": circuit_status(config),
                 "stats": health.get(config.pk, {}),
+                "urls": {
+                    "sent": deliveries_url(**by_provider, created_at__gte=window),
+                    "succeeded": deliveries_url(**by_provider, statuses="succeeded", completed_at__gte=window),
+                    "failed": deliveries_url(**by_provider, statuses="failed,dead", completed_at__gte=window),
+                    "open": deliveries_url(**by_provider, statuses="pending,sending,retrying"),
+                },
             }
         )
     hours = hourly_volume(since=since)
     return {
         "rows": rows,
         "bars": chart(hours),
-        "chart_width": CHART_WIDTH,
+        "ticks": ticks(hours),
+        "markers": markers(since, hours),
+        "axis_width": AXIS_WIDTH,
+        "chart_width": CHART_WIDTH + AXIS_WIDTH,
         "chart_height": CHART_HEIGHT,
         "totals": {"sent": sum(h["total"] for h in hours), "failed": sum(h["failed"] for h in hours)},
     }

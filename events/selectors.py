@@ -121,30 +121,34 @@ def export_rows(deliveries: QuerySet[Delivery]) -> Iterator[dict[str, Any]]:
 
 def provider_health(*, since: datetime) -> dict[int, dict[str, Any]]:
     """Per provider config since `since` (whole hours, from HourlyStats): deliveries sent
-    (created), succeeded and failed (failed or dead) in the window, the success rate, p50/p95
-    provider-call latency of the successes (from the latency histogram, interpolated), and the
-    deliveries open now (pending, sending or retrying, whatever their age)."""
+    (created), succeeded and failed (failed or dead) in the window, the final success rate; the
+    attempts that finished and the share that failed; p50/p95 per-delivery latency of the
+    successes (from the latency histogram, interpolated); and the deliveries open now (pending,
+    sending or retrying, whatever their age)."""
     rows = HourlyStats.objects.filter(hour__gte=stats.hour_of(since)).order_by()
     health: dict[int, dict[str, Any]] = {}
+    empty = {"sent": 0, "succeeded": 0, "failed": 0, "attempts": 0, "attempts_failed": 0}
     for row in rows:
-        figures = health.setdefault(
-            row.provider_id, {"sent": 0, "succeeded": 0, "failed": 0, "buckets": [0] * stats.BUCKETS}
-        )
+        figures = health.setdefault(row.provider_id, {**empty, "buckets": [0] * stats.BUCKETS})
         figures["sent"] += row.created
         figures["succeeded"] += row.succeeded
         figures["failed"] += row.failed
+        figures["attempts"] += row.attempts
+        figures["attempts_failed"] += row.attempts_failed
         for index, count in enumerate(row.latency_buckets):
             figures["buckets"][index] += count
     open_now = (
         Delivery.objects.filter(status__in=OPEN_STATUSES).values_list("provider_id").annotate(n=Count("id")).order_by()
     )
     for provider_id, count in open_now:
-        health.setdefault(provider_id, {"sent": 0, "succeeded": 0, "failed": 0, "buckets": []})["open"] = count
+        health.setdefault(provider_id, {**empty, "buckets": []})["open"] = count
     for figures in health.values():
         finished = figures["succeeded"] + figures["failed"]
         buckets = figures.pop("buckets")
         figures.setdefault("open", 0)
         figures["success_rate"] = round(100 * figures["succeeded"] / finished, 1) if finished else None
+        tried = figures["attempts"]
+        figures["attempt_failure_rate"] = round(100 * figures["attempts_failed"] / tried, 1) if tried else None
         figures["p50_ms"] = stats.percentile(buckets, 0.50)
         figures["p95_ms"] = stats.percentile(buckets, 0.95)
     return health

@@ -1,5 +1,7 @@
 """The operations home: what it says needs attention, and the figures it shows, from real sends."""
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -63,6 +65,13 @@ def test_final_failures_overdue_backlog_and_a_production_config_stuck_in_demo_ne
     assert "gcp-demo: deliveries due since" in text and "(2 not final)" in text
     assert "aws-prod should send to production but sends in demo: production requested, but this deployment" in text
     assert "No worker" not in text
+    for link in re.findall(r'href="([^"]+)"', admin_client.get(reverse(SECTION)).content.decode()):
+        response = admin_client.get(html.unescape(link))
+        assert response.status_code == 200, link
+    failed = admin_client.get(
+        reverse("admin:events_delivery_changelist"), {"provider__id__exact": aws.pk, "status__in": "failed,dead"}
+    )
+    assert failed.content.decode().count('class="field-status_badge"') == 1
 
 
 def test_a_batch_latency_is_shared_by_its_deliveries(demo_providers):

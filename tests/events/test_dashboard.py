@@ -19,13 +19,23 @@ URL = "admin:events_dashboard"
 
 
 def cell(page: str, provider: str, field: str) -> str:
+    """A figure's text (links and notes stripped)."""
     row = re.search(rf'<tr data-provider="{provider}">(.*?)</tr>', page, re.S).group(1)
-    return re.search(rf'data-field="{field}">(.*?)</td>', row, re.S).group(1).strip()
+    html = re.search(rf'data-field="{field}"[^>]*>(.*?)</td>', row, re.S).group(1)
+    return re.sub(r"<[^>]+>", "", html.split('<div class="helios-note">')[0]).strip()
 
 
 def snapshot() -> dict:
     return {
-        (row.provider_id, row.hour): (row.created, row.succeeded, row.failed, row.latency_buckets, row.latency_sum_ms)
+        (row.provider_id, row.hour): (
+            row.created,
+            row.succeeded,
+            row.failed,
+            row.latency_buckets,
+            row.latency_sum_ms,
+            row.attempts,
+            row.attempts_failed,
+        )
         for row in HourlyStats.objects.all()
     }
 
@@ -85,6 +95,10 @@ def test_the_rollup_kept_by_the_services_equals_a_rebuild_from_the_history(make_
     kept = snapshot()
     assert sum(v[0] for v in kept.values()) == 12
     assert sum(v[2] for v in kept.values()) == 6
+    assert (sum(v[5] for v in kept.values()), sum(v[6] for v in kept.values())) == (
+        18,
+        12,
+    )  # ok: 6 successes; flaky: twice 6 failures
     assert stats.rebuild_hourly_stats() == len(kept)
     assert snapshot() == kept
 
@@ -138,3 +152,37 @@ def test_an_event_sent_again_by_reconciliation_is_counted_once(make_provider, ma
 def test_dashboard_needs_view_permission(client, demo_providers):
     client.force_login(User.objects.create_user("nobody", password="a-long-password-1", is_staff=True))
     assert client.get(reverse(URL)).status_code == 403
+
+
+def test_attempt_rates_links_axis_and_incidents_tell_the_whole_story(admin_client, make_provider):
+    """A provider whose deliveries all succeed on a retry: 100 % final success, 50 % failed attempts,
+    an incident on the timeline, and every figure a link that lists what it counts."""
+    from events.models import Delivery
+
+    flaky = make_provider("flaky", "gcp_pubsub", demo_failure_rate=1.0, circuit_failure_threshold=3)
+    for _ in range(4):
+        publish_event(event_type="T", source="s", data={}, providers=[flaky], ring=False)
+    send_due(provider_id=flaky.pk)  # four failed attempts: the circuit opens
+    flaky.demo_failure_rate = 0.0
+    flaky.save()
+    from providers.models import ProviderRuntime
+
+    ProviderRuntime.objects.filter(provider=flaky).update(circuit_changed_at=timezone.now() - timedelta(minutes=5))
+    retry_now(deliveries=Delivery.objects.all())
+    send_due(provider_id=flaky.pk)  # the probe succeeds, the circuit closes, the rest follow
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
+
+    page = admin_client.get(reverse(URL)).content.decode()
+    assert (cell(page, "flaky", "success_rate"), cell(page, "flaky", "attempt_failure_rate")) == ("100.0 %", "50.0 %")
+    assert cell(page, "flaky", "attempts") == "8"
+    assert "flaky circuit opened (4 failures in a row)" in page
+    assert "flaky circuit closed again (the probe succeeded)" in page
+    assert re.search(r'<text [^>]*text-anchor="end"[^>]*>4</text>', page)  # the y-axis top: 4 deliveries
+    row = re.search(r'<tr data-provider="flaky">(.*?)</tr>', page, re.S).group(1)
+    for field, expected in (("sent", 4), ("succeeded", 4), ("failed", 0), ("open", 0)):
+        link = re.search(rf'data-field="{field}"><a href="([^"]+)"', row).group(1).replace("&amp;", "&")
+        listed = admin_client.get(link).content.decode()
+        assert listed.count('class="field-status_badge"') == expected, field
+    [bar] = re.findall(r'<a href="([^"]+)"><g><title>[^<]*: 4 deliveries', page)  # the hour they were sent in
+    bar = bar.replace("&amp;", "&")
+    assert admin_client.get(bar).content.decode().count('class="field-status_badge"') == 4

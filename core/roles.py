@@ -15,6 +15,7 @@ VIEWER = [
     "events.view_receipt",
     "events.view_reconciliationreport",
     "events.view_reconciliationitem",
+    "events.view_eventtemplate",
     "providers.view_providerconfig",
     "providers.view_modechange",
 ]

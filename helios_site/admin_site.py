@@ -3,11 +3,11 @@ dashboard) that belong to no single model. Installed as Django's default site (H
 so `admin.site` is this."""
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
+from core.permissions import require
 from events.dashboard import dashboard_context
 
 from .operations import operations_context
@@ -32,14 +32,12 @@ class HeliosAdminSite(admin.AdminSite):
 
     def operations_view(self, request: HttpRequest) -> TemplateResponse:
         """The operations section alone: the home page refreshes it in place."""
-        if not request.user.has_perm("events.view_delivery"):
-            raise PermissionDenied
+        require(request.user, "events.view_delivery", to="see the operations overview")
         context = {**self.each_context(request), **operations_context()}
         return TemplateResponse(request, "admin/operations.html", context)
 
     def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
         """Per-provider health over the last 24 hours and an hourly volume chart."""
-        if not request.user.has_perm("events.view_delivery"):
-            raise PermissionDenied
+        require(request.user, "events.view_delivery", to="see the dashboard")
         context = {**self.each_context(request), "title": "Dashboard: the last 24 hours", **dashboard_context()}
         return TemplateResponse(request, "admin/events/dashboard.html", context)

@@ -11,6 +11,8 @@ from providers.kinds import SPECS
 from .health import healthz, readyz
 from .metrics import metrics
 
+handler403 = "helios_site.errors.permission_denied"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path(settings.HELIOS_ADMIN_URL, admin.site.urls),

@@ -96,3 +96,32 @@ def test_admin_role_switches_to_production(client, make_provider):
     config.refresh_from_db()
     assert config.mode == "production"
     assert ModeChange.objects.get().reason == "go-live"
+
+
+def test_a_refused_page_is_a_console_page_naming_the_permission_and_the_roles(client, demo_providers):
+    member(client, "Viewer")
+    response = client.get(reverse("admin:events_event_compose"))
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "HELIOS operations console" in page  # inside the console, not a bare "403 Forbidden"
+    assert (
+        "To compose and send events you need the permission “Can add event” (roles: Publisher, Operator, Admin)."
+        in page
+    )
+    assert "with the role Viewer" in page
+    admin_only = client.get(reverse("admin:core_auditentry_changelist"))
+    assert admin_only.status_code == 403 and "Your role does not allow this page." in admin_only.content.decode()
+
+
+def test_a_viewer_sees_no_button_it_cannot_use(client, demo_providers):
+    event = publish_event(event_type="T", source="s", data={}, providers=demo_providers[:1], ring=False)
+    member(client, "Viewer")
+    page = client.get(reverse("admin:events_event_change", args=[event.pk])).content.decode()
+    assert 'id="helios-deliveries"' in page and 'id="helios-duplicate"' not in page
+    home = client.get(reverse("admin:index")).content.decode()
+    assert 'id="helios-compose"' not in home and 'id="helios-bulk"' not in home and 'id="helios-dashboard"' in home
+    assert client.get(reverse("admin:events_eventtemplate_changelist")).status_code == 200  # README: templates too
+    client.logout()
+    member(client, "Publisher")
+    page = client.get(reverse("admin:events_event_change", args=[event.pk])).content.decode()
+    assert 'id="helios-duplicate"' in page

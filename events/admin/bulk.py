@@ -9,6 +9,7 @@ from django.urls import path, reverse
 
 from core.admin_pages import page_context
 from core.audit import Actor
+from core.permissions import require
 from core.readonly import ReadOnlyAdminMixin
 
 from ..forms import BulkUploadForm
@@ -47,8 +48,7 @@ class BulkUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         """The upload form: checked line by line; a bad file creates nothing."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
+        require(request.user, "events.bulk_send", to="bulk send events")
         form = BulkUploadForm(request.POST or None, request.FILES or None)
         errors: list[str] = []
         if request.method == "POST" and form.is_valid():

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -10,6 +10,7 @@ from django.urls import reverse
 from core.admin_pages import page_context
 from core.audit import Actor
 from core.identifiers import parse_uuid
+from core.permissions import require
 from providers.models import ProviderConfig
 
 from ..forms import ComposeEventForm
@@ -31,8 +32,7 @@ class ComposeViews:
 
     def compose_view(self, request: HttpRequest) -> HttpResponse:
         """Compose an event and send it to the chosen providers."""
-        if not self.has_compose_permission(request):
-            raise PermissionDenied
+        require(request.user, "events.add_event", to="compose and send events")
         request_error = ""
         template = EventTemplate.objects.filter(pk=request.GET.get("template") or None).first()
         original = Event.objects.filter(pk=parse_uuid(request.GET.get("from_event"))).first()
@@ -84,8 +84,7 @@ class ComposeViews:
 
     def compose_preview_view(self, request: HttpRequest) -> JsonResponse:
         """The compose form's live check (POSTed as the operator types): nothing is created."""
-        if not self.has_compose_permission(request):
-            raise PermissionDenied
+        require(request.user, "events.add_event", to="check an event before sending it")
         if request.method != "POST":
             return JsonResponse({"error": "POST the compose form."}, status=405)
         ids = [pk for pk in request.POST.getlist("providers") if pk.isdigit()]

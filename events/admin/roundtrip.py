@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -15,6 +14,7 @@ from django.utils.safestring import SafeString
 
 from core.admin_pages import page_context
 from core.audit import Actor
+from core.permissions import require
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 
@@ -117,8 +117,7 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def run_view(self, request: HttpRequest) -> HttpResponse:
         """Reconcile one provider config's last N hours now."""
-        if not self.has_run_permission(request):
-            raise PermissionDenied
+        require(request.user, "events.retry_delivery", to="run a reconciliation")
         form = ReconcileForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             values = form.cleaned_data

@@ -7,6 +7,7 @@ keys, tokens, passwords), wherever it appears, or (2) the value of a `name=value
 (token, password, key, signature, authorization, …), whatever the value.
 """
 
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -71,3 +72,24 @@ def redact_value(value: Any, secrets: Sequence[str] = ()) -> Any:
         elif isinstance(item, str) and secrets:
             parent[slot] = redact(item, secrets)
     return root[0]
+
+
+#: Characters of a raw body (a receipt's event, an attempt's request or answer) that are stored.
+MAX_STORED_TEXT = 16 * 1024
+#: What no database text column takes: NUL, and lone surrogates (PostgreSQL refuses both).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def stored_text(value: Any, secrets: Sequence[str] = (), *, limit: int = MAX_STORED_TEXT) -> str:
+    """A raw body as text safe to store and show: a JSON value with secret-named members
+    redacted, a string with secret-looking pairs and query parameters redacted; the given
+    secrets removed either way; NUL and lone surrogates escaped; capped at `limit` characters."""
+    secrets = [secret for secret in secrets if secret]
+    if isinstance(value, str):
+        text = redact(value, secrets)
+    else:
+        text = json.dumps(redact_value(value, secrets), ensure_ascii=False, default=str)
+        for secret in secrets:
+            text = text.replace(secret, REDACTED)
+    text = _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text if len(text) <= limit else text[:limit] + " …[truncated]"

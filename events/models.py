@@ -207,6 +207,12 @@ class DeliveryAttempt(models.Model):
     error_message = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=256, blank=True)
     status_code = models.PositiveIntegerField(null=True, blank=True, help_text="HTTP or gRPC status.")
+    request_body = models.TextField(
+        blank=True, help_text="What was sent for this event, as the provider received it (capped, secrets redacted)."
+    )
+    response_body = models.TextField(
+        blank=True, help_text="What the provider answered for this event (capped, secrets redacted)."
+    )
 
     class Meta:
         ordering = ["delivery", "number"]

@@ -1,5 +1,7 @@
 """Deliveries: the read-only history with its attempts, retry now and streamed exports."""
 
+import json
+
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
@@ -10,6 +12,7 @@ from django.utils.safestring import SafeString
 from core.audit import Actor
 from core.badges import badge
 from core.readonly import ReadOnlyAdminMixin
+from core.strictjson import pretty
 
 from ..filters import ConfirmedFilter, DeliveryEventTypeFilter, ErrorCodeFilter, StatusesFilter
 from ..models import Delivery, DeliveryAttempt
@@ -23,22 +26,58 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     fields = [
         "number",
         "mode",
-        "started_at",
+        "started",
         "duration",
-        "outcome",
+        "outcome_badge",
         "status_code",
-        "error_code",
-        "error_message",
+        "error",
         "provider_message_id",
+        "exchange",
     ]
     readonly_fields = fields
     ordering = ["number"]
     extra = 0
     can_delete = False
 
-    @admin.display(description="duration")
+    @admin.display(description="started (UTC)")
+    def started(self, obj: DeliveryAttempt) -> str:
+        return f"{obj.started_at:%Y-%m-%d %H:%M:%S.%f}"[:-3]
+
+    @admin.display(description="provider call")
     def duration(self, obj: DeliveryAttempt) -> str:
         return f"{obj.duration_ms} ms"
+
+    @admin.display(description="outcome")
+    def outcome_badge(self, obj: DeliveryAttempt) -> SafeString:
+        state = {"succeeded": "succeeded", "unknown": "unknown"}.get(obj.outcome, "failed")
+        return badge(state, obj.get_outcome_display())
+
+    @admin.display(description="error")
+    def error(self, obj: DeliveryAttempt) -> SafeString | str:
+        if not obj.error_code:
+            return "—"
+        return format_html('<code>{}</code> <span class="helios-note">{}</span>', obj.error_code, obj.error_message)
+
+    @admin.display(description="request and answer")
+    def exchange(self, obj: DeliveryAttempt) -> SafeString | str:
+        """What was sent and what came back, as stored (capped, secrets redacted)."""
+        if not obj.request_body and not obj.response_body:
+            return "— (not kept for attempts made before HELIOS kept them)"
+        return format_html(
+            '<details class="helios-exchange"><summary>show</summary>'
+            '<p class="helios-note">Sent to the provider</p><pre data-field="request">{}</pre>'
+            '<p class="helios-note">The provider\'s answer</p><pre data-field="response">{}</pre></details>',
+            readable(obj.request_body) or "(nothing was sent)",
+            readable(obj.response_body) or "—",
+        )
+
+
+def readable(stored: str) -> str:
+    """Stored JSON indented for reading; anything else (text, a capped body) as it is."""
+    try:
+        return pretty(json.loads(stored))
+    except ValueError:
+        return stored
 
 
 @admin.register(Delivery)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 
 from core import logs
+from core.redaction import environment_secrets, stored_text
 from providers.clients.base import Outcome, PublishResult
 from providers.models import ProviderConfig
 
@@ -55,6 +56,7 @@ def record_results(
     for delivery, result in entries:
         _apply_outcome(delivery, result, mode=mode, policy=policy, now=finished_at, at_once=outcome_unknown)
     latency_ms = round(call_ms / len(entries)) if entries else call_ms
+    secrets = environment_secrets()
     with transaction.atomic():
         succeeded = [d for d, _ in entries if d.status == DeliveryStatus.SUCCEEDED]
         held = _record_successes(succeeded, token=token, mode=mode, now=finished_at, latency_ms=latency_ms)
@@ -73,6 +75,8 @@ def record_results(
                     result.error_message,
                     result.message_id,
                     result.status_code,
+                    "" if result.sent is None else stored_text(result.sent, secrets),
+                    stored_text(result.response, secrets),
                 )
                 for delivery, result in entries
                 if delivery.pk in held
@@ -151,6 +155,8 @@ ATTEMPT_ROW_COLUMNS = [
     "error_message",
     "provider_message_id",
     "status_code",
+    "request_body",
+    "response_body",
 ]
 ATTEMPT_CALL_COLUMNS = ["mode", "started_at", "finished_at"]
 

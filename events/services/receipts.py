@@ -1,26 +1,19 @@
 """Recording events that came back from a cloud (round trip): one receipt per provider config and
 event, duplicates counted, matched to the HELIOS event and its delivery, which becomes confirmed."""
 
-import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from core.identifiers import parse_uuid
-from core.redaction import REDACTED, redact_value
+from core.redaction import stored_text
 from providers.inbound.parsing import InboundEvent
 from providers.models import ProviderConfig
 
 from ..models import Delivery, Event, Receipt
-
-#: Characters of an arrival's raw event kept on its receipt.
-MAX_STORED_BODY = 16 * 1024
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -30,18 +23,6 @@ class ReceiptSummary:
     new: int = 0
     duplicates: int = 0
     confirmed: int = 0
-
-
-def redacted(value: Any, secrets: Sequence[str]) -> str:
-    """The raw event as JSON text, without secret-looking fields or the receiver's own secrets,
-    capped at MAX_STORED_BODY characters. NUL and lone surrogates stay escaped (any database
-    stores the text)."""
-    text = json.dumps(redact_value(value, [s for s in secrets if s]), ensure_ascii=False, default=str)
-    text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text if len(text) <= MAX_STORED_BODY else text[:MAX_STORED_BODY] + " …[truncated]"
 
 
 def record_arrivals(
@@ -74,7 +55,7 @@ def record_arrivals(
                         subject=inbound.subject[:300],
                         first_received_at=now,
                         last_received_at=now,
-                        body=redacted(inbound.raw, secrets),
+                        body=stored_text(inbound.raw, secrets),
                     )
             except IntegrityError:  # a concurrent request stored the same event first
                 Receipt.objects.filter(provider=provider, key=inbound.key[:300]).update(

@@ -264,6 +264,7 @@ def production_unavailable(event_id: str, reason: str) -> PublishResult:
         outcome=Outcome.RETRYABLE_ERROR,
         error_code="ProductionUnavailable",
         error_message=f"Not sent: composed for production, but {reason}. It is never simulated; HELIOS retries.",
+        response="not sent: production is unavailable",
     )
 
 

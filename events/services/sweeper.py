@@ -57,6 +57,7 @@ def sweep() -> SweepReport:
                         outcome=Outcome.RETRYABLE_ERROR,
                         error_code="LeaseExpired",
                         error_message=LEASE_EXPIRED_MESSAGE,
+                        response="no answer recorded: the lease expired before the worker recorded one",
                     ),
                 )
             ],

@@ -6,6 +6,7 @@ so a consumer can de-duplicate on `detail.metadata.event_id` and rules match on
 `detail.data.*`. The entry's Source is the provider config's source.
 """
 
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ from .base import (
     PublishResult,
     SdkClient,
     SdkFailure,
+    exception_text,
 )
 from .jsonsize import compact_json, utf8_len
 
@@ -161,10 +163,13 @@ class EventBridgeClient(SdkClient):
             response = self.sdk.put_events(Entries=[payload.body for payload in payloads])
         except (ClientError, BotoCoreError) as exc:
             failure = self.classify_exception(exc)
-            return [failure.result(e.id) for e in events]
+            return [failure.result(e.id, response=exception_text(exc)) for e in events]
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         results = []
         for event, entry in zip(events, response["Entries"], strict=True):
+            answer = json.dumps(
+                {"HTTPStatusCode": status, "FailedEntryCount": response.get("FailedEntryCount"), **entry}
+            )
             if entry.get("EventId"):
                 results.append(
                     PublishResult(
@@ -172,13 +177,14 @@ class EventBridgeClient(SdkClient):
                         outcome=Outcome.SUCCEEDED,
                         message_id=entry["EventId"],
                         status_code=status,
+                        response=answer,
                     )
                 )
             else:
                 code = entry.get("ErrorCode", "Unknown")
                 results.append(
                     classify_eventbridge_code(code).result(
-                        event.id, code=code, detail=entry.get("ErrorMessage", ""), status_code=status
+                        event.id, code=code, detail=entry.get("ErrorMessage", ""), status_code=status, response=answer
                     )
                 )
         return results

@@ -17,6 +17,7 @@ from .base import (
     PublishResult,
     SdkClient,
     SdkFailure,
+    exception_text,
 )
 from .jsonsize import utf8_len
 
@@ -155,9 +156,11 @@ class EventGridClient(SdkClient):
             self.sdk.send([payload.body for payload in payloads], **self._call_options())
         except AzureError as exc:
             failure = self.classify_exception(exc)
-            return [failure.result(e.id) for e in events]
+            return [failure.result(e.id, response=exception_text(exc)) for e in events]
+        answer = f"HTTP 200: the topic accepted the request ({len(events)} events)"
         return [
-            PublishResult(event_id=e.id, outcome=Outcome.SUCCEEDED, message_id=e.id, status_code=200) for e in events
+            PublishResult(event_id=e.id, outcome=Outcome.SUCCEEDED, message_id=e.id, status_code=200, response=answer)
+            for e in events
         ]
 
     def classify_exception(self, exc: Exception) -> SdkFailure:

@@ -17,7 +17,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -56,6 +56,10 @@ class PublishResult:
     status_code: int | None = None
     #: The provider's own hint (Retry-After) for when to try again, in seconds.
     retry_after_seconds: float | None = None
+    #: What the provider answered for this event, as it said it (JSON or text; not redacted).
+    response: str = ""
+    #: What was sent for this event, as the provider received it (JSON-ready; set by `publish`).
+    sent: Any = None
 
     @property
     def ok(self) -> bool:
@@ -104,6 +108,7 @@ class ErrorClass:
         detail: str = "",
         status_code: int | None = None,
         retry_after_seconds: float | None = None,
+        response: str = "",
     ) -> PublishResult:
         """The PublishResult for one event that hit this error."""
         message = f"{self.explanation} ({detail})" if detail else self.explanation
@@ -114,6 +119,7 @@ class ErrorClass:
             error_message=message,
             status_code=status_code,
             retry_after_seconds=retry_after_seconds,
+            response=response,
         )
 
 
@@ -127,20 +133,27 @@ class SdkFailure:
     status_code: int | None = None
     retry_after_seconds: float | None = None
 
-    def result(self, event_id: str) -> PublishResult:
-        """The PublishResult for one event of a batch that failed this way."""
+    def result(self, event_id: str, *, response: str = "") -> PublishResult:
+        """The PublishResult for one event of a batch that failed this way (`response`: the
+        provider's answer, e.g. `exception_text` of the SDK's exception)."""
         return self.error_class.result(
             event_id,
             code=self.code,
             detail=self.detail,
             status_code=self.status_code,
             retry_after_seconds=self.retry_after_seconds,
+            response=response,
         )
 
     def describe(self) -> str:
         """One sentence for the operator, with the provider's code."""
         detail = f" ({self.detail})" if self.detail else ""
         return f"{self.code}: {self.error_class.explanation}{detail}"
+
+
+def exception_text(exc: BaseException) -> str:
+    """An SDK exception as the provider's answer: its type and what it says (status, body)."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def not_sent_after(failure: PublishResult, event_id: str) -> PublishResult:
@@ -245,7 +258,8 @@ class ProviderClient(ABC):
         failed_batch: PublishResult | None = None
         for batch in self.format.batches(sendable):
             batch_events = [by_id[payload.event_id] for payload in batch]
-            if failed_batch is not None:
+            sent = failed_batch is None
+            if not sent:
                 # The provider just failed a whole batch: do not hammer it with the rest.
                 batch_results = [not_sent_after(failed_batch, event.id) for event in batch_events]
             else:
@@ -258,8 +272,8 @@ class ProviderClient(ABC):
                     after_batch()
                 if all(r.outcome is Outcome.RETRYABLE_ERROR for r in batch_results):
                     failed_batch = batch_results[0]
-            for result in batch_results:
-                results[result.event_id] = result
+            for payload, result in zip(batch, batch_results, strict=True):
+                results[result.event_id] = replace(result, sent=self.format.preview(payload)) if sent else result
         return [results[event.id] for event in events]
 
     def unexpected_error(self, event: OutgoingEvent, exc: Exception) -> PublishResult:
@@ -277,6 +291,7 @@ class ProviderClient(ABC):
                 f"Unexpected {type(exc).__name__} while sending to {self.settings.name}; "
                 "HELIOS will retry. The worker log has the details."
             ),
+            response=exception_text(exc),
         )
 
     @abstractmethod

@@ -1,5 +1,6 @@
 """The demo client: the real payload flow and limits, a simulated send, no cloud call."""
 
+import json
 import random
 import time
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ class DemoClient(ProviderClient):
                         outcome=Outcome.RETRYABLE_ERROR,
                         error_code=error_code,
                         error_message=error_text,
+                        response=json.dumps({"simulated": True, "error": error_code, "message": error_text}),
                     )
                 )
             else:
@@ -44,6 +46,7 @@ class DemoClient(ProviderClient):
                         event_id=event.id,
                         outcome=Outcome.SUCCEEDED,
                         message_id=message_id,
+                        response=json.dumps({"simulated": True, "messageId": message_id}),
                     )
                 )
         return results

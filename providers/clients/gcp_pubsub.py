@@ -6,6 +6,7 @@ data, attributes carry `ce-id` (the HELIOS event id), `ce-type`, `ce-source`,
 """
 
 import concurrent.futures
+import json
 import random
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from .base import (
     PublishResult,
     SdkClient,
     SdkFailure,
+    exception_text,
 )
 from .jsonsize import compact_json, utf8_len
 
@@ -209,11 +211,14 @@ class PubSubClient(SdkClient):
                     raise future
                 message_id = future.result(timeout=max(deadline - time.monotonic(), 0.1))
             except Exception as exc:
-                results.append(classify_pubsub_exception(exc).result(event.id))
+                results.append(classify_pubsub_exception(exc).result(event.id, response=exception_text(exc)))
                 if key:
                     self.sdk.resume_publish(self.topic_path, key)
             else:
-                results.append(PublishResult(event_id=event.id, outcome=Outcome.SUCCEEDED, message_id=message_id))
+                answer = json.dumps({"messageId": message_id})
+                results.append(
+                    PublishResult(event_id=event.id, outcome=Outcome.SUCCEEDED, message_id=message_id, response=answer)
+                )
         return results
 
     def classify_exception(self, exc: Exception) -> SdkFailure:

@@ -211,6 +211,8 @@ CONTENT_SECURITY_POLICY = {
 }
 
 LANGUAGE_CODE = "en-us"
+# Timestamps to the second everywhere (helios_site/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["helios_site.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

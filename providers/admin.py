@@ -139,7 +139,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
     change_form_template = "admin/providers/providerconfig/change_form.html"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
-        (None, {"fields": ["name", "kind", "description", "enabled"]}),
+        (None, {"fields": ["kind", "name", "description", "enabled"]}),
         (
             "Mode",
             {

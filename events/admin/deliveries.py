@@ -4,7 +4,7 @@ import json
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -32,7 +32,6 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
         "status_code",
         "error",
         "provider_message_id",
-        "exchange",
     ]
     readonly_fields = fields
     ordering = ["number"]
@@ -57,19 +56,6 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
         if not obj.error_code:
             return "—"
         return format_html('<code>{}</code> <span class="helios-note">{}</span>', obj.error_code, obj.error_message)
-
-    @admin.display(description="request and answer")
-    def exchange(self, obj: DeliveryAttempt) -> SafeString | str:
-        """What was sent and what came back, as stored (capped, secrets redacted)."""
-        if not obj.request_body and not obj.response_body:
-            return "— (not kept for attempts made before HELIOS kept them)"
-        return format_html(
-            '<details class="helios-exchange"><summary>show</summary>'
-            '<p class="helios-note">Sent to the provider</p><pre data-field="request">{}</pre>'
-            '<p class="helios-note">The provider\'s answer</p><pre data-field="response">{}</pre></details>',
-            readable(obj.request_body) or "(nothing was sent)",
-            readable(obj.response_body) or "—",
-        )
 
 
 def readable(stored: str) -> str:
@@ -131,6 +117,16 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "confirmed_via",
     ]
     readonly_fields = fields
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        """The delivery, its attempts, and for each what was sent and what came back."""
+        attempts = DeliveryAttempt.objects.filter(delivery_id=object_id).order_by("number")
+        exchanges = [
+            {"attempt": a, "request": readable(a.request_body), "response": readable(a.response_body)} for a in attempts
+        ]
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "exchanges": exchanges})
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("events.retry_delivery")

@@ -78,5 +78,12 @@ class KindSpec:
         return tuple(self.option_keys)
 
     def admin_fieldset(self) -> tuple[str, dict[str, Any]]:
-        """The admin fieldset with this kind's options."""
-        return (self.label, {"fields": list(self.option_fields), "description": f"Only for kind {self.label}."})
+        """The admin fieldset with this kind's options (the add page shows the chosen kind's only)."""
+        return (
+            self.label,
+            {
+                "fields": list(self.option_fields),
+                "description": f"Only for kind {self.label}.",
+                "classes": ["helios-kind-options", f"helios-kind-{self.name}"],
+            },
+        )

@@ -1,0 +1,117 @@
+"""Console pages in chromium at 1366 px: per-kind provider forms, a Viewer's 403, attempt
+inspection and the honest dashboard (screenshots in test-artifacts/)."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from events.models import Delivery
+from events.services.publishing import publish_event
+from events.services.sending import send_due
+from providers.models import ProviderConfig
+from tests.conftest import ARTIFACTS
+from tests.e2e.test_browser import browser, log_in  # noqa: F401 (the fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+WIDE = {"width": 1366, "height": 900}
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_a_new_config_shows_the_chosen_clouds_options_and_a_saved_one_its_buttons(
+    browser,  # noqa: F811
+    live_server,
+    admin_user,
+    demo_providers,
+):
+    from playwright.sync_api import expect
+
+    page = log_in(browser, live_server)
+    page.set_viewport_size(WIDE)
+    page.goto(f"{live_server.url}/admin/providers/providerconfig/add/")
+    expect(page.locator("#id_gcp_topic")).to_be_hidden()
+    expect(page.locator("#id_aws_region")).to_be_hidden()
+    page.select_option("#id_kind", "gcp_pubsub")
+    expect(page.locator("#id_gcp_topic")).to_be_visible()
+    expect(page.locator("#id_aws_region")).to_be_hidden()
+    expect(page.locator("#id_azure_endpoint")).to_be_hidden()
+    shot(page, "provider-add-per-kind")
+
+    gcp = ProviderConfig.objects.get(name="gcp-demo")
+    page.goto(f"{live_server.url}/admin/providers/providerconfig/{gcp.pk}/change/")
+    page.click('button[data-action="test_connection"]')
+    expect(page.locator(".messagelist")).to_contain_text("Connection test of gcp-demo passed: demo: no cloud call")
+    assert page.url.endswith(f"/admin/providers/providerconfig/{gcp.pk}/change/")
+    shot(page, "provider-config-page")
+
+
+def test_a_viewer_is_told_which_permission_a_page_needs(browser, live_server, demo_providers):  # noqa: F811
+    from playwright.sync_api import expect
+
+    viewer = User.objects.create_user("admin", password="password", is_staff=True)  # log_in's credentials
+    viewer.groups.add(Group.objects.get(name="Viewer"))
+    page = log_in(browser, live_server)
+    page.set_viewport_size(WIDE)
+    page.goto(f"{live_server.url}/admin/events/event/compose/")
+    expect(page.locator("#helios-denied-reason")).to_have_text(
+        "To compose and send events you need the permission “Can add event” (roles: Publisher, Operator, Admin)."
+    )
+    expect(page.locator("#site-name")).to_contain_text("HELIOS operations console")
+    shot(page, "viewer-403")
+
+
+def test_attempts_show_what_was_sent_and_what_came_back(browser, live_server, admin_user, demo_providers):  # noqa: F811
+    from playwright.sync_api import expect
+
+    aws = ProviderConfig.objects.get(name="aws-demo")
+    ProviderConfig.objects.filter(pk=aws.pk).update(demo_failure_rate=1.0, circuit_failure_threshold=50)
+    aws.refresh_from_db()
+    publish_event(
+        event_type="OrderPlaced",
+        source="com.example.shop",
+        subject="orders/o-7",
+        data={"order_id": "o-7"},
+        providers=[aws],
+        ring=False,
+    )
+    send_due(provider_id=aws.pk)
+    aws.demo_failure_rate = 0.0
+    aws.save()  # a new updated_at: the worker's cached client is rebuilt with the new rate
+    from events.services.operator import retry_now
+
+    retry_now(deliveries=Delivery.objects.all())
+    send_due(provider_id=aws.pk)
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("succeeded", 2)
+
+    page = log_in(browser, live_server)
+    page.set_viewport_size(WIDE)
+    page.goto(f"{live_server.url}/admin/events/delivery/{delivery.pk}/change/")
+    first, second = page.locator('details[data-attempt="1"]'), page.locator('details[data-attempt="2"]')
+    expect(second.locator('pre[data-field="request"]')).to_be_visible()  # the last attempt is open
+    first.locator("summary").click()
+    expect(first.locator('pre[data-field="response"]')).to_contain_text("ThrottlingException")
+    expect(second.locator('pre[data-field="request"]')).to_contain_text('"DetailType": "OrderPlaced"')
+    expect(second.locator('pre[data-field="response"]')).to_contain_text(delivery.provider_message_id)
+    shot(page, "attempt-inspection")
+
+
+def test_the_dashboard_shows_attempt_rates_beside_final_rates(browser, live_server, admin_user, demo_providers):  # noqa: F811
+    from playwright.sync_api import expect
+
+    gcp = ProviderConfig.objects.get(name="gcp-demo")
+    ProviderConfig.objects.filter(pk=gcp.pk).update(demo_failure_rate=0.5, circuit_failure_threshold=500)
+    gcp.refresh_from_db()
+    for n in range(40):
+        publish_event(event_type="OrderPlaced", source="com.test", data={"n": n}, providers=demo_providers, ring=False)
+    for config in demo_providers:
+        send_due(provider_id=config.pk)
+    page = log_in(browser, live_server)
+    page.set_viewport_size(WIDE)
+    page.goto(f"{live_server.url}/admin/dashboard/")
+    row = page.locator('#helios-health tr[data-provider="gcp-demo"]')
+    expect(row.locator('[data-field="attempts"]')).to_have_text("40")
+    assert row.locator('[data-field="attempt_failure_rate"]').inner_text().split(" %")[0] not in ("—", "0.0")
+    shot(page, "dashboard")

@@ -80,16 +80,47 @@ MAX_STORED_TEXT = 16 * 1024
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
+#: Lower-case stems of SECRET_WORDS: text without any of them holds no secret-named pair (a fast
+#: substring test; a false alarm, e.g. "monkey", only takes the full redaction).
+SECRET_STEMS = (
+    "secret",
+    "passw",
+    "passphrase",
+    "token",
+    "key",
+    "sas",
+    "authoriz",
+    "signature",
+    "credential",
+    "cookie",
+    "session",
+    "sig=",
+    "code=",
+)
+#: A secret-named pair inside a JSON string (EventBridge's Detail): `\"password\":\"value\"`.
+ESCAPED_SECRET_PAIR = re.compile(
+    rf"""(?i)(\\"[\w-]*(?:{SECRET_WORDS})[\w-]*\\"\s*:\s*)(\\")((?:[^"\\]|\\[^"])*)(?=\\")"""
+)
+
+
 def stored_text(value: Any, secrets: Sequence[str] = (), *, limit: int = MAX_STORED_TEXT) -> str:
     """A raw body as text safe to store and show: a JSON value with secret-named members
-    redacted, a string with secret-looking pairs and query parameters redacted; the given
-    secrets removed either way; NUL and lone surrogates escaped; capped at `limit` characters."""
+    redacted (also inside JSON text it carries as a string), a string with secret-looking pairs
+    and query parameters redacted; the given secrets removed either way; NUL and lone
+    surrogates escaped; capped at `limit` characters. Text with no secret-looking name and no
+    given secret is kept as it is (the common case, on every send: cheap)."""
     secrets = [secret for secret in secrets if secret]
-    if isinstance(value, str):
-        text = redact(value, secrets)
-    else:
-        text = json.dumps(redact_value(value, secrets), ensure_ascii=False, default=str)
-        for secret in secrets:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    lowered = text.lower()
+    if any(stem in lowered for stem in SECRET_STEMS):
+        if isinstance(value, str):
+            text = redact(value, secrets)
+        else:
+            text = json.dumps(redact_value(value, secrets), ensure_ascii=False, default=str)
+            text = ESCAPED_SECRET_PAIR.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+    for secret in secrets:
+        if secret in text:
             text = text.replace(secret, REDACTED)
-    text = _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    if _UNSTORABLE.search(text):
+        text = _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text if len(text) <= limit else text[:limit] + " …[truncated]"

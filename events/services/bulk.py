@@ -7,7 +7,8 @@ columns `type`, `source` and `subject` set those attributes, a `data` column hol
 object, and without one every other column becomes a data field (cells that are JSON numbers,
 `true`, `false` or `null` become those values, others stay strings; `NaN`, `Infinity` and
 numbers too large for JSON are refused). Whatever a line leaves out comes from the form (event
-type, source, subject) or the chosen template. Every line passes the input gate
+type, source) or the chosen template (type, source, data defaults, schema; never its example
+subject: a line without a subject gets none). Every line passes the input gate
 (events.services.validation): problems name the line and the JSON path (`$` is the line's object).
 """
 
@@ -30,6 +31,10 @@ from .publishing import EventSpec, create_events, validated_events
 from .validation import PublishRejected, json_type_name
 
 ATTRIBUTE_COLUMNS = ("type", "source", "subject")
+MISSING_ATTRIBUTES_HINT = (
+    "Every event needs a type and a source: give them on each line (JSON Lines members `type` and "
+    "`source`, or CSV columns), fill Event type and Source on the form, or choose a template."
+)
 #: A CSV cell that is a number by JSON's grammar, or NaN/Infinity: refused, not kept as text,
 #: when JSON cannot carry it (NaN, Infinity, 1e400, more than 4,300 digits).
 NUMBER_CELL = re.compile(r"\s*-?(?:NaN|Infinity|(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*")
@@ -190,7 +195,10 @@ def bulk_send(
     except PublishRejected as rejected:
         errors += rejected.errors
     if errors:
-        raise PublishRejected(sorted(errors, key=_line_order))
+        errors = sorted(errors, key=_line_order)
+        if any(error.endswith(("The event type is required.", "The source is required.")) for error in errors):
+            errors.append(MISSING_ATTRIBUTES_HINT)
+        raise PublishRejected(errors)
     with transaction.atomic():
         upload = BulkUpload.objects.create(
             source=source,
@@ -221,10 +229,11 @@ def send_upload(
     if content is None:
         specs = from_template(template, count or 0)
         return bulk_send(source=BulkSource.TEMPLATE, specs=specs, providers=providers, template=template, actor=actor)
+    # A template's subject is an example of one entity ("orders/ord-1001"): a line without a
+    # subject gets none, never that example.
     defaults = BulkDefaults(
         event_type=event_type or (template.event_type if template else ""),
         source=source or (template.source if template else ""),
-        subject=template.subject if template else "",
         template=template,
     )
     parse = parse_csv if file_format == BulkSource.CSV else parse_jsonl

@@ -182,5 +182,34 @@ def test_progress_counts_final_deliveries(admin_client, demo_providers, sync_tas
 def test_the_same_problem_on_many_lines_is_reported_once_with_its_lines(admin_client, demo_providers):
     content = "\n".join(json.dumps({"n": n}) for n in range(1, 9)).encode()
     response = upload(admin_client, demo_providers[:1], content, event_type="", source="com.test")
-    assert error_lines(response) == ["lines 1, 2, 3, 4, 5 and 3 more: The event type is required."]
+    assert error_lines(response) == [
+        "lines 1, 2, 3, 4, 5 and 3 more: The event type is required.",
+        "Every event needs a type and a source: give them on each line (JSON Lines members `type` and `source`, "
+        "or CSV columns), fill Event type and Source on the form, or choose a template.",
+    ]
+    assert nothing_created()
+
+
+def test_lines_without_a_subject_get_none_not_the_templates_example(admin_client, demo_providers, starter_templates):
+    template = EventTemplate.objects.get(name="OrderShipped")
+    assert template.subject  # the starter's example subject, e.g. orders/ord-1001
+    shipped = {"carrier": "DHL", "tracking_number": "JD0146"}
+    lines = [json.dumps({"order_id": f"o-{n}", **shipped}) for n in range(3)]
+    lines.append(json.dumps({"subject": "orders/o-9", "data": {"order_id": "o-9", **shipped}}))
+    response = upload(
+        admin_client, demo_providers[:1], "\n".join(lines).encode(), template=template.pk, event_type="", source=""
+    )
+    assert response.status_code == 302, error_lines(response)
+    subjects = sorted(Event.objects.values_list("subject", flat=True))
+    assert subjects == ["", "", "", "orders/o-9"]
+    assert set(Event.objects.values_list("type", flat=True)) == {template.event_type}
+
+
+def test_a_file_without_type_or_source_says_where_to_give_them(admin_client, demo_providers):
+    content = b'{"order_id": "o-1"}\n{"order_id": "o-2"}\n'
+    response = upload(admin_client, demo_providers[:1], content, event_type="", source="")
+    errors = error_lines(response)
+    assert errors[0] == "lines 1, 2: The event type is required."
+    assert errors[1] == "lines 1, 2: The source is required."
+    assert errors[-1].startswith("Every event needs a type and a source: give them on each line")
     assert nothing_created()

@@ -244,6 +244,7 @@ def log_effective_modes(*, process: str) -> None:
                     "pid": os.getpid(),
                     "provider": config.name,
                     "kind": config.kind,
+                    "target": spec_for(config.kind).describe_target(config.options()),
                     "configured_mode": config.mode,
                     "mode": mode.mode,
                     "enabled": config.enabled,

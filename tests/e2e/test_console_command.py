@@ -49,7 +49,9 @@ def test_console_starts_web_and_worker_prints_login_and_stops_cleanly(tmp_path: 
                 except OSError:
                     time.sleep(0.3)
             assert "HELIOS" in login_page
-            while "ready for work" not in log_path.read_text() and time.monotonic() < deadline:
+            while time.monotonic() < deadline and not (
+                "ready for work" in log_path.read_text() and "password:" in log_path.read_text()
+            ):
                 time.sleep(0.2)
             output = log_path.read_text()
             assert f"console:  http://127.0.0.1:{port}/admin/" in output
@@ -60,5 +62,17 @@ def test_console_starts_web_and_worker_prints_login_and_stops_cleanly(tmp_path: 
         finally:
             console.send_signal(signal.SIGTERM)
             assert console.wait(timeout=30) == 0
+    output = log_path.read_text()
+    assert "Stopping HELIOS…" in output and "unexpectedly" not in output
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2)
+    again = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "manage.py"), "console", "--show-login", "--addr", f"127.0.0.1:{port}"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "user:     admin" in again.stdout and "password: first-run-pw-123" in again.stdout

@@ -32,6 +32,13 @@ def test_eventbridge_keeps_the_entry_and_its_result(production_providers):
     assert (answer["HTTPStatusCode"], answer["EventId"]) == (200, attempt.provider_message_id)
 
 
+def test_secrets_inside_eventbridges_detail_string_are_redacted(production_providers):
+    _, attempt = send(production_providers["aws_eventbridge"])
+    detail = json.loads(json.loads(attempt.request_body)["Detail"])
+    assert detail["data"]["password"] == "[redacted]" and detail["data"]["order_id"] == "o-5"
+    assert "hunter2-very-secret" not in attempt.request_body and EVENTGRID_TEST_KEY not in attempt.request_body
+
+
 def test_pubsub_keeps_data_attributes_and_the_message_id(production_providers):
     event, attempt = send(production_providers["gcp_pubsub"])
     sent = json.loads(attempt.request_body)

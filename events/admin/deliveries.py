@@ -10,14 +10,14 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.audit import Actor
-from core.badges import badge
+from core.badges import badge, clipped, copyable, moment
 from core.readonly import ReadOnlyAdminMixin
 from core.strictjson import pretty
 
 from ..filters import ConfirmedFilter, DeliveryEventTypeFilter, ErrorCodeFilter, StatusesFilter
-from ..models import Delivery, DeliveryAttempt
+from ..models import Delivery, DeliveryAttempt, DeliveryStatus
 from ..services.exports import export_deliveries
-from ..services.operator import retry_now
+from ..services.operator import retry_now, retry_outcome
 from .history import EventMatch, HistoryListMixin, streamed
 
 
@@ -72,16 +72,14 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "id",
         "event_link",
         "event_type",
-        "provider",
-        "kind",
-        "mode_badge",
+        "provider_mode",
         "status_badge",
-        "attempts",
-        "provider_message_id",
+        "tries",
+        "message_id",
         "error",
-        "latency_ms",
+        "latency",
         "confirmed",
-        "created_at",
+        "created",
     ]
     list_filter = [
         StatusesFilter,
@@ -134,10 +132,14 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description="Retry now (failed, dead or retrying)", permissions=["retry"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         selected = queryset.count()  # before the retry: a status filter would no longer match
+        provider_ids = set(queryset.order_by().values_list("provider_id", flat=True).distinct())
         count = retry_now(deliveries=queryset, actor=Actor.from_request(request))
-        skipped = selected - count
-        note = f"; {skipped} skipped (pending, sending or succeeded)" if skipped else ""
-        self.message_user(request, f"{count} deliveries will be retried now{note}.", messages.SUCCESS)
+        retried, *held = retry_outcome(count, provider_ids)
+        if skipped := selected - count:
+            retried += f" {skipped} skipped (pending, sending or succeeded)."
+        self.message_user(request, retried, messages.SUCCESS)
+        for sentence in held:
+            self.message_user(request, sentence, messages.WARNING)
 
     def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("events.export_delivery")
@@ -169,23 +171,44 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="event", ordering="event__created_at")
     def event_link(self, obj: Delivery) -> SafeString:
         url = reverse("admin:events_event_change", args=[obj.event_id])
-        return format_html('<a href="{}">{}</a>', url, str(obj.event_id)[:8])
+        return copyable(str(obj.event_id)[:8], str(obj.event_id), url)
 
     @admin.display(description="type", ordering="event__type")
     def event_type(self, obj: Delivery) -> str:
         return obj.event.type
 
-    @admin.display(description="kind", ordering="provider__kind")
-    def kind(self, obj: Delivery) -> str:
-        return obj.provider.get_kind_display()
-
-    @admin.display(description="mode", ordering="mode")
-    def mode_badge(self, obj: Delivery) -> SafeString:
-        return badge(obj.mode)
+    @admin.display(description="provider", ordering="provider__name")
+    def provider_mode(self, obj: Delivery) -> SafeString:
+        return format_html('{}<div>{}</div>', obj.provider.name, badge(obj.mode))
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Delivery) -> SafeString:
+        """The status; a retrying delivery also says when its next attempt is due."""
+        if obj.status == DeliveryStatus.RETRYING and obj.next_attempt_at:
+            return format_html(
+                '{}<div class="helios-note">next {}</div>',
+                badge(obj.status, obj.get_status_display()),
+                f"{obj.next_attempt_at:%H:%M:%S}",
+            )
         return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="tries", ordering="attempts")
+    def tries(self, obj: Delivery) -> int:
+        return obj.attempts
+
+    @admin.display(description="message id")
+    def message_id(self, obj: Delivery) -> SafeString | str:
+        if not obj.provider_message_id:
+            return "—"
+        return copyable(clipped_id(obj.provider_message_id), obj.provider_message_id)
+
+    @admin.display(description="latency", ordering="latency_ms")
+    def latency(self, obj: Delivery) -> str:
+        return "—" if obj.latency_ms is None else f"{obj.latency_ms} ms"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Delivery) -> SafeString:
+        return moment(obj.created_at)
 
     @admin.display(description="confirmed", boolean=True, ordering="confirmed_at")
     def confirmed(self, obj: Delivery) -> bool | None:
@@ -193,7 +216,13 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         return True if obj.confirmed_at else None
 
     @admin.display(description="last error")
-    def error(self, obj: Delivery) -> str:
+    def error(self, obj: Delivery) -> SafeString | str:
+        """The code, and the message cut short (all of it on hover and on the delivery's page)."""
         if not obj.last_error_code:
             return ""
-        return f"{obj.last_error_code}: {obj.last_error[:120]}"
+        return format_html("<code>{}</code> {}", obj.last_error_code, clipped(obj.last_error, 40))
+
+
+def clipped_id(message_id: str) -> str:
+    """A provider message id short enough for a list column."""
+    return message_id if len(message_id) <= 12 else f"{message_id[:8]}…"

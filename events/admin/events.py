@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString
 from core import strictjson
 from core.admin_pages import page_context
 from core.audit import Actor
-from core.badges import badge
+from core.badges import badge, copyable, moment
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 from providers.services import production_names, production_send_problem
@@ -31,7 +31,8 @@ from .history import EventMatch, HistoryListMixin
 
 @admin.register(Event)
 class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["short_id", "type", "source", "subject", "created_at", "created_by", "delivery_summary"]
+    list_display = ["short_id", "type", "source", "subject", "created", "created_by", "delivery_summary"]
+    list_display_links = None  # the short id links to the event; its copy button copies the full id
     list_filter = [EventTypeFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["subject"]  # see HistoryListMixin: exact, index-backed
     readonly_fields = ["id", "type", "source", "subject", "data_json", "idempotency_key", "created_by", "created_at"]
@@ -53,8 +54,12 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
         return events("pk")
 
     @admin.display(description="event id", ordering="id")
-    def short_id(self, obj: Event) -> str:
-        return str(obj.id)[:8]
+    def short_id(self, obj: Event) -> SafeString:
+        return copyable(str(obj.id)[:8], str(obj.id), reverse("admin:events_event_change", args=[obj.id]))
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Event) -> SafeString:
+        return moment(obj.created_at)
 
     @admin.display(description="deliveries")
     def delivery_summary(self, obj: Event) -> SafeString:

@@ -115,3 +115,38 @@ def test_the_dashboard_shows_attempt_rates_beside_final_rates(browser, live_serv
     expect(row.locator('[data-field="attempts"]')).to_have_text("40")
     assert row.locator('[data-field="attempt_failure_rate"]').inner_text().split(" %")[0] not in ("—", "0.0")
     shot(page, "dashboard")
+
+
+def test_the_lists_fit_a_1366_px_screen(browser, live_server, admin_user, demo_providers):  # noqa: F811
+    gcp = ProviderConfig.objects.get(name="gcp-demo")
+    ProviderConfig.objects.filter(pk=gcp.pk).update(demo_failure_rate=1.0, circuit_failure_threshold=500)
+    for n in range(12):
+        publish_event(
+            event_type="OrderPlaced",
+            source="com.example.shop",
+            subject=f"orders/o-{n}",
+            data={"n": n},
+            providers=demo_providers,
+            ring=False,
+        )
+    for config in demo_providers:
+        send_due(provider_id=config.pk)
+    page = log_in(browser, live_server)
+    page.set_viewport_size(WIDE)
+    page.goto(f"{live_server.url}/admin/events/delivery/")
+    page.screenshot(path=str(ARTIFACTS / "list-deliveries-top.png"))  # the first screen, as an operator sees it
+    for name, path in (
+        ("deliveries", "/admin/events/delivery/"),
+        ("events", "/admin/events/event/"),
+        ("providers", "/admin/providers/providerconfig/"),
+    ):
+        page.goto(f"{live_server.url}{path}")
+        shot(page, f"list-{name}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the {name} page is {overflow} px wider than the screen"
+        results = page.locator("#changelist .results")
+        hidden = results.evaluate("r => r.scrollWidth - r.clientWidth")
+        widths = page.locator("#result_list thead th").evaluate_all(
+            "headers => headers.map(h => h.innerText.trim() + ': ' + h.offsetWidth)"
+        )
+        assert hidden <= 0, f"the {name} table hides {hidden} px of columns (scrolls sideways): {widths}"

@@ -209,8 +209,25 @@ class TestRetryNow:
             {"action": "retry_selected", "_selected_action": [first.pk]},
             follow=True,
         )
-        assert "1 deliveries will be retried now." in response.content.decode()
+        assert "1 delivery will be retried now." in response.content.decode()
         out = io.StringIO()
         call_command("retry", "--provider", "p", stdout=out)
-        assert "1 deliveries will be retried now." in out.getvalue()
+        assert "1 delivery will be retried now." in out.getvalue()
         assert set(Delivery.objects.values_list("status", flat=True)) == {"retrying"}
+
+    def test_a_retry_held_by_an_open_circuit_says_until_when(self, admin_client, make_provider):
+        config = make_provider("p", "gcp_pubsub", demo_failure_rate=1.0, max_attempts=1, circuit_failure_threshold=1)
+        publish([config])
+        send_due(provider_id=config.pk)
+        assert circuit_state(config) == "open"
+        response = admin_client.post(
+            reverse("admin:events_delivery_changelist"),
+            {"action": "retry_selected", "_selected_action": list(Delivery.objects.values_list("pk", flat=True))},
+            follow=True,
+        )
+        page = response.content.decode()
+        assert "1 delivery will be retried now." in page
+        assert "p: The circuit is open since" in page and "when the next probe sends one delivery." in page
+        out = io.StringIO()
+        call_command("retry", "--provider", "p", "--status", "retrying", stdout=out)
+        assert "p: The circuit is open since" in out.getvalue()

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.models import Delivery, DeliveryStatus
-from events.services.operator import retry_now
+from events.services.operator import retry_now, retry_outcome
 
 
 class Command(BaseCommand):
@@ -37,5 +37,7 @@ class Command(BaseCommand):
             chosen |= Delivery.objects.filter(provider__name=options["provider"], status__in=statuses)
         if not (options["delivery_ids"] or options["event"] or options["provider"]):
             raise CommandError("Name deliveries: DELIVERY_ID..., --event ID or --provider NAME.", returncode=2)
+        provider_ids = set(chosen.order_by().values_list("provider_id", flat=True).distinct())
         count = retry_now(deliveries=chosen)
-        self.stdout.write(f"{count} deliveries will be retried now.")
+        for sentence in retry_outcome(count, provider_ids):
+            self.stdout.write(sentence)

@@ -20,6 +20,12 @@
       if (!tr) { return; }
       tr.setAttribute("data-status", row.status);
       setBadge(tr.querySelector('[data-field="status"]'), row.status, row.status_label);
+      var waiting = tr.querySelector('[data-field="waiting"]');
+      if (waiting) {
+        // An open circuit holds the delivery; else its next attempt (UTC, to the second).
+        var next = row.next_attempt_at ? "next attempt " + new Date(row.next_attempt_at).toISOString().substr(11, 8) + " UTC" : "—";
+        waiting.textContent = row.circuit || next;
+      }
       FIELDS.forEach(function (name) {
         var cell = tr.querySelector('[data-field="' + name + '"]');
         if (!cell) { return; }

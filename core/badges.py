@@ -1,10 +1,15 @@
-"""Small HTML helpers shared by the console's admin pages."""
+"""Small helpers for the console's words and marks: badges, plurals, clipped text, copyable ids, times."""
 
 from datetime import datetime
 
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+
+
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    """ "1 provider", "3 providers" ("1 delivery", "2 deliveries" with the plural given)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def badge(value: str, label: str | None = None) -> SafeString:

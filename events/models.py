@@ -339,3 +339,18 @@ class ReconciliationItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}"
+
+
+class DemoArrival(models.Model):
+    """An event the simulated cloud of a demo config will deliver back to its receiver, when due
+    (demo mode's round trip: receipts, confirmation and reconciliation without a cloud)."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="+")
+    provider = models.ForeignKey(ProviderConfig, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["provider", "due_at"], name="demo_arrival_due_idx")]
+
+    def __str__(self) -> str:
+        return f"demo arrival of delivery {self.delivery_id} at {self.due_at:%H:%M:%S}"

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from core.badges import plural
 from events.models import DeliveryStatus
 from events.overview import ProviderOverview, provider_overview, recent_failures, recent_incidents
 
@@ -56,10 +57,9 @@ def attention(rows: list[ProviderOverview], worker: dict[str, Any]) -> list[Atte
                 )
             )
         if row.failed_day:
-            plural = "delivery" if row.failed_day == 1 else "deliveries"
             found.append(
                 Attention(
-                    f"{name}: {row.failed_day} {plural} failed for good in the last 24 hours.",
+                    f"{name}: {plural(row.failed_day, 'delivery', 'deliveries')} failed for good in the last 24 hours.",
                     f"{by_provider}&status__in={DeliveryStatus.FAILED},{DeliveryStatus.DEAD}",
                 )
             )

@@ -65,6 +65,9 @@ class ReceiverSettingsInline(admin.StackedInline):
         "oidc_certs_url",
         "max_body_bytes",
         "grace_seconds",
+        "demo_arrival_seconds",
+        "demo_loss_rate",
+        "demo_duplicate_rate",
     ]
 
     @admin.display(description="receiver path")
@@ -144,7 +147,10 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             "Mode",
             {
                 "fields": ["mode", "effective_mode_display", "credentials_display", "last_check"],
-                "description": "Switch modes with the list page's actions: every switch is confirmed and audited.",
+                "description": (
+                    "Switch modes with the buttons above (or the list's actions): every switch is confirmed "
+                    "and audited."
+                ),
             },
         ),
         *(spec.admin_fieldset() for spec in SPECS),

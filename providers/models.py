@@ -232,6 +232,25 @@ class ReceiverSettings(models.Model):
     grace_seconds = models.PositiveIntegerField(
         default=300, help_text="Reconciliation: how long after a send an event may take to come back."
     )
+    demo_arrival_seconds = models.PositiveIntegerField(
+        "demo: arrival delay (seconds)",
+        default=2,
+        validators=[MaxValueValidator(24 * 3600)],
+        help_text="Demo mode only: HELIOS plays the cloud and delivers each sent event back after this delay "
+        "(picked up by the next send or the minute's sweep).",
+    )
+    demo_loss_rate = models.FloatField(
+        "demo: loss rate",
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Demo mode only: share of events the simulated cloud never delivers back (0 to 1).",
+    )
+    demo_duplicate_rate = models.FloatField(
+        "demo: duplicate rate",
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Demo mode only: share of events the simulated cloud delivers back twice (0 to 1).",
+    )
 
     class Meta:
         verbose_name = "round-trip receiver"
@@ -245,7 +264,8 @@ class ReceiverSettings(models.Model):
         if allowed and self.auth not in allowed:
             names = ", ".join(ReceiverAuth(a).label for a in allowed)
             raise ValidationError({"auth": f"{self.provider.get_kind_display()} can use: {names}."})
-        if self.auth != ReceiverAuth.OIDC and not self.secret_env:
+        demo = self.provider_id is not None and self.provider.mode == ProviderMode.DEMO
+        if self.auth != ReceiverAuth.OIDC and not self.secret_env and not demo:
             raise ValidationError({"secret_env": "Name the environment variable that holds the secret."})
         if self.auth == ReceiverAuth.OIDC and not self.oidc_audience:
             raise ValidationError({"oidc_audience": "OIDC needs the audience the subscription sends."})

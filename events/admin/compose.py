@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from core.admin_pages import page_context
 from core.audit import Actor
+from core.badges import plural
 from core.identifiers import parse_uuid
 from core.permissions import require
 from providers.models import ProviderConfig
@@ -68,7 +69,9 @@ class ComposeViews:
                     form.add_error("data", error)
             else:
                 self.message_user(
-                    request, f"Event {event.id} queued for {len(values['providers'])} provider(s).", messages.SUCCESS
+                    request,
+                    f"Event {event.id} queued for {plural(len(values['providers']), 'provider')}.",
+                    messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
         context = page_context(

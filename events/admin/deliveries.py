@@ -179,7 +179,7 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="provider", ordering="provider__name")
     def provider_mode(self, obj: Delivery) -> SafeString:
-        return format_html('{}<div>{}</div>', obj.provider.name, badge(obj.mode))
+        return format_html("{}<div>{}</div>", obj.provider.name, badge(obj.mode))
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Delivery) -> SafeString:

@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString
 from core import strictjson
 from core.admin_pages import page_context
 from core.audit import Actor
-from core.badges import badge, copyable, moment
+from core.badges import badge, copyable, moment, plural
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 from providers.services import production_names, production_send_problem
@@ -104,7 +104,9 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
             except PublishRejected as rejected:
                 errors = rejected.errors
             else:
-                self.message_user(request, f"Event {event.pk} resent to {len(created)} provider(s).", messages.SUCCESS)
+                self.message_user(
+                    request, f"Event {event.pk} resent to {plural(len(created), 'provider')}.", messages.SUCCESS
+                )
                 return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
         context = page_context(
             self,

@@ -16,7 +16,7 @@ from core.admin_pages import page_context
 from core.audit import Actor
 from core.permissions import require
 from core.readonly import ReadOnlyAdminMixin
-from providers.models import ProviderConfig
+from providers.models import ProviderConfig, ReceiverSettings
 
 from ..models import Receipt, ReconciliationItem, ReconciliationReport
 from ..services.exports import export_findings
@@ -134,6 +134,7 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             request,
             "Reconcile now",
             form=form,
+            has_receivers=ReceiverSettings.objects.filter(enabled=True).exists(),
         )
         return TemplateResponse(request, "admin/events/reconciliationreport/run.html", context)
 

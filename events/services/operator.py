@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core import audit
 from core.audit import Actor
+from core.badges import plural
 from core.models import AuditAction
 from providers.circuit import circuit_status
 from providers.models import ProviderConfig
@@ -106,8 +107,7 @@ def make_due_now(deliveries: QuerySet[Delivery], *, now: datetime) -> list[tuple
 def retry_outcome(count: int, provider_ids: set[int]) -> list[str]:
     """What a retry of `count` deliveries of these providers will do, in sentences: how many, and
     which open circuit holds them back (they wait for its probe, not for the retry)."""
-    noun = "delivery" if count == 1 else "deliveries"
-    sentences = [f"{count} {noun} will be retried now."]
+    sentences = [f"{plural(count, 'delivery', 'deliveries')} will be retried now."]
     if count:
         for config in ProviderConfig.objects.filter(pk__in=provider_ids).order_by("name"):
             if not (circuit := circuit_status(config)).is_closed:

@@ -29,6 +29,7 @@ from ..models import (
     DeliveryStatus,
     Event,
 )
+from .demo_arrivals import deliver_due_arrivals, plan_arrivals
 from .doorbell import answer_doorbell, ring_doorbell
 from .outcomes import record_results
 from .publishing import outgoing_event
@@ -89,6 +90,7 @@ def _send_due(config: ProviderConfig, time_budget_seconds: float) -> SendSummary
             break
         token, claimed = claim_due(provider_id=config.pk, limit=limit)
         if not claimed:
+            deliver_due_arrivals(provider_id=config.pk)  # demo mode's simulated round trip, when due
             break
         if len(claimed) == settings.HELIOS_SEND_BATCH_SIZE:
             ring_doorbell(config.pk)  # a backlog: let another idle worker claim the next batch in parallel
@@ -181,7 +183,13 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
             finished_at=finished_at,
             call_ms=call_ms,
         )
-        outcomes += on_fresh_connection(record, until=lease.expires)
+        statuses = on_fresh_connection(record, until=lease.expires)
+        outcomes += statuses
+        if mode == ProviderMode.DEMO:
+            succeeded = [
+                d for (d, _), status in zip(entries, statuses, strict=True) if status == DeliveryStatus.SUCCEEDED
+            ]
+            plan_arrivals(config, succeeded)
         failed = sum(r.outcome is Outcome.RETRYABLE_ERROR and r.error_code not in NOT_PROVIDER_HEALTH for r in results)
         error = next(((r.error_code, r.error_message) for r in reversed(results) if not r.ok), None)
         count = functools.partial(

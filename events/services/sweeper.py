@@ -15,6 +15,7 @@ from ..models import (
     Delivery,
     DeliveryStatus,
 )
+from .demo_arrivals import deliver_due_arrivals
 from .doorbell import ring_doorbell
 from .outcomes import record_results
 
@@ -33,10 +34,12 @@ class SweepReport:
 
     leases_recovered: int = 0
     providers_rung: list[int] = field(default_factory=list)
+    demo_arrivals: int = 0
 
 
 def sweep() -> SweepReport:
-    """Recover expired leases, then ring the doorbell for every provider with due work."""
+    """Recover expired leases, ring the doorbell for every provider with due work, and deliver
+    demo mode's simulated arrivals that are due."""
     report = SweepReport()
     now = timezone.now()
     expired = Delivery.objects.filter(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
@@ -71,6 +74,7 @@ def sweep() -> SweepReport:
         report.leases_recovered += 1
     due = Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now, provider__enabled=True)
     report.providers_rung = sorted(set(due.values_list("provider_id", flat=True)))
+    report.demo_arrivals = deliver_due_arrivals()
     for provider_id in report.providers_rung:
         ring_doorbell(provider_id, force=True)
     return report

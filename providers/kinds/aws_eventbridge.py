@@ -1,6 +1,8 @@
 """AWS EventBridge: PutEvents to a bus; API destinations push events back."""
 
+import json
 import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -8,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from ..clients.aws_eventbridge import DEFAULT_MAX_ENTRY_BYTES, EventBridgeClient, EventBridgeFormat
+from ..clients.base import Payload
 from ..credentials import resolve_aws
 from ..inbound.parsing import parse_eventbridge
 from .spec import KindSpec, Receiver, ReceiverAuth
@@ -36,6 +39,23 @@ class EventBridgeOptions(models.Model):
 
     class Meta:
         abstract = True
+
+
+def simulate_push(payload: Payload) -> tuple[bytes, str, dict[str, str]]:
+    """An API destination's POST for a PutEvents entry: the EventBridge event around its Detail."""
+    entry = payload.body
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": "000000000000",
+        "time": entry["Time"].isoformat(),
+        "region": "demo",
+        "resources": [],
+        "detail": json.loads(entry["Detail"]),
+    }
+    return json.dumps(event).encode(), "application/json", {}
 
 
 def validate(values: Mapping[str, Any]) -> dict[str, str]:
@@ -74,6 +94,7 @@ EVENTBRIDGE = KindSpec(
     receiver=Receiver(
         path="eventbridge",
         parse=lambda body, content_type, headers: parse_eventbridge(body),
+        simulate=simulate_push,
         auths=(ReceiverAuth.API_KEY, ReceiverAuth.BASIC, ReceiverAuth.TOKEN),
     ),
     demo_config={

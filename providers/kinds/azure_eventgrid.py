@@ -1,5 +1,6 @@
 """Azure Event Grid: a topic endpoint in either input schema; webhook subscriptions push back."""
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -7,6 +8,7 @@ from urllib.parse import urlsplit
 from django.db import models
 
 from ..clients.azure_eventgrid import SCHEMA_CLOUDEVENTS, SCHEMA_EVENTGRID, EventGridClient, EventGridFormat
+from ..clients.base import Payload
 from ..credentials import resolve_azure
 from ..inbound.parsing import parse_eventgrid
 from .spec import KindSpec, Receiver, ReceiverAuth
@@ -40,6 +42,15 @@ class EventGridOptions(models.Model):
         abstract = True
 
 
+def simulate_push(payload: Payload) -> tuple[bytes, str, dict[str, str]]:
+    """A webhook subscription's POST: a CloudEvent on its own (structured mode), or an Event Grid
+    schema event in an array."""
+    headers = {"aeg-event-type": "Notification", "aeg-subscription-name": "HELIOS-DEMO"}
+    if "specversion" in payload.body:
+        return json.dumps(payload.body).encode(), "application/cloudevents+json", headers
+    return json.dumps([payload.body]).encode(), "application/json", headers
+
+
 def validate(values: Mapping[str, Any]) -> dict[str, str]:
     """An https endpoint (http only on this machine) and one of the two input schemas."""
     errors: dict[str, str] = {}
@@ -68,6 +79,7 @@ EVENT_GRID = KindSpec(
     receiver=Receiver(
         path="eventgrid",
         parse=parse_eventgrid,
+        simulate=simulate_push,
         # A webhook subscription's secret delivery property is a header: prefer it to ?token=.
         auths=(ReceiverAuth.API_KEY, ReceiverAuth.TOKEN),
         options_handshake=True,

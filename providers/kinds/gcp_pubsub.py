@@ -1,11 +1,16 @@
 """GCP Pub/Sub: publish to a topic; push subscriptions send events back."""
 
+import base64
+import json
+import random
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models
 
+from ..clients.base import Payload
 from ..clients.gcp_pubsub import PubSubClient, PubSubFormat
 from ..credentials import resolve_gcp
 from ..inbound.parsing import parse_pubsub_push
@@ -35,6 +40,18 @@ class PubSubOptions(models.Model):
 
     class Meta:
         abstract = True
+
+
+def simulate_push(payload: Payload) -> tuple[bytes, str, dict[str, str]]:
+    """A push subscription's POST: the message (data base64, attributes, ids) in its envelope."""
+    message = {
+        "data": base64.b64encode(payload.body["data"]).decode(),
+        "attributes": payload.body["attributes"],
+        "messageId": str(random.randrange(10**15, 10**17)),
+        "publishTime": datetime.now(UTC).isoformat(),
+    }
+    body = {"message": message, "subscription": "projects/helios-demo/subscriptions/helios-roundtrip"}
+    return json.dumps(body).encode(), "application/json", {}
 
 
 def validate(values: Mapping[str, Any]) -> dict[str, str]:
@@ -73,6 +90,7 @@ PUBSUB = KindSpec(
     receiver=Receiver(
         path="pubsub",
         parse=lambda body, content_type, headers: parse_pubsub_push(body),
+        simulate=simulate_push,
         auths=(ReceiverAuth.TOKEN, ReceiverAuth.OIDC),
         ok_status=204,
     ),

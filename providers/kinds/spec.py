@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import models
 
-from ..clients.base import PayloadFormat, ProviderClient
+from ..clients.base import Payload, PayloadFormat, ProviderClient
 from ..credentials import Credentials
 from ..inbound.parsing import Parsed
 
@@ -24,6 +24,9 @@ class ReceiverAuth(models.TextChoices):
 Validator = Callable[[Mapping[str, Any]], dict[str, str]]
 #: A push parser: body, content type and lower-cased headers → the events in it.
 InboundParser = Callable[[bytes, str, Mapping[str, str]], Parsed]
+#: What the cloud pushes back for a published payload: body, content type, lower-cased headers
+#: (demo mode plays the cloud with it).
+PushSimulator = Callable[[Payload], tuple[bytes, str, dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Receiver:
     #: The URL segment: /receive/<path>/<config id>/.
     path: str
     parse: InboundParser
+    simulate: PushSimulator
     #: Authentications the cloud's push delivery can use, the recommended one first.
     auths: tuple[str, ...]
     #: The status that acknowledges a delivery to this cloud.

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.badges import plural
 from events.models import DeliveryStatus, Event, EventTemplate
 from events.selectors import delivery_status_rows, wait_until_final
 from events.services.publishing import publish_event, publish_once
@@ -199,8 +200,7 @@ class Command(BaseCommand):
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         all_ok = counts.get(DeliveryStatus.SUCCEEDED, 0) == len(rows)
         style = self.style.SUCCESS if all_ok or queued else self.style.ERROR
-        noun = "delivery" if len(rows) == 1 else "deliveries"
-        self.stdout.write(style(f"{len(rows)} {noun}: {summary}"))
+        self.stdout.write(style(f"{plural(len(rows), 'delivery', 'deliveries')}: {summary}"))
         return all_ok
 
     @staticmethod

@@ -102,3 +102,21 @@ class JsonFormatter(BaseJsonFormatter):
                 log_data["message"] = event.pop("event", "event")
                 log_data.update({k: v for k, v in event.items() if k not in log_data})
         return log_data
+
+
+class PlainFormatter(logging.Formatter):
+    """The terminal's one format (LOG_FORMAT=plain): a `helios.json` event is shown like every
+    other line, its fields as key=value, not as a JSON object in the middle of plain text."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        message = record.getMessage()
+        if message.startswith("{"):
+            try:
+                event = json.loads(message)
+            except ValueError:
+                event = None
+            if isinstance(event, dict):
+                name = event.pop("event", "event")
+                fields = " ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in event.items())
+                record.message = f"{name}: {fields}" if fields else str(name)
+        return super().formatMessage(record)

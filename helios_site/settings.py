@@ -288,8 +288,7 @@ LOGGING = {
         "redact": {"()": "core.logs.RedactSecrets"},
     },
     "formatters": {
-        "plain": {"format": _LOG_FIELDS},
-        "message": {"format": "%(message)s"},
+        "plain": {"()": "core.logs.PlainFormatter", "format": _LOG_FIELDS},
         "json": {
             "()": "core.logs.JsonFormatter",
             "fmt": _LOG_FIELDS,
@@ -304,7 +303,7 @@ LOGGING = {
         },
         "json_lines": {
             "class": "logging.StreamHandler",
-            "formatter": "json" if LOG_FORMAT == "json" else "message",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
             "filters": ["context", "redact"],
         },
     },

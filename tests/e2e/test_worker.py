@@ -1,6 +1,7 @@
 """A real qcluster process (not sync mode) delivers what the services queue."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 
 def test_real_worker_delivers_to_all_three_demo_providers(demo_providers, qcluster):
+    """(The worker logs in the terminal's plain format: one line per event, fields as key=value.)"""
     events = [
         publish_event(event_type="OrderPlaced", source="com.test", data={"n": n}, providers=demo_providers)
         for n in range(5)
@@ -26,9 +28,15 @@ def test_real_worker_delivers_to_all_three_demo_providers(demo_providers, qclust
         assert statuses == [("succeeded", 1)] * 3
     log = qcluster.read_text()
     assert "events.tasks.send_due_deliveries" in log
-    modes = [json.loads(line) for line in log.splitlines() if line.startswith('{"event": "provider_mode"')]
+    modes = [
+        dict(re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line.split("provider_mode: ", 1)[1]))
+        for line in log.splitlines()
+        if " provider_mode: " in line
+    ]
+    modes = [{key: json.loads(value) for key, value in mode.items()} for mode in modes]
     assert {m["provider"] for m in modes} == {"aws-demo", "gcp-demo", "azure-demo"}
     assert all(m["process"].startswith("worker:") and m["mode"] == "demo" for m in modes)
+    assert not [line for line in log.splitlines() if line.startswith("{")]  # no JSON amid the plain lines
 
 
 def test_publish_command_with_wait_against_a_real_worker(demo_providers, qcluster):

@@ -108,7 +108,7 @@ class PlainFormatter(logging.Formatter):
     """The terminal's one format (LOG_FORMAT=plain): a `helios.json` event is shown like every
     other line, its fields as key=value, not as a JSON object in the middle of plain text."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         if message.startswith("{"):
             try:

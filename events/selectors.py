@@ -61,18 +61,42 @@ def confirmation_text(delivery: Delivery) -> str:
 
 
 def bulk_progress(upload: BulkUpload) -> dict[str, Any]:
-    """A bulk upload's deliveries by status, and how many are final (for its progress bar)."""
-    counts = dict(
-        Delivery.objects.filter(event__bulk_upload=upload).values_list("status").annotate(n=Count("id")).order_by()
+    """A bulk upload's deliveries by status, and how many are final (for its progress bar); per
+    provider config too, with what holds back its open deliveries (an open circuit)."""
+    rows = (
+        Delivery.objects.filter(event__bulk_upload=upload)
+        .values_list("provider_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
     )
+    counts: dict[str, int] = {}
+    per_provider: dict[int, dict[str, int]] = {}
+    for provider_id, status, n in rows:
+        counts[status] = counts.get(status, 0) + n
+        per_provider.setdefault(provider_id, {})[status] = n
     total = sum(counts.values())
     final = sum(counts.get(status, 0) for status in FINAL_STATUSES)
+    providers = []
+    for config in ProviderConfig.objects.filter(pk__in=per_provider).order_by("name"):
+        mine = per_provider[config.pk]
+        done = sum(mine.get(status, 0) for status in FINAL_STATUSES)
+        providers.append(
+            {
+                "name": config.name,
+                "deliveries": sum(mine.values()),
+                "final": done,
+                "succeeded": mine.get(DeliveryStatus.SUCCEEDED, 0),
+                "failed": mine.get(DeliveryStatus.FAILED, 0) + mine.get(DeliveryStatus.DEAD, 0),
+                "waiting": "" if done == sum(mine.values()) else circuit_note(config),
+            }
+        )
     return {
         "events": upload.event_count,
         "deliveries": total,
         "final": final,
         "done": total > 0 and final == total,
         "by_status": {status.value: counts.get(status.value, 0) for status in DeliveryStatus},
+        "by_provider": providers,
     }
 
 

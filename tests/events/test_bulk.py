@@ -163,6 +163,31 @@ def test_only_operators_may_send_in_bulk_and_viewers_see_progress(client, demo_p
     progress = client.get(reverse("admin:events_bulkupload_progress", args=[batch.pk])).json()
     assert (progress["events"], progress["deliveries"], progress["final"], progress["done"]) == (1, 3, 0, False)
     assert progress["by_status"]["pending"] == 3
+    assert [(row["name"], row["deliveries"], row["final"]) for row in progress["by_provider"]] == [
+        ("aws-demo", 1, 0),
+        ("azure-demo", 1, 0),
+        ("gcp-demo", 1, 0),
+    ]
+
+
+def test_progress_per_provider_names_the_circuit_that_holds_one_back(admin_client, demo_providers):
+    from providers.models import ProviderRuntime
+
+    gcp = next(c for c in demo_providers if c.name == "gcp-demo")
+    ProviderRuntime.objects.create(
+        provider=gcp,
+        circuit_state="open",
+        circuit_reason="5 failures in a row",
+        circuit_changed_at="2026-11-27T20:13:35Z",
+    )
+    upload(admin_client, demo_providers, b'{"a": 1}\n')
+    batch = BulkUpload.objects.get()
+    rows = admin_client.get(reverse("admin:events_bulkupload_progress", args=[batch.pk])).json()["by_provider"]
+    waiting = {row["name"]: row["waiting"] for row in rows}
+    assert waiting["gcp-demo"].startswith("The circuit is open since 20:13:35 UTC (5 failures in a row)")
+    assert waiting["aws-demo"] == ""
+    page = admin_client.get(reverse("admin:events_bulkupload_change", args=[batch.pk])).content.decode()
+    assert '<tr data-provider="gcp-demo">' in page and "The circuit is open since" in page
 
 
 def test_progress_counts_final_deliveries(admin_client, demo_providers, sync_tasks):

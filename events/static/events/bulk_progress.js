@@ -18,6 +18,17 @@
       var count = panel.querySelector('[data-status="' + status + '"] .helios-count');
       if (count) { count.textContent = p.by_status[status].toLocaleString("en-US"); }
     });
+    p.by_provider.forEach(function (row) {
+      var tr = panel.querySelector('#bulk-progress-providers tr[data-provider="' + row.name + '"]');
+      if (!tr) { return; }
+      var rowBar = tr.querySelector('[data-field="bar"]');
+      rowBar.max = Math.max(row.deliveries, 1);
+      rowBar.value = row.final;
+      tr.querySelector('[data-field="final"]').textContent = row.final + " of " + row.deliveries;
+      tr.querySelector('[data-field="succeeded"]').textContent = row.succeeded;
+      tr.querySelector('[data-field="failed"]').textContent = row.failed;
+      tr.querySelector('[data-field="waiting"]').textContent = row.waiting || "—";
+    });
     panel.setAttribute("data-done", p.done ? "true" : "false");
   }
 

@@ -52,3 +52,4 @@ def test_publish_command_with_wait_against_a_real_worker(demo_providers, qcluste
     assert result.stdout.count("SUCCESS  message id") == 3
     assert "3 deliveries: 3 succeeded" in result.stdout
     assert Event.objects.count() == 1
+    assert "Enqueued" not in result.stderr  # the terminal carries the command's report, not django-q's

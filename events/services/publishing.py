@@ -81,20 +81,23 @@ def publish_event(
     limits. With `ring=False` no task is queued (the caller sends, e.g. `publish --sync`).
     """
     spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject, template=template)
+    return publish_spec(spec, providers, actor=actor, ring=ring)
+
+
+def publish_spec(
+    spec: EventSpec, providers: Sequence[ProviderConfig], *, actor: Actor | None = None, ring: bool = True
+) -> Event:
+    """`publish_event` for an EventSpec."""
     event = _validated_event(spec, providers, actor=actor, idempotency_key=None)
     create_events([event], providers, ring=ring, actor=actor)
     return event
 
 
 def publish_once(
+    spec: EventSpec,
+    providers: Sequence[ProviderConfig],
     *,
     idempotency_key: str,
-    event_type: str,
-    source: str,
-    data: Any,
-    providers: Sequence[ProviderConfig],
-    subject: str = "",
-    template: EventTemplate | None = None,
     actor: Actor | None = None,
     ring: bool = True,
 ) -> Published:
@@ -106,7 +109,6 @@ def publish_once(
     existing = Event.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return Published(existing, reused=True)
-    spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject, template=template)
     event = _validated_event(spec, providers, actor=actor, idempotency_key=idempotency_key)
     try:
         create_events([event], providers, ring=ring, actor=actor)

@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from core.badges import plural
 from events.models import DeliveryStatus, Event, EventTemplate
 from events.selectors import delivery_status_rows, wait_until_final
-from events.services.publishing import publish_event, publish_once
+from events.services.publishing import EventSpec, publish_once, publish_spec
 from events.services.sending import deliver_now
 from events.services.validation import PublishRejected, parse_data
 from providers.kinds import SPECS, by_cli_alias
@@ -112,19 +112,21 @@ class Command(BaseCommand):
                 raise CommandError(f"Unknown event template '{options['template']}'.", returncode=2)
         data = self.event_data(options, template)
         self.confirm_production(providers, assume_yes=options["yes"])
-        fields = {
-            "event_type": self.given(options["event_type"], template.event_type if template else "OrderPlaced"),
-            "source": self.given(options["source"], template.source if template else "com.example.shop"),
-            "subject": self.given(options["subject"], template.subject if template else ""),
-            "data": data,
-            "template": template,
-            "providers": providers,
-            "ring": not options["sync"],
-        }
-        key = options["idempotency_key"]
+        spec = EventSpec(
+            event_type=self.given(options["event_type"], template.event_type if template else "OrderPlaced"),
+            source=self.given(options["source"], template.source if template else "com.example.shop"),
+            subject=self.given(options["subject"], template.subject if template else ""),
+            data=data,
+            template=template,
+        )
+        key, ring = options["idempotency_key"], not options["sync"]
+        published = None
         try:
-            published = publish_once(idempotency_key=key, **fields) if key is not None else None
-            event = published.event if published else publish_event(**fields)
+            if key is not None:
+                published = publish_once(spec, providers, idempotency_key=key, ring=ring)
+                event = published.event
+            else:
+                event = publish_spec(spec, providers, ring=ring)
         except PublishRejected as rejected:
             raise CommandError("Nothing was published:\n  " + "\n  ".join(rejected.errors), returncode=2) from None
         self.stdout.write(f"Event {event.id}  type={event.type}  source={event.source}")

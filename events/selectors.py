@@ -47,6 +47,18 @@ def delivery_status_rows(event: Event) -> list[dict[str, Any]]:
     ]
 
 
+def awaiting_round_trip(event: Event) -> bool:
+    """Whether a delivery of the event succeeded recently and may still come back through its
+    config's receiver (within the receiver's grace period): the event page keeps watching."""
+    now = timezone.now()
+    waiting = (
+        Delivery.objects.filter(event=event, status=DeliveryStatus.SUCCEEDED, confirmed_at__isnull=True)
+        .filter(provider__receiver__enabled=True)
+        .values_list("completed_at", "provider__receiver__grace_seconds")
+    )
+    return any(done and now - done < timedelta(seconds=grace) for done, grace in waiting)
+
+
 def circuit_note(config: ProviderConfig) -> str:
     """Why an unfinished delivery may be waiting: its provider's circuit, when not closed ("" when it is)."""
     status = circuit_status(config)

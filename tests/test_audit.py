@@ -69,6 +69,9 @@ def test_config_changes_switches_and_tests_are_audited(admin_client, admin_user,
         "receiver-0-oidc_certs_url": "https://www.googleapis.com/oauth2/v1/certs",
         "receiver-0-max_body_bytes": 1048576,
         "receiver-0-grace_seconds": 300,
+        "receiver-0-demo_arrival_seconds": 2,
+        "receiver-0-demo_loss_rate": 0.0,
+        "receiver-0-demo_duplicate_rate": 0.0,
     }
     response = admin_client.post(url, data | receiver)
     assert response.status_code == 302, response.content.decode()[:2000]

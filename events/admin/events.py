@@ -22,7 +22,7 @@ from providers.services import production_names, production_send_problem
 
 from ..filters import EventTypeFilter
 from ..models import Event
-from ..selectors import delivery_status_rows
+from ..selectors import awaiting_round_trip, delivery_status_rows
 from ..services.operator import resend_to
 from ..services.validation import PublishRejected
 from .compose import ComposeViews
@@ -127,7 +127,14 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
         if not self.has_view_permission(request, event):
             raise PermissionDenied
         rows = delivery_status_rows(event)
-        return JsonResponse({"event": str(event.id), "all_final": all(r["final"] for r in rows), "deliveries": rows})
+        return JsonResponse(
+            {
+                "event": str(event.id),
+                "all_final": all(r["final"] for r in rows),
+                "awaiting_round_trip": awaiting_round_trip(event),
+                "deliveries": rows,
+            }
+        )
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
         event = self.get_object(request, object_id)

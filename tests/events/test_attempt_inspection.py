@@ -55,11 +55,13 @@ def test_event_grid_keeps_the_refusal_body(production_providers, eventgrid_sink)
 
 
 def test_secrets_are_redacted_and_bodies_capped(production_providers):
-    _, attempt = send(production_providers["azure_eventgrid"], data={**DATA, "pad": "x" * 40_000})
+    _, attempt = send(production_providers["azure_eventgrid"])
     stored = attempt.request_body + attempt.response_body
     assert "hunter2-very-secret" not in stored and EVENTGRID_TEST_KEY not in stored and AWS_TEST_SECRET not in stored
     assert '"password": "[redacted]"' in attempt.request_body
-    assert len(attempt.request_body) <= 16 * 1024 + 20 and attempt.request_body.endswith("…[truncated]")
+    _, big = send(production_providers["azure_eventgrid"], data={**DATA, "pad": "x" * 40_000})
+    assert "hunter2-very-secret" not in big.request_body  # wherever the database puts the keys (jsonb sorts them)
+    assert len(big.request_body) <= 16 * 1024 + 20 and big.request_body.endswith("…[truncated]")
 
 
 def test_demo_says_it_simulated_and_the_page_shows_both(admin_client, demo_providers):

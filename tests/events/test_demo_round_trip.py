@@ -75,3 +75,17 @@ def test_a_demo_receiver_needs_no_secret_and_reconcile_now_explains_receivers(ad
     receiver.save()
     page = admin_client.get(reverse("admin:events_reconciliationreport_run")).content.decode()
     assert "No provider config has a round-trip receiver yet" not in page
+
+
+def test_the_event_page_keeps_watching_until_the_event_came_back(admin_client, make_provider, make_receiver):
+    config = make_provider("demo-grid", "azure_eventgrid")
+    make_receiver(config, demo_arrival_seconds=3600)
+    send(config)
+    event_id = Delivery.objects.get().event_id
+    status = admin_client.get(reverse("admin:events_event_status", args=[event_id])).json()
+    assert (status["all_final"], status["awaiting_round_trip"]) == (True, True)
+    DemoArrival.objects.update(due_at=timezone.now())
+    sweep()
+    status = admin_client.get(reverse("admin:events_event_status", args=[event_id])).json()
+    assert status["awaiting_round_trip"] is False
+    assert status["deliveries"][0]["confirmed"].startswith("confirmed ")

@@ -44,7 +44,12 @@
       })
       .then(function (body) {
         render(body.deliveries);
-        if (body.all_final) {
+        if (body.all_final && body.awaiting_round_trip) {
+          // Sent: watch for the events to come back through the receivers (the round trip).
+          banner.textContent = "All deliveries are final; waiting for the events to come back (round trip)…";
+          table.setAttribute("data-all-final", "true");
+          window.setTimeout(poll, 2000);
+        } else if (body.all_final) {
           banner.textContent = "All deliveries are final.";
           table.setAttribute("data-all-final", "true");
         } else {

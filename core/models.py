@@ -20,6 +20,9 @@ class AuditAction(models.TextChoices):
     EXPORT = "export", "Export"
     BULK_UPLOAD = "bulk_upload", "Bulk upload"
     TASK_RESUBMIT = "task_resubmit", "Task resubmitted"
+    API_KEY_CREATE = "api_key_create", "API key created"
+    API_KEY_REVOKE = "api_key_revoke", "API key revoked"
+    API_PRODUCTION = "api_production", "API send to production"
 
 
 class AuditEntry(models.Model):

@@ -97,12 +97,21 @@ class Event(models.Model):
     bulk_upload = models.ForeignKey(
         BulkUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="events", editable=False
     )
+    cloudevent_id = models.CharField(
+        "CloudEvent id",
+        max_length=256,
+        blank=True,
+        editable=False,
+        help_text="The id the event had as a CloudEvent, when it came in as one (also the event id when a UUID).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             # Search by subject, exact and case-insensitive (subject__iexact is UPPER(subject) = UPPER(%s)).
             models.Index(Upper("subject"), name="event_subject_upper_idx"),
+            # A CloudEvent sent again (same source and id) is the same event: found, not made twice.
+            models.Index(fields=["source", "cloudevent_id"], name="event_cloudevent_idx"),
         ]
 
     def __str__(self) -> str:

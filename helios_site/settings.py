@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "core",
     "providers",
     "events",
+    # The HTTP API (django-ninja; "ninja" serves its docs page's assets from HELIOS's static files).
+    "ninja",
+    "gateway",
     # The project: settings, URLs, health, metrics, the console and roles commands.
     "helios_site",
 ]
@@ -269,6 +272,9 @@ HELIOS_RETENTION = {
     "batch_size": number("HELIOS_RETENTION_BATCH_SIZE", 1000, minimum=1),
 }
 # Bulk send: the most events, and the largest file, one upload may hold.
+# The API: the largest request body and the most events in one request (a batch).
+HELIOS_API_MAX_BODY_BYTES = number("HELIOS_API_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
+HELIOS_API_MAX_BATCH_EVENTS = number("HELIOS_API_MAX_BATCH_EVENTS", 1000, minimum=1, maximum=10_000)
 HELIOS_BULK_MAX_EVENTS = number("HELIOS_BULK_MAX_EVENTS", 50_000, minimum=1)
 HELIOS_BULK_MAX_BYTES = number("HELIOS_BULK_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 

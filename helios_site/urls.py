@@ -6,6 +6,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from events.receivers import receive
+from gateway.api import api
 from providers.kinds import SPECS
 
 from .health import healthz, readyz
@@ -19,6 +20,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
+    path("api/v1/", api.urls),
     # One receiver path per cloud: /receive/eventgrid/<id>/, /receive/pubsub/<id>/, …
     *(
         path(f"receive/{s.receiver.path}/<int:config_id>/", receive, {"kind": s.name}, name=s.receiver.url_name)

@@ -52,6 +52,10 @@ class EventSpec:
     data: Any
     subject: str = ""
     template: EventTemplate | None = None
+    #: The event's id when the caller gives one (a CloudEvent's UUID id); else a new UUID.
+    event_id: uuid.UUID | None = None
+    #: The id the event had as a CloudEvent (kept as given, UUID or not).
+    cloudevent_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,8 @@ def _validated_event(
     if errors:
         raise PublishRejected(errors)
     event = Event(
-        id=uuid.uuid4(),
+        id=spec.event_id or uuid.uuid4(),
+        cloudevent_id=spec.cloudevent_id,
         type=spec.event_type,
         source=spec.source,
         subject=spec.subject,

@@ -11,7 +11,7 @@ from providers.models import ProviderConfig
 from providers.services import TARGET_FIELDS, bootstrap_demo_providers
 from tests.conftest import PROJECT_ROOT
 
-APP_DIRS = ("core", "events", "providers", "helios_site", "templates")
+APP_DIRS = ("core", "events", "providers", "gateway", "helios_site", "templates")
 
 
 def test_kind_names_appear_only_in_the_kind_modules_and_migrations():

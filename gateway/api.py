@@ -1,0 +1,240 @@
+"""HELIOS's HTTP API, version 1 (django-ninja: the OpenAPI 3 schema at /api/v1/openapi.json and
+its docs page at /api/v1/docs, served from HELIOS's own static files).
+
+    POST /api/v1/events        publish: HELIOS's envelope (one or an array) or CloudEvents
+                               (structured, batched, binary)
+    GET  /api/v1/events/{id}   the event and each delivery's status
+
+Every answer is JSON; every refusal says why (`{"errors": [...]}`) and creates nothing; a
+problem of HELIOS's own is a 503 to retry, never a 500.
+"""
+
+import hashlib
+import logging
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from ninja import NinjaAPI, Schema, Status
+from ninja.security import HttpBearer
+
+from core.client_address import client_address
+from events.models import Event
+from events.selectors import delivery_status_rows
+
+from .incoming import BATCH, STRUCTURED, BadRequest, read_request
+from .keys import KeyRefused, authenticate
+from .models import ApiKey, IdempotentRequest
+from .publishing import Refused, accept
+
+logger = logging.getLogger(__name__)
+
+
+class ApiKeyBearer(HttpBearer):
+    """`Authorization: Bearer <API key>`."""
+
+    def __call__(self, request: HttpRequest) -> ApiKey:
+        return authenticate(request.headers.get("Authorization", ""), remote_addr=client_address(request) or None)
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey:  # required by HttpBearer; __call__ decides
+        return self(request)
+
+
+api = NinjaAPI(
+    title="HELIOS",
+    version="1",
+    description=__doc__,
+    urls_namespace="api-v1",
+    auth=ApiKeyBearer(),
+)
+
+
+class Errors(Schema):
+    errors: list[str]
+
+
+class Envelope(Schema):
+    """HELIOS's own event envelope."""
+
+    type: str
+    source: str
+    subject: str = ""
+    data: dict[str, Any]
+    providers: list[str] | None = None
+
+
+class DeliveryOut(Schema):
+    provider: str
+    status: str
+    attempts: int
+    provider_message_id: str
+    last_error: str
+    confirmed: str
+    url: str
+
+
+class EventOut(Schema):
+    id: str
+    cloudevent_id: str
+    reused: bool
+    type: str
+    source: str
+    subject: str
+    url: str
+    deliveries: list[DeliveryOut]
+
+
+class AcceptedOut(Schema):
+    events: list[EventOut]
+
+
+def _errors(status: int, reasons: list[str], **headers: str) -> JsonResponse:
+    response = JsonResponse({"errors": reasons}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+@api.exception_handler(KeyRefused)
+def _key_refused(request: HttpRequest, refused: KeyRefused) -> HttpResponse:
+    return _errors(401, [str(refused)], WWW_Authenticate='Bearer realm="helios"')
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+    return _errors(
+        413, [f"The body is larger than {settings.HELIOS_API_MAX_BODY_BYTES:,} bytes; send smaller batches."]
+    )
+
+
+@api.exception_handler(DatabaseError)
+def _database(request: HttpRequest, error: DatabaseError) -> HttpResponse:
+    logger.exception("api: the database is unavailable")
+    return _errors(503, ["HELIOS cannot take events right now; send them again later."], Retry_After="30")
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
+    logger.exception("api: unexpected error")
+    return _errors(
+        503, ["HELIOS could not process this request; nothing was created. Send it again."], Retry_After="30"
+    )
+
+
+def event_out(request: HttpRequest, event: Event, *, reused: bool = False) -> dict[str, Any]:
+    """An event and its deliveries, with the URLs of its API resource and console pages."""
+    rows = delivery_status_rows(event)
+    return {
+        "id": str(event.id),
+        "cloudevent_id": event.cloudevent_id,
+        "reused": reused,
+        "type": event.type,
+        "source": event.source,
+        "subject": event.subject,
+        "url": request.build_absolute_uri(reverse("api-v1:event", args=[event.id])),
+        "deliveries": [
+            {
+                "provider": row["provider"],
+                "status": row["status"],
+                "attempts": row["attempts"],
+                "provider_message_id": row["provider_message_id"],
+                "last_error": f"{row['last_error_code']}: {row['last_error']}" if row["last_error_code"] else "",
+                "confirmed": row["confirmed"],
+                "url": request.build_absolute_uri(reverse("admin:events_delivery_change", args=[row["id"]])),
+            }
+            for row in rows
+        ],
+    }
+
+
+REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        Envelope.model_json_schema(),
+                        {"type": "array", "items": Envelope.model_json_schema()},
+                    ]
+                }
+            },
+            STRUCTURED: {"schema": {"type": "object", "description": "One CloudEvent 1.0 (JSON format)."}},
+            BATCH: {"schema": {"type": "array", "items": {"type": "object"}, "description": "CloudEvents 1.0."}},
+        },
+    }
+}
+
+
+@api.post(
+    "/events",
+    response={202: AcceptedOut, 400: Errors, 401: Errors, 403: Errors, 409: Errors, 413: Errors, 422: Errors},
+    openapi_extra=REQUEST_BODY,
+    summary="Publish events",
+    url_name="events",
+)
+def publish(request: HttpRequest) -> Any:
+    """Publish one event or a batch. Binary-mode CloudEvents: attributes in `ce-*` headers, the
+    data as the body. Name provider configs with `providers` (envelope) or `heliosproviders`
+    (CloudEvents). An `Idempotency-Key` header makes a retry safe: the same key and body get the
+    first answer again; the same key with another body gets 409."""
+    key: ApiKey = request.auth
+    limit = settings.HELIOS_API_MAX_BODY_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        return _errors(413, [f"The body is larger than {limit:,} bytes; send smaller batches."])
+    body = request.body
+    if len(body) > limit:
+        return _errors(413, [f"The body is larger than {limit:,} bytes; send smaller batches."])
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    idempotency_key = headers.get("idempotency-key", "").strip()
+    if idempotency_key:
+        if len(idempotency_key) > 200:
+            return _errors(400, ["The Idempotency-Key is longer than 200 characters."])
+        digest = hashlib.sha256(body + b"\0" + request.content_type.encode()).hexdigest()
+        earlier = IdempotentRequest.objects.filter(api_key=key, key=idempotency_key).first()
+        if earlier is not None:
+            return _replay(earlier, digest)
+    try:
+        incoming = read_request(body, request.content_type or "", headers)
+        if len(incoming) > settings.HELIOS_API_MAX_BATCH_EVENTS:
+            return _errors(413, [f"At most {settings.HELIOS_API_MAX_BATCH_EVENTS:,} events a request."])
+        with transaction.atomic():
+            accepted = accept(key, incoming, remote_addr=client_address(request) or None)
+            answer = {"events": [event_out(request, a.event, reused=a.reused) for a in accepted]}
+            if idempotency_key:
+                try:
+                    with transaction.atomic():
+                        IdempotentRequest.objects.create(
+                            api_key=key, key=idempotency_key, body_sha256=digest, status=202, answer=answer
+                        )
+                except IntegrityError:  # a concurrent request with the key won: its answer stands
+                    transaction.set_rollback(True)
+                    earlier = IdempotentRequest.objects.get(api_key=key, key=idempotency_key)
+                    return _replay(earlier, digest)
+    except BadRequest as bad:
+        return _errors(400, bad.reasons)
+    except Refused as refused:
+        return _errors(refused.status, refused.reasons)
+    return Status(202, answer)
+
+
+def _replay(earlier: IdempotentRequest, digest: str) -> Any:
+    if earlier.body_sha256 != digest:
+        return _errors(409, ["This Idempotency-Key was used with another body; use a new key for a new request."])
+    return Status(earlier.status, earlier.answer)
+
+
+@api.get("/events/{event_id}", response={200: EventOut, 404: Errors}, summary="An event", url_name="event")
+def event_detail(request: HttpRequest, event_id: uuid.UUID) -> Any:
+    """The event, each delivery's status, attempts, message id and round-trip confirmation (events
+    that reached a provider config of this key only)."""
+    key: ApiKey = request.auth
+    event = Event.objects.filter(pk=event_id, deliveries__provider__in=key.providers.all()).distinct().first()
+    if event is None:
+        return Status(404, {"errors": ["No such event for this API key."]})
+    return Status(200, event_out(request, event))

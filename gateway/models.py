@@ -1,0 +1,66 @@
+"""API keys: who may publish through the API, to which provider configs, and how often."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from providers.models import ProviderConfig
+
+
+class ApiKey(models.Model):
+    """A service's key. The secret is shown once and stored only as its SHA-256 (a key has 32
+    random bytes: a slow hash adds nothing); the prefix finds the row, then the hashes are
+    compared in constant time."""
+
+    name = models.SlugField(max_length=64, unique=True, help_text="Who uses it, e.g. order-service.")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    providers = models.ManyToManyField(
+        ProviderConfig, blank=True, related_name="+", help_text="The provider configs this key may publish to."
+    )
+    allow_production = models.BooleanField(
+        "may send to production",
+        default=False,
+        help_text="Without it, a request naming a provider config in production is refused (403).",
+    )
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: does not expire.")
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most events a minute through this key; empty = no limit."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_from = models.GenericIPAddressField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def active(self) -> bool:
+        """Not revoked and not expired."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a request with an Idempotency-Key, per API key: the same key and body
+    get it again (nothing is sent twice); the same key with another body is a conflict."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    body_sha256 = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    answer = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="one_answer_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id}:{self.key}"

@@ -1,0 +1,194 @@
+"""POST /api/v1/events and GET /api/v1/events/<id>: HELIOS's envelope and CloudEvents in all three
+modes of the HTTP binding (made by the cloudevents SDK's own conversion), keys, scopes, production
+gating, idempotency, and every refusal with nothing created."""
+
+import json
+import uuid
+
+import pytest
+from cloudevents.v1.conversion import to_binary, to_dict, to_structured
+from cloudevents.v1.http import CloudEvent
+
+from core.models import AuditAction, AuditEntry
+from events.models import Delivery, Event
+from gateway.keys import revoke_key
+
+pytestmark = pytest.mark.django_db
+ORDER = {"type": "OrderPlaced", "source": "com.example.orders", "subject": "orders/o-1", "data": {"order_id": "o-1"}}
+
+
+def nothing_created() -> bool:
+    return Event.objects.count() == 0 and Delivery.objects.count() == 0
+
+
+@pytest.fixture
+def configs(demo_providers):
+    return {c.name: c for c in demo_providers}
+
+
+@pytest.fixture
+def key(make_key, configs):
+    return make_key(providers=[configs["aws-demo"], configs["gcp-demo"]])
+
+
+def test_an_envelope_is_accepted_with_its_deliveries_and_can_be_read_back(client, api_post, key):
+    response = api_post(key.secret, {**ORDER, "providers": ["aws-demo", "gcp-demo"]})
+    assert response.status_code == 202, response.content
+    [answer] = response.json()["events"]
+    event = Event.objects.get()
+    assert (answer["id"], answer["reused"], answer["type"]) == (str(event.id), False, "OrderPlaced")
+    assert sorted((d["provider"], d["status"]) for d in answer["deliveries"]) == [
+        ("aws-demo", "pending"),
+        ("gcp-demo", "pending"),
+    ]
+    assert answer["url"].endswith(f"/api/v1/events/{event.id}")
+    read = client.get(f"/api/v1/events/{event.id}", headers={"Authorization": f"Bearer {key.secret}"})
+    assert read.status_code == 200 and read.json()["subject"] == "orders/o-1"
+    key.key.refresh_from_db()
+    assert key.key.last_used_at is not None and key.key.last_used_from == "127.0.0.1"
+
+
+def test_a_batch_of_envelopes_may_name_different_providers(api_post, key):
+    batch = [{**ORDER, "providers": ["aws-demo"]}, {**ORDER, "subject": "orders/o-2", "providers": ["gcp-demo"]}]
+    response = api_post(key.secret, batch)
+    assert response.status_code == 202, response.content
+    assert sorted(Delivery.objects.values_list("event__subject", "provider__name")) == [
+        ("orders/o-1", "aws-demo"),
+        ("orders/o-2", "gcp-demo"),
+    ]
+
+
+def test_a_structured_cloudevent_keeps_its_uuid_as_the_event_id(api_post, key):
+    ce_id = str(uuid.uuid4())
+    event = CloudEvent(
+        {"id": ce_id, "type": "OrderPlaced", "source": "/orders", "subject": "o-3", "heliosproviders": "aws-demo"},
+        {"order_id": "o-3"},
+    )
+    headers, body = to_structured(event)
+    response = api_post(key.secret, body, headers["content-type"])
+    assert response.status_code == 202, response.content
+    stored = Event.objects.get()
+    assert (str(stored.id), stored.cloudevent_id, stored.subject, stored.data) == (
+        ce_id,
+        ce_id,
+        "o-3",
+        {"order_id": "o-3"},
+    )
+
+
+def test_a_binary_cloudevent_with_another_id_is_kept_and_a_repeat_is_the_same_event(api_post, key):
+    event = CloudEvent(
+        {"id": "order-4-created", "type": "OrderPlaced", "source": "/orders", "heliosproviders": "gcp-demo"},
+        {"order_id": "o-4"},
+    )
+    headers, body = to_binary(event)
+    content_type = headers.pop("content-type", "application/json")
+    first = api_post(key.secret, body, content_type, **headers)
+    again = api_post(key.secret, body, content_type, **headers)
+    assert first.status_code == again.status_code == 202, first.content
+    stored = Event.objects.get()  # one event: the repeat is found, not made twice
+    assert stored.cloudevent_id == "order-4-created" and stored.data == {"order_id": "o-4"}
+    assert again.json()["events"][0] == {**first.json()["events"][0], "reused": True}
+    assert Delivery.objects.count() == 1
+
+
+def test_a_cloudevents_batch_is_all_or_nothing(api_post, key):
+    good = CloudEvent({"type": "OrderPlaced", "source": "/orders", "heliosproviders": "aws-demo"}, {"n": 1})
+    bad = CloudEvent({"type": "OrderPlaced", "source": "/orders", "heliosproviders": "aws-demo"}, ["not", "an object"])
+    body = json.dumps([to_dict(good), to_dict(bad)])
+    response = api_post(key.secret, body, "application/cloudevents-batch+json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == ["event 2: The event data must be a JSON object ({…}), not an array."]
+    assert nothing_created()
+    response = api_post(key.secret, json.dumps([to_dict(good)]), "application/cloudevents-batch+json")
+    assert response.status_code == 202 and Event.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("secret", "status", "reason"),
+    [
+        (None, 401, "Send the API key as `Authorization: Bearer <key>`."),
+        ("hk_00000000_nope", 401, "Unknown API key."),
+        ("not-a-key", 401, "Unknown API key."),
+    ],
+)
+def test_no_key_or_an_unknown_one_is_401(api_post, key, secret, status, reason):
+    response = api_post(secret, {**ORDER, "providers": ["aws-demo"]})
+    assert (response.status_code, response.json()["errors"]) == (status, [reason])
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert nothing_created()
+
+
+def test_a_revoked_key_is_401_at_once(api_post, key):
+    revoke_key(key.key)
+    response = api_post(key.secret, {**ORDER, "providers": ["aws-demo"]})
+    assert response.status_code == 401 and "revoked" in response.json()["errors"][0]
+    assert AuditEntry.objects.filter(action=AuditAction.API_KEY_REVOKE).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        ({**ORDER, "providers": ["azure-demo"]}, 403, "The API key order-service may not publish to: azure-demo."),
+        ({**ORDER, "providers": ["nope"]}, 400, "Unknown provider config(s): nope."),
+        (ORDER, 422, "No provider config named for the event"),
+        ({**ORDER, "data": [1], "providers": ["aws-demo"]}, 400, "the event: The event data must be a JSON object"),
+        ({**ORDER, "colour": "red", "providers": ["aws-demo"]}, 400, "the event: unknown member(s) colour"),
+        ('{"type": "T", "source": "s", "data": {"x": NaN}}', 400, "NaN is not a JSON number"),
+        ('{"type": "T", "source": "s", "data": {}, "data": {}}', 400, "the key 'data' appears more than once"),
+        ("[]", 400, "The array holds no events."),
+    ],
+)
+def test_every_refusal_says_why_and_creates_nothing(api_post, key, body, status, reason):
+    response = api_post(key.secret, body)
+    assert response.status_code == status, response.content
+    assert reason.lower() in " ".join(response.json()["errors"]).lower()
+    assert nothing_created()
+
+
+def test_too_large_and_unsupported_content_types(api_post, key, settings):
+    settings.HELIOS_API_MAX_BODY_BYTES = 2048
+    response = api_post(key.secret, {**ORDER, "data": {"pad": "x" * 4000}, "providers": ["aws-demo"]})
+    assert response.status_code == 413
+    settings.HELIOS_API_MAX_BATCH_EVENTS = 2
+    settings.HELIOS_API_MAX_BODY_BYTES = 1024 * 1024
+    response = api_post(key.secret, [{**ORDER, "providers": ["aws-demo"]}] * 3)
+    assert (response.status_code, response.json()["errors"]) == (413, ["At most 2 events a request."])
+    response = api_post(key.secret, "<xml/>", "application/xml")
+    assert response.status_code == 400 and "Unsupported Content-Type 'application/xml'" in response.json()["errors"][0]
+    assert nothing_created()
+
+
+def test_the_same_idempotency_key_and_body_get_the_first_answer_and_another_body_a_409(api_post, key):
+    body = {**ORDER, "providers": ["aws-demo"]}
+    first = api_post(key.secret, body, **{"Idempotency-Key": "req-1"})
+    again = api_post(key.secret, body, **{"Idempotency-Key": "req-1"})
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and Event.objects.count() == 1
+    other = api_post(key.secret, {**body, "subject": "orders/o-9"}, **{"Idempotency-Key": "req-1"})
+    assert other.status_code == 409 and Event.objects.count() == 1
+
+
+def test_production_needs_the_keys_grant_and_its_use_is_audited(api_post, make_key, production_providers):
+    grid = production_providers["azure_eventgrid"]
+    plain = make_key("plain", providers=[grid])
+    granted = make_key("granted", providers=[grid], allow_production=True)
+    body = {**ORDER, "providers": [grid.name]}
+    refused = api_post(plain.secret, body)
+    assert refused.status_code == 403 and "may not send to production" in refused.json()["errors"][0]
+    assert nothing_created()
+    assert api_post(granted.secret, body).status_code == 202
+    [use] = AuditEntry.objects.filter(action=AuditAction.API_PRODUCTION)
+    assert use.target == "API key granted" and use.summary == "1 event sent to production: azure-prod"
+
+
+def test_the_openapi_schema_and_its_docs_page_are_served_from_helios(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    assert schema["openapi"].startswith("3.") and "/api/v1/events" in schema["paths"]
+    assert set(schema["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]) == {
+        "application/json",
+        "application/cloudevents+json",
+        "application/cloudevents-batch+json",
+    }
+    docs = client.get("/api/v1/docs").content.decode()
+    assert "/static/ninja/" in docs and "cdn.jsdelivr" not in docs  # works offline

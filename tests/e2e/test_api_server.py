@@ -1,0 +1,72 @@
+"""A service publishes through a real gunicorn: CloudEvents made by the cloudevents SDK's own HTTP
+conversion reach the Pub/Sub stand-in through a real worker, and read back from the API."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from cloudevents.v1.conversion import to_binary, to_structured
+from cloudevents.v1.http import CloudEvent
+
+from gateway.keys import create_key
+from tests.e2e.test_production_server import gunicorn, production_env, static_root  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+
+
+def call(url: str, body: bytes | None = None, **headers: str) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_cloudevents_through_gunicorn_reach_the_stand_in(
+    static_root,  # noqa: F811
+    production_providers,
+    pubsub_standin,
+    start_qcluster,
+):
+    gcp = production_providers["gcp_pubsub"]
+    secret = create_key(name="orders", providers=[gcp], allow_production=True).secret
+    start_qcluster()
+    auth = {"Authorization": f"Bearer {secret}"}
+    structured = CloudEvent(
+        {"id": str(uuid.uuid4()), "type": "OrderPlaced", "source": "/orders", "heliosproviders": gcp.name},
+        {"order_id": "o-1"},
+    )
+    binary = CloudEvent(
+        {
+            "id": "order-2",
+            "type": "OrderPlaced",
+            "source": "/orders",
+            "datacontenttype": "application/json",  # binary mode: the SDK sends it as Content-Type
+            "heliosproviders": gcp.name,
+        },
+        {"order_id": "o-2"},
+    )
+    with gunicorn(production_env(static_root)) as url:
+        ids = []
+        for headers, body in (to_structured(structured), to_binary(binary)):
+            status, answer = call(f"{url}/api/v1/events", body, **headers, **auth)
+            assert status == 202, answer
+            ids.append(answer["events"][0]["id"])
+        assert ids[0] == structured["id"]
+        status, answer = call(f"{url}/api/v1/events", b"{}", **{"Content-Type": "application/json"})
+        assert status == 401 and answer["errors"] == ["Send the API key as `Authorization: Bearer <key>`."]
+        deadline = time.monotonic() + 60
+        statuses: list[str] = []
+        while time.monotonic() < deadline:
+            statuses = [call(f"{url}/api/v1/events/{i}", **auth)[1]["deliveries"][0]["status"] for i in ids]
+            if statuses == ["succeeded", "succeeded"]:
+                break
+            time.sleep(0.3)
+        assert statuses == ["succeeded", "succeeded"]
+    sent = sorted(json.loads(m.data)["order_id"] for m in pubsub_standin.messages)
+    assert sent == ["o-1", "o-2"]
+    assert {m.attributes["ce-id"] for m in pubsub_standin.messages} == set(ids)

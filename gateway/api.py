@@ -27,7 +27,7 @@ from events.models import Event
 from events.selectors import delivery_status_rows
 
 from .incoming import BATCH, STRUCTURED, BadRequest, read_request
-from .keys import KeyRefused, authenticate
+from .keys import KeyRefused, RateLimited, authenticate, spend
 from .models import ApiKey, IdempotentRequest
 from .publishing import Refused, accept
 
@@ -172,7 +172,16 @@ REQUEST_BODY = {
 
 @api.post(
     "/events",
-    response={202: AcceptedOut, 400: Errors, 401: Errors, 403: Errors, 409: Errors, 413: Errors, 422: Errors},
+    response={
+        202: AcceptedOut,
+        400: Errors,
+        401: Errors,
+        403: Errors,
+        409: Errors,
+        413: Errors,
+        422: Errors,
+        429: Errors,
+    },
     openapi_extra=REQUEST_BODY,
     summary="Publish events",
     url_name="events",
@@ -204,6 +213,7 @@ def publish(request: HttpRequest) -> Any:
         if len(incoming) > settings.HELIOS_API_MAX_BATCH_EVENTS:
             return _errors(413, [f"At most {settings.HELIOS_API_MAX_BATCH_EVENTS:,} events a request."])
         with transaction.atomic():
+            spend(key, len(incoming))
             accepted = accept(key, incoming, remote_addr=client_address(request) or None)
             answer = {"events": [event_out(request, a.event, reused=a.reused) for a in accepted]}
             if idempotency_key:
@@ -220,6 +230,8 @@ def publish(request: HttpRequest) -> Any:
         return _errors(400, bad.reasons)
     except Refused as refused:
         return _errors(refused.status, refused.reasons)
+    except RateLimited as limited:
+        return _errors(429, [str(limited)], Retry_After=str(limited.retry_after))
     return Status(202, answer)
 
 

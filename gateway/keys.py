@@ -6,7 +6,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -97,6 +97,38 @@ def authenticate(authorization: str, *, remote_addr: str | None) -> ApiKey:
         raise KeyRefused(f"The API key {key.name} expired.")
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now(), last_used_from=remote_addr)
     return key
+
+
+#: The rate limit's window.
+RATE_WINDOW = timedelta(minutes=1)
+
+
+class RateLimited(Exception):
+    """The key's events for this minute are spent (HTTP 429); `retry_after` is in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def spend(key: ApiKey, events: int) -> None:
+    """Count `events` against the key's rate limit, or raise RateLimited (nothing counted). Call
+    it inside the request's transaction: the key's row is locked until it ends."""
+    if key.rate_limit_per_minute is None:
+        return
+    now = timezone.now()
+    locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if locked.window_started_at is None or now - locked.window_started_at >= RATE_WINDOW:
+        locked.window_started_at, locked.window_events = now, 0
+    if locked.window_events + events > key.rate_limit_per_minute:
+        wait = max(int((locked.window_started_at + RATE_WINDOW - now).total_seconds()) + 1, 1)
+        raise RateLimited(
+            f"The API key {key.name} may send {key.rate_limit_per_minute:,} events a minute; "
+            f"{locked.window_events:,} were sent this minute. Send again in {wait} s.",
+            wait,
+        )
+    locked.window_events += events
+    locked.save(update_fields=["window_started_at", "window_events"])
 
 
 def record_production_use(key: ApiKey, names: str, events: int, *, remote_addr: str | None) -> None:

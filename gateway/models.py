@@ -32,6 +32,9 @@ class ApiKey(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: The rate limit's current minute: when it began and how many events it has taken.
+    window_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    window_events = models.PositiveIntegerField(default=0, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_used_from = models.GenericIPAddressField(null=True, blank=True, editable=False)
 

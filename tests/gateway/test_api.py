@@ -192,3 +192,22 @@ def test_the_openapi_schema_and_its_docs_page_are_served_from_helios(client):
     }
     docs = client.get("/api/v1/docs").content.decode()
     assert "/static/ninja/" in docs and "cdn.jsdelivr" not in docs  # works offline
+
+
+def test_a_keys_rate_limit_answers_429_with_retry_after_and_refusals_spend_nothing(api_post, make_key, configs):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from gateway.models import ApiKey
+
+    limited = make_key("limited", providers=[configs["aws-demo"]], rate_limit_per_minute=3)
+    two = [{**ORDER, "providers": ["aws-demo"]}] * 2
+    assert api_post(limited.secret, {**ORDER, "data": [1], "providers": ["aws-demo"]}).status_code == 400
+    assert api_post(limited.secret, two).status_code == 202  # the 400 spent nothing: 2 of 3
+    refused = api_post(limited.secret, two)
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 61
+    assert "may send 3 events a minute; 2 were sent this minute" in refused.json()["errors"][0]
+    assert Event.objects.count() == 2
+    ApiKey.objects.filter(pk=limited.key.pk).update(window_started_at=timezone.now() - timedelta(seconds=61))
+    assert api_post(limited.secret, two).status_code == 202  # a new minute

@@ -16,6 +16,7 @@ VIEWER = [
     "events.view_reconciliationreport",
     "events.view_reconciliationitem",
     "events.view_eventtemplate",
+    "events.view_route",
     "providers.view_providerconfig",
     "providers.view_modechange",
 ]
@@ -32,6 +33,9 @@ ADMIN = [
     "providers.delete_receiversettings",
     "providers.view_receiversettings",
     "core.view_auditentry",
+    "events.add_route",
+    "events.change_route",
+    "events.delete_route",
     "gateway.view_apikey",
     "gateway.add_apikey",
     "gateway.change_apikey",

@@ -118,6 +118,37 @@ class Event(models.Model):
         return f"{self.type} {self.id}"
 
 
+class Route(models.Model):
+    """Sends the events its filter matches to its provider configs, when their sender names none
+    (events/routing.py: the filter language)."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=100, help_text="Routes are tried in this order (lowest first).")
+    filter = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='CloudEvents Subscriptions filter, e.g. {"prefix": {"type": "Order"}}; {} matches every event.',
+    )
+    providers = models.ManyToManyField(ProviderConfig, related_name="routes")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from .routing import filter_problems
+
+        problems = filter_problems(self.filter)
+        if problems:
+            raise ValidationError({"filter": problems})
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SENDING = "sending", "Sending"
@@ -163,6 +194,9 @@ class Delivery(models.Model):
         null=True, blank=True, help_text="When the event first came back from the cloud (round trip)."
     )
     confirmed_via = models.CharField(max_length=300, blank=True, help_text="The receiver and subscription.")
+    route = models.ForeignKey(
+        Route, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The route that chose it."
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from core.badges import plural
-from events.models import Event
-from events.services.publishing import EventSpec, create_events, validated_events
+from events.models import Event, Route
+from events.services.publishing import EventSpec, create_events, routed_providers, validated_events
 from events.services.validation import PublishRejected
 from providers.models import ProviderConfig
 from providers.services import production_names
@@ -38,71 +38,94 @@ class Accepted:
 
 def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None) -> list[Accepted]:
     """Publish what a request carries, or raise Refused (400, 403, 409, 422) creating nothing."""
-    configs = _providers_of(key, incoming)
     answers: list[Accepted | None] = [None] * len(incoming)
-    fresh: dict[tuple[int, ...], list[tuple[int, EventSpec]]] = defaultdict(list)
+    groups: dict[tuple, list[tuple[int, EventSpec]]] = defaultdict(list)
+    targets: dict[tuple, tuple[list[ProviderConfig], dict[int, Route]]] = {}
+    specs = [_spec(item) for item in incoming]
+    chosen = _destinations(key, incoming, specs)
     for index, item in enumerate(incoming):
         if found := _sent_before(item):
             answers[index] = Accepted(found, reused=True)
             continue
-        spec = EventSpec(
-            event_type=item.event_type,
-            source=item.source,
-            subject=item.subject if item.subject is not None else "",
-            data=item.data,
-            event_id=item.event_id,
-            cloudevent_id=item.cloudevent_id,
-        )
-        fresh[tuple(c.pk for c in configs[index])].append((index, spec))
-    by_pk = {c.pk: c for chosen in configs for c in chosen}
+        configs, routes = chosen[index]
+        group = tuple((c.pk, routes[c.pk].pk if c.pk in routes else None) for c in configs)
+        groups[group].append((index, specs[index]))
+        targets[group] = (configs, routes)
     errors: list[str] = []
     planned = []
-    for pks, numbered in fresh.items():
-        providers = [by_pk[pk] for pk in pks]
+    for group, numbered in groups.items():
+        configs, routes = targets[group]
         labels = [f"event {index + 1}" if len(incoming) > 1 else "the event" for index, _ in numbered]
         try:
-            events = validated_events([spec for _, spec in numbered], providers, actor=None, labels=labels)
+            events = validated_events([spec for _, spec in numbered], configs, actor=None, labels=labels)
         except PublishRejected as rejected:
             errors += rejected.errors
             continue
-        planned.append((providers, numbered, events))
+        planned.append((configs, routes, numbered, events))
     if errors:
         raise Refused(400, errors)
     with transaction.atomic():
-        for providers, numbered, events in planned:
-            create_events(events, providers, ring=True, actor=None)
+        for configs, routes, numbered, events in planned:
+            create_events(events, configs, ring=True, actor=None, routes=routes)
             for (index, _), event in zip(numbered, events, strict=True):
                 answers[index] = Accepted(event, reused=False)
-            if names := production_names(providers):
+            if names := production_names(configs):
                 record_production_use(key, names, len(events), remote_addr=remote_addr)
     return [answer for answer in answers if answer is not None]
 
 
-def _providers_of(key: ApiKey, incoming: Sequence[Incoming]) -> list[list[ProviderConfig]]:
-    """Each event's provider configs: named, known, enabled, within the key's scope, and in
-    production only with the key's grant."""
+def _spec(item: Incoming) -> EventSpec:
+    return EventSpec(
+        event_type=item.event_type,
+        source=item.source,
+        subject=item.subject if item.subject is not None else "",
+        data=item.data,
+        event_id=item.event_id,
+        cloudevent_id=item.cloudevent_id,
+    )
+
+
+def _destinations(
+    key: ApiKey, incoming: Sequence[Incoming], specs: Sequence[EventSpec]
+) -> list[tuple[list[ProviderConfig], dict[int, Route]]]:
+    """Each event's provider configs (named, or else routed) and the route that chose each; all
+    known, within the key's scope, and in production only with the key's grant."""
     named = {name for item in incoming for name in item.providers or []}
     known = {c.name: c for c in ProviderConfig.objects.filter(name__in=named)}
-    allowed = set(key.providers.values_list("pk", flat=True))
     unknown = sorted(named - set(known))
     if unknown:
         raise Refused(400, [f"Unknown provider config(s): {', '.join(unknown)}."])
-    outside = sorted(name for name, config in known.items() if config.pk not in allowed)
-    if outside:
-        raise Refused(403, [f"The API key {key.name} may not publish to: {', '.join(outside)}."])
-    if not key.allow_production and (names := production_names(list(known.values()))):
-        raise Refused(403, [f"{names}: in production, and the API key {key.name} may not send to production."])
-    unrouted = [n for n, item in enumerate(incoming, start=1) if not item.providers]
+    chosen = []
+    unrouted = 0
+    for item, spec in zip(incoming, specs, strict=True):
+        if item.providers:
+            chosen.append(([known[name] for name in dict.fromkeys(item.providers)], {}))
+            continue
+        configs, routes = routed_providers(spec) if _routable(spec) else ([], {})
+        unrouted += not configs
+        chosen.append((configs, routes))
     if unrouted:
-        which = "the event" if len(incoming) == 1 else plural(len(unrouted), "event")
+        which = "the event" if len(incoming) == 1 else plural(unrouted, "event")
         raise Refused(
             422,
             [
-                f"No provider config named for {which}: name them (`providers`, or the CloudEvents extension "
-                "`heliosproviders`)."
+                f"No route matches {which} and it names no provider config: name them (`providers`, or the "
+                "CloudEvents extension `heliosproviders`) or ask an Admin for a route."
             ],
         )
-    return [[known[name] for name in dict.fromkeys(item.providers or [])] for item in incoming]
+    allowed = set(key.providers.values_list("pk", flat=True))
+    outside = sorted({c.name for configs, _ in chosen for c in configs if c.pk not in allowed})
+    if outside:
+        raise Refused(403, [f"The API key {key.name} may not publish to: {', '.join(outside)}."])
+    every = list({c.pk: c for configs, _ in chosen for c in configs}.values())
+    if not key.allow_production and (names := production_names(every)):
+        raise Refused(403, [f"{names}: in production, and the API key {key.name} may not send to production."])
+    return chosen
+
+
+def _routable(spec: EventSpec) -> bool:
+    """Routes read text attributes and JSON data: anything else is left for the input gate."""
+    return isinstance(spec.event_type, str) and isinstance(spec.source, str) and isinstance(spec.subject, str)
 
 
 def _sent_before(item: Incoming) -> Event | None:

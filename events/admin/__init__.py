@@ -7,6 +7,7 @@
 - event_templates: saved event types
 - bulk: bulk send and its progress page
 - roundtrip: receipts and reconciliation reports
+- routes: routes and the "test routes" page
 """
 
-from . import bulk, deliveries, event_templates, events, roundtrip  # noqa: F401
+from . import bulk, deliveries, event_templates, events, roundtrip, routes  # noqa: F401

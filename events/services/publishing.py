@@ -3,7 +3,7 @@ audit entry and the doorbell rings in one transaction."""
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,9 @@ from ..models import (
     DeliveryStatus,
     Event,
     EventTemplate,
+    Route,
 )
+from ..routing import route
 from .doorbell import ring_doorbell
 from .validation import PublishRejected, data_problems, envelope_problems, schema_problems
 
@@ -89,12 +91,31 @@ def publish_event(
 
 
 def publish_spec(
-    spec: EventSpec, providers: Sequence[ProviderConfig], *, actor: Actor | None = None, ring: bool = True
+    spec: EventSpec,
+    providers: Sequence[ProviderConfig],
+    *,
+    actor: Actor | None = None,
+    ring: bool = True,
+    routes: Mapping[int, Route] | None = None,
 ) -> Event:
-    """`publish_event` for an EventSpec."""
+    """`publish_event` for an EventSpec (`routes`: which route chose each provider, if any)."""
     event = _validated_event(spec, providers, actor=actor, idempotency_key=None)
-    create_events([event], providers, ring=ring, actor=actor)
+    create_events([event], providers, ring=ring, actor=actor, routes=routes)
     return event
+
+
+def routed_providers(spec: EventSpec) -> tuple[list[ProviderConfig], dict[int, Route]]:
+    """Where the enabled routes send an event that names no provider config: the configs (each
+    once, in route order) and, per config, the first route that chose it."""
+    chosen: dict[int, Route] = {}
+    configs: list[ProviderConfig] = []
+    fields = {"type": spec.event_type, "source": spec.source, "subject": spec.subject, "data": spec.data}
+    for routed in route(fields):
+        for config in routed.providers:
+            if config.pk not in chosen:
+                chosen[config.pk] = routed.route
+                configs.append(config)
+    return configs, chosen
 
 
 def publish_once(
@@ -104,6 +125,7 @@ def publish_once(
     idempotency_key: str,
     actor: Actor | None = None,
     ring: bool = True,
+    routes: Mapping[int, Route] | None = None,
 ) -> Published:
     """Like `publish_event`, at most once per idempotency key: a key already used returns that
     earlier event, creating and sending nothing (also when a concurrent publish wins the race)."""
@@ -115,7 +137,7 @@ def publish_once(
         return Published(existing, reused=True)
     event = _validated_event(spec, providers, actor=actor, idempotency_key=idempotency_key)
     try:
-        create_events([event], providers, ring=ring, actor=actor)
+        create_events([event], providers, ring=ring, actor=actor, routes=routes)
     except IntegrityError:
         return Published(Event.objects.get(idempotency_key=idempotency_key), reused=True)
     return Published(event, reused=False)
@@ -204,10 +226,12 @@ def create_events(
     ring: bool,
     actor: Actor | None,
     bulk_upload: BulkUpload | None = None,
+    routes: Mapping[int, Route] | None = None,
 ) -> None:
     """Insert validated events (see `validated_events`), one delivery per provider each, the
     audit entry, and ring once per provider: one transaction. Events of a `bulk_upload` are
-    linked to it and audited as one upload."""
+    linked to it and audited as one upload; `routes` (provider id → route) records which route
+    chose each provider."""
     modes = {provider.pk: effective_mode(provider).mode for provider in providers}
     names = ", ".join(f"{p.name} ({modes[p.pk]})" for p in providers)
     action, target, summary = _publish_audit(events, names, bulk_upload)
@@ -223,6 +247,7 @@ def create_events(
                     mode=modes[provider.pk],
                     status=DeliveryStatus.PENDING,
                     next_attempt_at=event.created_at,
+                    route=(routes or {}).get(provider.pk),
                 )
                 for event in events
                 for provider in providers

@@ -107,7 +107,7 @@ def test_a_wait_names_the_open_circuit_that_holds_the_delivery(demo_providers):
         (["--provider", "all", "--data", '{"pad": "' + "x" * 300_000 + '"}'], "aws-demo: The EventBridge entry is"),
         (
             ["--data", "{}"],
-            "Say where to send: --provider aws|gcp|azure|all|NAME (enabled configs: aws-demo, azure-demo",
+            "No route matches this event: say where to send it with --provider aws|gcp|azure|all|NAME (enabled configs",
         ),
     ],
 )
@@ -124,3 +124,13 @@ def test_a_kind_with_no_enabled_config_exits_2(make_provider):
     with pytest.raises(CommandError, match="No enabled provider config matches 'azure'") as error:
         call_command("publish", "--provider", "azure", stdout=io.StringIO())
     assert error.value.returncode == 2
+
+
+def test_without_provider_the_routes_decide(demo_providers):
+    from events.models import Route
+
+    route = Route.objects.create(name="orders", filter={"prefix": {"type": "Order"}})
+    route.providers.set([next(c for c in demo_providers if c.name == "gcp-demo")])
+    code, out = publish("--sync", "--order-id", "o-1")
+    assert code == 0, out
+    assert list(Delivery.objects.values_list("provider__name", "route__name")) == [("gcp-demo", "orders")]

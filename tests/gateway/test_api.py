@@ -131,7 +131,7 @@ def test_a_revoked_key_is_401_at_once(api_post, key):
     [
         ({**ORDER, "providers": ["azure-demo"]}, 403, "The API key order-service may not publish to: azure-demo."),
         ({**ORDER, "providers": ["nope"]}, 400, "Unknown provider config(s): nope."),
-        (ORDER, 422, "No provider config named for the event"),
+        (ORDER, 422, "No route matches the event and it names no provider config"),
         ({**ORDER, "data": [1], "providers": ["aws-demo"]}, 400, "the event: The event data must be a JSON object"),
         ({**ORDER, "colour": "red", "providers": ["aws-demo"]}, 400, "the event: unknown member(s) colour"),
         ('{"type": "T", "source": "s", "data": {"x": NaN}}', 400, "NaN is not a JSON number"),
@@ -211,3 +211,24 @@ def test_a_keys_rate_limit_answers_429_with_retry_after_and_refusals_spend_nothi
     assert Event.objects.count() == 2
     ApiKey.objects.filter(pk=limited.key.pk).update(window_started_at=timezone.now() - timedelta(seconds=61))
     assert api_post(limited.secret, two).status_code == 202  # a new minute
+
+
+def test_an_event_naming_no_provider_goes_where_the_routes_say(api_post, make_key, configs):
+    from events.models import Route
+
+    orders = Route.objects.create(name="orders", position=1, filter={"prefix": {"type": "Order"}})
+    orders.providers.set([configs["aws-demo"]])
+    german = Route.objects.create(name="german", position=2, filter={"exact": {"data.country": "DE"}})
+    german.providers.set([configs["aws-demo"], configs["gcp-demo"]])
+    off = Route.objects.create(name="off", enabled=False, filter={})
+    off.providers.set([configs["azure-demo"]])
+    key = make_key("router", providers=[configs["aws-demo"], configs["gcp-demo"]])
+    response = api_post(key.secret, {**ORDER, "data": {"country": "DE"}})
+    assert response.status_code == 202, response.content
+    routed = dict(Delivery.objects.values_list("provider__name", "route__name"))
+    assert routed == {"aws-demo": "orders", "gcp-demo": "german"}  # the first route that chose each
+    assert api_post(key.secret, {**ORDER, "type": "Refund", "data": {"country": "FR"}}).status_code == 422
+    wide = Route.objects.create(name="everything", position=3, filter={})
+    wide.providers.set([configs["azure-demo"]])  # outside the key's scope
+    refused = api_post(key.secret, {**ORDER, "type": "Refund", "data": {}})
+    assert refused.status_code == 403 and "may not publish to: azure-demo" in refused.json()["errors"][0]

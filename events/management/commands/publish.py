@@ -20,9 +20,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.badges import plural
-from events.models import DeliveryStatus, Event, EventTemplate
+from events.models import DeliveryStatus, Event, EventTemplate, Route
 from events.selectors import delivery_status_rows, wait_until_final
-from events.services.publishing import EventSpec, publish_once, publish_spec
+from events.services.publishing import EventSpec, publish_once, publish_spec, routed_providers
 from events.services.sending import deliver_now
 from events.services.validation import PublishRejected, parse_data
 from providers.kinds import SPECS, by_cli_alias
@@ -95,23 +95,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         quiet_library_logs()
-        if not options["providers"]:
-            known = ", ".join(
-                ProviderConfig.objects.filter(enabled=True).order_by("name").values_list("name", flat=True)
-            )
-            raise CommandError(
-                f"Say where to send: --provider {PROVIDER_CHOICES}|NAME (enabled configs: {known or 'none'}). "
-                "Nothing was published.",
-                returncode=2,
-            )
-        providers = resolve_providers(options["providers"])
         template = None
         if options["template"]:
             template = EventTemplate.objects.filter(name=options["template"]).first()
             if template is None:
                 raise CommandError(f"Unknown event template '{options['template']}'.", returncode=2)
         data = self.event_data(options, template)
-        self.confirm_production(providers, assume_yes=options["yes"])
         spec = EventSpec(
             event_type=self.given(options["event_type"], template.event_type if template else "OrderPlaced"),
             source=self.given(options["source"], template.source if template else "com.example.shop"),
@@ -119,14 +108,16 @@ class Command(BaseCommand):
             data=data,
             template=template,
         )
+        providers, routes = self.destinations(options["providers"], spec)
+        self.confirm_production(providers, assume_yes=options["yes"])
         key, ring = options["idempotency_key"], not options["sync"]
         published = None
         try:
             if key is not None:
-                published = publish_once(spec, providers, idempotency_key=key, ring=ring)
+                published = publish_once(spec, providers, idempotency_key=key, ring=ring, routes=routes)
                 event = published.event
             else:
-                event = publish_spec(spec, providers, ring=ring)
+                event = publish_spec(spec, providers, ring=ring, routes=routes)
         except PublishRejected as rejected:
             raise CommandError("Nothing was published:\n  " + "\n  ".join(rejected.errors), returncode=2) from None
         self.stdout.write(f"Event {event.id}  type={event.type}  source={event.source}")
@@ -141,6 +132,21 @@ class Command(BaseCommand):
             return
         if not self.report(event, queued=False):
             raise SystemExit(1)
+
+    def destinations(self, names: list[str] | None, spec: EventSpec) -> tuple[list[ProviderConfig], dict[int, Route]]:
+        """The named provider configs; without names, where the routes send the event."""
+        if names:
+            return resolve_providers(names), {}
+        if isinstance(spec.event_type, str) and isinstance(spec.source, str) and isinstance(spec.subject, str):
+            providers, routes = routed_providers(spec)
+            if providers:
+                return providers, routes
+        known = ", ".join(ProviderConfig.objects.filter(enabled=True).order_by("name").values_list("name", flat=True))
+        raise CommandError(
+            f"No route matches this event: say where to send it with --provider {PROVIDER_CHOICES}|NAME "
+            f"(enabled configs: {known or 'none'}). Nothing was published.",
+            returncode=2,
+        )
 
     def confirm_production(self, providers: list[ProviderConfig], *, assume_yes: bool) -> None:
         """The console's rule: a send to production is confirmed by naming the production configs."""

@@ -67,9 +67,12 @@ def circuit_note(config: ProviderConfig) -> str:
 
 def confirmation_text(delivery: Delivery) -> str:
     """ "confirmed 2026-11-27 10:00:01 UTC via …" once the event came back from the cloud, else ""."""
-    if not delivery.confirmed_at:
-        return ""
-    return f"confirmed {delivery.confirmed_at:%Y-%m-%d %H:%M:%S} UTC via {delivery.confirmed_via}"
+    return confirmed_words(delivery.confirmed_at, delivery.confirmed_via)
+
+
+def confirmed_words(at: datetime | None, via: str) -> str:
+    """The round-trip confirmation in words ("" when the event has not come back)."""
+    return f"confirmed {at:%Y-%m-%d %H:%M:%S} UTC via {via}" if at else ""
 
 
 def bulk_progress(upload: BulkUpload) -> dict[str, Any]:

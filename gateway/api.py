@@ -23,8 +23,8 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.security import HttpBearer
 
 from core.client_address import client_address
-from events.models import Event
-from events.selectors import delivery_status_rows
+from events.models import Delivery, Event
+from events.selectors import confirmed_words
 
 from .incoming import BATCH, STRUCTURED, BadRequest, read_request
 from .keys import KeyRefused, RateLimited, authenticate, spend
@@ -125,30 +125,53 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
     )
 
 
-def event_out(request: HttpRequest, event: Event, *, reused: bool = False) -> dict[str, Any]:
-    """An event and its deliveries, with the URLs of its API resource and console pages."""
-    rows = delivery_status_rows(event)
-    return {
-        "id": str(event.id),
-        "cloudevent_id": event.cloudevent_id,
-        "reused": reused,
-        "type": event.type,
-        "source": event.source,
-        "subject": event.subject,
-        "url": request.build_absolute_uri(reverse("api-v1:event", args=[event.id])),
-        "deliveries": [
-            {
-                "provider": row["provider"],
-                "status": row["status"],
-                "attempts": row["attempts"],
-                "provider_message_id": row["provider_message_id"],
-                "last_error": f"{row['last_error_code']}: {row['last_error']}" if row["last_error_code"] else "",
-                "confirmed": row["confirmed"],
-                "url": request.build_absolute_uri(reverse("admin:events_delivery_change", args=[row["id"]])),
-            }
-            for row in rows
-        ],
-    }
+def events_out(request: HttpRequest, answered: list[tuple[Event, bool]]) -> list[dict[str, Any]]:
+    """Events (each with whether it was found rather than made) and their deliveries, with the
+    URLs of their API resource and console pages: one query for all of them."""
+    rows: dict[Any, list[dict[str, Any]]] = {event.pk: [] for event, _ in answered}
+    deliveries = (
+        Delivery.objects.filter(event_id__in=rows)
+        .order_by("provider__name")
+        .values(
+            "id",
+            "event_id",
+            "provider__name",
+            "status",
+            "attempts",
+            "provider_message_id",
+            "last_error_code",
+            "last_error",
+            "confirmed_at",
+            "confirmed_via",
+        )
+    )
+    for row in deliveries:
+        rows[row["event_id"]].append(row)
+    base = request.build_absolute_uri("/")[:-1]
+    return [
+        {
+            "id": str(event.id),
+            "cloudevent_id": event.cloudevent_id,
+            "reused": reused,
+            "type": event.type,
+            "source": event.source,
+            "subject": event.subject,
+            "url": base + reverse("api-v1:event", args=[event.id]),
+            "deliveries": [
+                {
+                    "provider": row["provider__name"],
+                    "status": row["status"],
+                    "attempts": row["attempts"],
+                    "provider_message_id": row["provider_message_id"],
+                    "last_error": f"{row['last_error_code']}: {row['last_error']}" if row["last_error_code"] else "",
+                    "confirmed": confirmed_words(row["confirmed_at"], row["confirmed_via"]),
+                    "url": base + reverse("admin:events_delivery_change", args=[row["id"]]),
+                }
+                for row in rows[event.pk]
+            ],
+        }
+        for event, reused in answered
+    ]
 
 
 REQUEST_BODY = {
@@ -215,7 +238,7 @@ def publish(request: HttpRequest) -> Any:
         with transaction.atomic():
             spend(key, len(incoming))
             accepted = accept(key, incoming, remote_addr=client_address(request) or None)
-            answer = {"events": [event_out(request, a.event, reused=a.reused) for a in accepted]}
+            answer = {"events": events_out(request, [(a.event, a.reused) for a in accepted])}
             if idempotency_key:
                 try:
                     with transaction.atomic():
@@ -249,4 +272,4 @@ def event_detail(request: HttpRequest, event_id: uuid.UUID) -> Any:
     event = Event.objects.filter(pk=event_id, deliveries__provider__in=key.providers.all()).distinct().first()
     if event is None:
         return Status(404, {"errors": ["No such event for this API key."]})
-    return Status(200, event_out(request, event))
+    return Status(200, events_out(request, [(event, False)])[0])

@@ -19,6 +19,8 @@ from providers.models import ProviderConfig
 
 from .models import ApiKey
 
+#: How stale "last used" may get: one write a minute per key, not one per request.
+LAST_USED_EVERY = timedelta(minutes=1)
 #: `hk_<prefix>_<secret>`: the prefix (8 hex digits) finds the key, the secret proves it.
 KEY_PREFIX = "hk_"
 
@@ -95,7 +97,9 @@ def authenticate(authorization: str, *, remote_addr: str | None) -> ApiKey:
         raise KeyRefused(f"The API key {key.name} was revoked.")
     if not key.active:
         raise KeyRefused(f"The API key {key.name} expired.")
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now(), last_used_from=remote_addr)
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_EVERY or key.last_used_from != remote_addr:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_from=remote_addr)
     return key
 
 

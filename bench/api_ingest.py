@@ -1,0 +1,179 @@
+"""How fast services can publish through HELIOS's API, against the ceiling of a bare Django view.
+
+gunicorn as in the Procfile (3 workers) on PostgreSQL, `hey` (Debian's HTTP load generator) on the
+same machine. Measured: single events and batches of 100, with the providers named and through a
+route; accepted events/s and p50/p99 answer times at full load, and p99 for single events at half
+of the measured maximum rate; against a bare Django view on the same gunicorn that parses the
+same JSON and answers 202 without the database (the ceiling on this machine).
+
+    .venv/bin/python bench/api_ingest.py [--requests 3000] [--concurrency 16] [--json]
+
+Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/helios_ingest; created
+if missing, its HELIOS tables emptied) and `hey` (apt-get install hey). Demo providers: no cloud.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import setup_django  # noqa: E402
+
+ENVELOPE = {
+    "type": "OrderPlaced",
+    "source": "com.example.orders",
+    "subject": "orders/o-1",
+    "data": {"order_id": "o-1", "amount": 12.5, "lines": [{"sku": "A-1", "qty": 2}]},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """gunicorn as the Procfile runs it (its workers and timeout), serving `app`."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", "3", "--timeout", "60"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2)
+            return process, url
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not start")
+
+
+def hey(url: str, body: Path, requests: int, concurrency: int, headers: dict[str, str], qps: float = 0) -> dict:
+    """One `hey` run: requests/s, p50/p99 seconds, and the status codes seen."""
+    command = [
+        "hey",
+        "-n",
+        str(requests),
+        "-c",
+        str(concurrency),
+        "-m",
+        "POST",
+        "-T",
+        "application/json",
+        "-D",
+        str(body),
+    ]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if qps:
+        command += ["-q", f"{qps / concurrency:.2f}"]
+    out = subprocess.run([*command, url], capture_output=True, text=True, timeout=900).stdout
+    if "99% in" not in out:
+        raise SystemExit(f"hey gave no latency distribution (every request failed?):\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    percentile = {p: float(re.search(rf"{p}% in ([\d.]+) secs", out).group(1)) for p in ("50", "99")}
+    codes = dict(re.findall(r"\[(\d{3})\]\s+(\d+) responses", out))
+    return {"requests_per_s": rate, "p50_s": percentile["50"], "p99_s": percentile["99"], "codes": codes}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=3000, help="requests per run (3000)")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients (16)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object of all figures last")
+    options = parser.parse_args()
+    if not shutil.which("hey"):
+        raise SystemExit("bench/api_ingest.py needs `hey`: apt-get install hey")
+    database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helios_ingest")
+    setup_django(database_url, DEBUG="false", SECRET_KEY="bench-" + "x" * 60, ALLOWED_HOSTS="127.0.0.1")
+    from django.db import connection
+
+    from events.models import Route
+    from gateway.keys import create_key
+    from providers.models import ProviderConfig
+    from providers.services import bootstrap_demo_providers
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE events_delivery, events_deliveryattempt, events_event, events_hourlystats, events_route, "
+            "gateway_apikey, gateway_idempotentrequest, providers_providerconfig, django_q_ormq, "
+            "helios_site_auditentry RESTART IDENTITY CASCADE"
+        )
+    bootstrap_demo_providers()
+    targets = list(ProviderConfig.objects.filter(name__in=["aws-demo", "gcp-demo"]))
+    secret = create_key(name="bench", providers=targets).secret
+    route = Route.objects.create(name="bench-orders", filter={"prefix": {"type": "Order"}})
+    route.providers.set(targets)
+    env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "WARNING", "HELIOS_SSL_REDIRECT": "false"}
+    auth = {"Authorization": f"Bearer {secret}"}
+    named = {**ENVELOPE, "providers": ["aws-demo", "gcp-demo"]}
+    figures: dict = {"cores": os.cpu_count(), "requests": options.requests, "concurrency": options.concurrency}
+    with tempfile.TemporaryDirectory() as folder:
+        bodies = {}
+        for name, value in {
+            "single": named,
+            "single_routed": ENVELOPE,
+            "batch": [named] * 100,
+            "batch_routed": [ENVELOPE] * 100,
+        }.items():
+            bodies[name] = Path(folder) / f"{name}.json"
+            bodies[name].write_text(json.dumps(value))
+        process, url = gunicorn("bench.ceiling_wsgi", env)
+        try:
+            ceiling = hey(f"{url}/bench/ceiling", bodies["single"], options.requests, options.concurrency, {})
+            figures["ceiling"] = ceiling
+            for name in ("single", "single_routed"):
+                figures[name] = hey(f"{url}/api/v1/events", bodies[name], options.requests, options.concurrency, auth)
+                figures[name]["events_per_s"] = figures[name]["requests_per_s"]
+            for name in ("batch", "batch_routed"):
+                batch = hey(
+                    f"{url}/api/v1/events", bodies[name], max(options.requests // 10, 200), options.concurrency, auth
+                )
+                batch["events_per_s"] = round(batch["requests_per_s"] * 100, 1)
+                figures[name] = batch
+            half = figures["single"]["requests_per_s"] / 2
+            figures["single_at_half_rate"] = hey(
+                f"{url}/api/v1/events", bodies["single"], options.requests // 2, options.concurrency, auth, qps=half
+            )
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+    figures["ratio_single_over_ceiling"] = round(figures["single"]["requests_per_s"] / ceiling["requests_per_s"], 2)
+    figures["targets_met"] = {
+        "single >= 0.5 of the ceiling": figures["ratio_single_over_ceiling"] >= 0.5,
+        "batches >= 5000 events/s": figures["batch"]["events_per_s"] >= 5000,
+        "p99 <= 100 ms at half the max rate": figures["single_at_half_rate"]["p99_s"] <= 0.1,
+    }
+    for name in ("ceiling", "single", "single_routed", "batch", "batch_routed", "single_at_half_rate"):
+        f = figures[name]
+        events = f.get("events_per_s", f["requests_per_s"])
+        print(
+            f"{name:<22} {f['requests_per_s']:>9.1f} req/s  {events:>9.1f} events/s  "
+            f"p50 {f['p50_s'] * 1000:6.1f} ms  p99 {f['p99_s'] * 1000:6.1f} ms  codes {f['codes']}"
+        )
+    print("targets", json.dumps(figures["targets_met"]))
+    if options.json:
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

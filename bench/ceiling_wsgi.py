@@ -1,0 +1,27 @@
+"""The benchmark's ceiling: HELIOS's own WSGI application and middleware, plus one bare view that
+parses the same JSON body and answers 202 without touching the database (bench/api_ingest.py)."""
+
+import json
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helios_site.settings")
+
+from django.core.wsgi import get_wsgi_application
+
+application = get_wsgi_application()  # sets Django up: the URLs below may import the apps
+
+from django.conf import settings  # noqa: E402
+from django.http import HttpRequest, JsonResponse  # noqa: E402
+from django.urls import include, path  # noqa: E402
+from django.views.decorators.csrf import csrf_exempt  # noqa: E402
+
+
+@csrf_exempt
+def ceiling(request: HttpRequest) -> JsonResponse:
+    """Parse the body like the API does (JSON), answer 202: the most a view can do here."""
+    body = json.loads(request.body)
+    return JsonResponse({"events": len(body) if isinstance(body, list) else 1}, status=202)
+
+
+urlpatterns = [path("bench/ceiling", ceiling), path("", include("helios_site.urls"))]
+settings.ROOT_URLCONF = __name__

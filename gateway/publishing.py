@@ -97,11 +97,14 @@ def _destinations(
         raise Refused(400, [f"Unknown provider config(s): {', '.join(unknown)}."])
     chosen = []
     unrouted = 0
+    enabled_routes = None
     for item, spec in zip(incoming, specs, strict=True):
         if item.providers:
             chosen.append(([known[name] for name in dict.fromkeys(item.providers)], {}))
             continue
-        configs, routes = routed_providers(spec) if _routable(spec) else ([], {})
+        if enabled_routes is None:  # read once per request, whatever the batch's size
+            enabled_routes = list(Route.objects.filter(enabled=True).prefetch_related("providers"))
+        configs, routes = routed_providers(spec, enabled_routes) if _routable(spec) else ([], {})
         unrouted += not configs
         chosen.append((configs, routes))
     if unrouted:

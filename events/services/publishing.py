@@ -104,13 +104,16 @@ def publish_spec(
     return event
 
 
-def routed_providers(spec: EventSpec) -> tuple[list[ProviderConfig], dict[int, Route]]:
+def routed_providers(
+    spec: EventSpec, routes: Sequence[Route] | None = None
+) -> tuple[list[ProviderConfig], dict[int, Route]]:
     """Where the enabled routes send an event that names no provider config: the configs (each
-    once, in route order) and, per config, the first route that chose it."""
+    once, in route order) and, per config, the first route that chose it. `routes`: the enabled
+    routes with their providers, when the caller routes many events (read once)."""
     chosen: dict[int, Route] = {}
     configs: list[ProviderConfig] = []
     fields = {"type": spec.event_type, "source": spec.source, "subject": spec.subject, "data": spec.data}
-    for routed in route(fields):
+    for routed in route(fields, routes):
         for config in routed.providers:
             if config.pk not in chosen:
                 chosen[config.pk] = routed.route
@@ -254,8 +257,7 @@ def create_events(
             ],
             batch_size=1000,
         )
-        for provider in providers:
-            stats.add(provider_id=provider.pk, at=timezone.now(), created=len(events))
+        stats.count_created([provider.pk for provider in providers], at=timezone.now(), created=len(events))
         audit.record(
             actor=actor,
             action=action,

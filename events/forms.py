@@ -12,6 +12,7 @@ from providers.models import ProviderConfig
 from providers.services import effective_mode, production_names, production_send_problem
 
 from .models import Event, EventTemplate
+from .services.publishing import EventSpec, routed_providers
 from .services.validation import PublishRejected, data_problems, envelope_problems, parse_data
 
 EXAMPLE_DATA = {"order_id": "ord-1001", "amount": 42.5, "currency": "EUR", "customer_id": "cus-7"}
@@ -81,13 +82,16 @@ class ProductionConfirmationForm(forms.Form):
         return cleaned
 
 
-def provider_choices() -> ProviderChoiceField:
+def provider_choices(
+    *, required: bool = True, help_text: str = "Enabled provider configs; add or enable one under Providers."
+) -> ProviderChoiceField:
     """Checkboxes of the enabled provider configs."""
     return ProviderChoiceField(
         queryset=ProviderConfig.objects.filter(enabled=True).order_by("kind", "name"),
         widget=forms.CheckboxSelectMultiple,
+        required=required,
         error_messages={"required": "Choose at least one provider."},
-        help_text="Enabled provider configs; add or enable one under Providers > Provider configs.",
+        help_text=help_text,
     )
 
 
@@ -107,8 +111,29 @@ class ComposeEventForm(ProductionConfirmationForm):
         initial=json.dumps(EXAMPLE_DATA, indent=2),
         help_text="A JSON object.",
     )
-    providers = provider_choices()
+    providers = provider_choices(
+        required=False,
+        help_text="Enabled provider configs; none ticked: the routes that match the event decide (Events > Routes).",
+    )
     field_order = ["template", "event_type", "source", "subject", "data", "providers", "confirm_production"]
+    #: Which route chose each provider config, when none was ticked (set by clean()).
+    routes: dict[int, Any] = {}
+
+    def clean(self) -> dict[str, Any]:
+        """No provider ticked: the routes decide (before the production confirmation is checked)."""
+        cleaned = self.cleaned_data
+        if not cleaned.get("providers") and "data" in cleaned and not self.has_error("providers"):
+            spec = EventSpec(
+                event_type=cleaned.get("event_type", ""),
+                source=cleaned.get("source", ""),
+                subject=cleaned.get("subject", ""),
+                data=cleaned["data"],
+            )
+            routed, self.routes = routed_providers(spec)
+            if not routed:
+                self.add_error("providers", "Choose at least one provider: no route matches this event.")
+            cleaned["providers"] = routed
+        return super().clean()
 
     def clean_data(self) -> dict[str, Any]:
         try:

@@ -17,7 +17,7 @@ from providers.models import ProviderConfig
 from ..forms import ComposeEventForm
 from ..models import Event, EventTemplate
 from ..preview import compose_preview
-from ..services.publishing import publish_event
+from ..services.publishing import EventSpec, publish_spec
 from ..services.validation import PublishRejected
 
 
@@ -55,14 +55,15 @@ class ComposeViews:
         if form.is_bound and form.is_valid():
             values = form.cleaned_data
             try:
-                event = publish_event(
+                spec = EventSpec(
                     event_type=values["event_type"],
                     source=values["source"],
                     subject=values["subject"],
                     data=values["data"],
                     template=values["template"],
-                    providers=list(values["providers"]),
-                    actor=Actor.from_request(request),
+                )
+                event = publish_spec(
+                    spec, list(values["providers"]), actor=Actor.from_request(request), routes=form.routes
                 )
             except PublishRejected as rejected:
                 for error in rejected.errors:

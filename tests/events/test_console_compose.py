@@ -76,7 +76,7 @@ def test_json_that_is_not_an_object_is_refused(admin_client, demo_providers):
 
 def test_no_provider_chosen_is_refused(admin_client, demo_providers):
     response = compose(admin_client, [])
-    assert "Choose at least one provider." in response.content.decode()
+    assert "Choose at least one provider: no route matches this event." in response.content.decode()
     assert_nothing_created()
 
 

@@ -83,3 +83,21 @@ def test_the_test_routes_page_says_where_an_event_would_go_and_why(admin_client,
     assert "NaN is not a JSON number" in bad
     listing = admin_client.get(reverse("admin:events_route_changelist")).content.decode()
     assert 'id="helios-test-routes"' in listing
+
+
+@pytest.mark.django_db
+def test_compose_without_a_ticked_provider_lets_the_routes_decide(admin_client, demo_providers):
+    from django.urls import reverse
+
+    from events.models import Delivery
+
+    gcp = next(c for c in demo_providers if c.name == "gcp-demo")
+    route = Route.objects.create(name="orders", filter={"prefix": {"type": "Order"}})
+    route.providers.set([gcp])
+    form = {"event_type": "OrderPlaced", "source": "com.test", "subject": "", "data": '{"n": 1}'}
+    response = admin_client.post(reverse("admin:events_event_compose"), form)
+    assert response.status_code == 302
+    assert list(Delivery.objects.values_list("provider__name", "route__name")) == [("gcp-demo", "orders")]
+    refused = admin_client.post(reverse("admin:events_event_compose"), {**form, "event_type": "Refund"})
+    assert "Choose at least one provider: no route matches this event." in refused.content.decode()
+    assert Delivery.objects.count() == 1

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from core.audit import Actor
 from core.badges import plural
 from events.models import Event, Route
 from events.services.publishing import EventSpec, create_events, routed_providers, validated_events
@@ -66,7 +67,9 @@ def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None
         raise Refused(400, errors)
     with transaction.atomic():
         for configs, routes, numbered, events in planned:
-            create_events(events, configs, ring=True, actor=None, routes=routes)
+            # The audit says where the request came from (not "cli"); the key is named in the trail's
+            # production entries.
+            create_events(events, configs, ring=True, actor=Actor(remote_addr=remote_addr), routes=routes)
             for (index, _), event in zip(numbered, events, strict=True):
                 answers[index] = Accepted(event, reused=False)
             if names := production_names(configs):

@@ -46,6 +46,8 @@ def test_an_envelope_is_accepted_with_its_deliveries_and_can_be_read_back(client
     assert read.status_code == 200 and read.json()["subject"] == "orders/o-1"
     key.key.refresh_from_db()
     assert key.key.last_used_at is not None and key.key.last_used_from == "127.0.0.1"
+    publish = AuditEntry.objects.get(action=AuditAction.PUBLISH)
+    assert publish.remote_addr == "127.0.0.1"  # the service's address, not "cli"
 
 
 def test_a_batch_of_envelopes_may_name_different_providers(api_post, key):

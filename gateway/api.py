@@ -10,6 +10,7 @@ problem of HELIOS's own is a 503 to retry, never a 500.
 """
 
 import hashlib
+import json
 import logging
 import uuid
 from typing import Any
@@ -104,11 +105,14 @@ def _key_refused(request: HttpRequest, refused: KeyRefused) -> HttpResponse:
     return _errors(401, [str(refused)], WWW_Authenticate='Bearer realm="helios"')
 
 
+def _too_large() -> JsonResponse:
+    limit = settings.HELIOS_API_MAX_BODY_BYTES
+    return _errors(413, [f"The body is larger than {limit:,} bytes; send smaller batches."])
+
+
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
-    return _errors(
-        413, [f"The body is larger than {settings.HELIOS_API_MAX_BODY_BYTES:,} bytes; send smaller batches."]
-    )
+    return _too_large()
 
 
 @api.exception_handler(DatabaseError)
@@ -218,16 +222,16 @@ def publish(request: HttpRequest) -> Any:
     limit = settings.HELIOS_API_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if declared.isdigit() and int(declared) > limit:
-        return _errors(413, [f"The body is larger than {limit:,} bytes; send smaller batches."])
+        return _too_large()
     body = request.body
     if len(body) > limit:
-        return _errors(413, [f"The body is larger than {limit:,} bytes; send smaller batches."])
+        return _too_large()
     headers = {name.lower(): value for name, value in request.headers.items()}
     idempotency_key = headers.get("idempotency-key", "").strip()
     if idempotency_key:
         if len(idempotency_key) > 200:
             return _errors(400, ["The Idempotency-Key is longer than 200 characters."])
-        digest = hashlib.sha256(body + b"\0" + request.content_type.encode()).hexdigest()
+        digest = request_digest(body, request.content_type or "", headers)
         earlier = IdempotentRequest.objects.filter(api_key=key, key=idempotency_key).first()
         if earlier is not None:
             return _replay(earlier, digest)
@@ -256,6 +260,13 @@ def publish(request: HttpRequest) -> Any:
     except RateLimited as limited:
         return _errors(429, [str(limited)], Retry_After=str(limited.retry_after))
     return Status(202, answer)
+
+
+def request_digest(body: bytes, content_type: str, headers: dict[str, str]) -> str:
+    """What makes two requests the same: the body, its type and (binary CloudEvents) the ce-* headers."""
+    attributes = sorted((name, value) for name, value in headers.items() if name.startswith("ce-"))
+    described = json.dumps([content_type, attributes]).encode()
+    return hashlib.sha256(described + b"\0" + body).hexdigest()
 
 
 def _replay(earlier: IdempotentRequest, digest: str) -> Any:

@@ -234,3 +234,12 @@ def test_an_event_naming_no_provider_goes_where_the_routes_say(api_post, make_ke
     wide.providers.set([configs["azure-demo"]])  # outside the key's scope
     refused = api_post(key.secret, {**ORDER, "type": "Refund", "data": {}})
     assert refused.status_code == 403 and "may not publish to: azure-demo" in refused.json()["errors"][0]
+
+
+def test_binary_cloudevents_with_the_same_body_but_other_ids_are_other_requests(api_post, key):
+    body = json.dumps({"order_id": "o-5"})
+    first = {"ce-specversion": "1.0", "ce-id": "a-1", "ce-source": "/o", "ce-type": "T"}
+    first["ce-heliosproviders"] = "aws-demo"
+    assert api_post(key.secret, body, **first, **{"Idempotency-Key": "k"}).status_code == 202
+    again = api_post(key.secret, body, **{**first, "ce-id": "a-2"}, **{"Idempotency-Key": "k"})
+    assert again.status_code == 409 and Event.objects.count() == 1  # another request: not the first answer

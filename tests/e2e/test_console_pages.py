@@ -102,7 +102,11 @@ def test_the_dashboard_shows_attempt_rates_beside_final_rates(browser, live_serv
     from playwright.sync_api import expect
 
     gcp = ProviderConfig.objects.get(name="gcp-demo")
-    ProviderConfig.objects.filter(pk=gcp.pk).update(demo_failure_rate=0.5, circuit_failure_threshold=500)
+    # One attempt each (a failure is final): a retry's jittered backoff can be ~0 s, which would
+    # make a second attempt within this send and the count depend on chance.
+    ProviderConfig.objects.filter(pk=gcp.pk).update(
+        demo_failure_rate=0.5, circuit_failure_threshold=500, max_attempts=1
+    )
     gcp.refresh_from_db()
     for n in range(40):
         publish_event(event_type="OrderPlaced", source="com.test", data={"n": n}, providers=demo_providers, ring=False)
@@ -113,7 +117,10 @@ def test_the_dashboard_shows_attempt_rates_beside_final_rates(browser, live_serv
     page.goto(f"{live_server.url}/admin/dashboard/")
     row = page.locator('#helios-health tr[data-provider="gcp-demo"]')
     expect(row.locator('[data-field="attempts"]')).to_have_text("40")
-    assert row.locator('[data-field="attempt_failure_rate"]').inner_text().split(" %")[0] not in ("—", "0.0")
+    failed = Delivery.objects.filter(provider=gcp, status="dead").count()
+    expect(row.locator('[data-field="failed"]')).to_have_text(str(failed))
+    rate = row.locator('[data-field="attempt_failure_rate"]').inner_text().split(" %")[0]
+    assert rate == f"{100 * failed / 40:.1f}"  # every failed attempt was final: the two rates agree
     shot(page, "dashboard")
 
 

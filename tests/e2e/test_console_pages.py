@@ -66,7 +66,9 @@ def test_attempts_show_what_was_sent_and_what_came_back(browser, live_server, ad
     from playwright.sync_api import expect
 
     aws = ProviderConfig.objects.get(name="aws-demo")
-    ProviderConfig.objects.filter(pk=aws.pk).update(demo_failure_rate=1.0, circuit_failure_threshold=50)
+    # max_attempts=1: the failure is final at once (a retry's jittered backoff could otherwise be ~0 s
+    # and make a second failed attempt within the same send).
+    ProviderConfig.objects.filter(pk=aws.pk).update(demo_failure_rate=1.0, circuit_failure_threshold=50, max_attempts=1)
     aws.refresh_from_db()
     publish_event(
         event_type="OrderPlaced",

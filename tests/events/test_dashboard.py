@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from events import stats
-from events.models import HourlyStats
+from events.models import DeliveryAttempt, HourlyStats
 from events.services.operator import retry_now
 from events.services.publishing import publish_event
 from events.services.sending import send_due
@@ -95,10 +95,10 @@ def test_the_rollup_kept_by_the_services_equals_a_rebuild_from_the_history(make_
     kept = snapshot()
     assert sum(v[0] for v in kept.values()) == 12
     assert sum(v[2] for v in kept.values()) == 6
-    assert (sum(v[5] for v in kept.values()), sum(v[6] for v in kept.values())) == (
-        18,
-        12,
-    )  # ok: 6 successes; flaky: twice 6 failures
+    # Every attempt counted, failures apart (a jittered backoff of ~0 s can add an attempt: count them).
+    attempts = DeliveryAttempt.objects.all()
+    assert sum(v[5] for v in kept.values()) == attempts.count() >= 18
+    assert sum(v[6] for v in kept.values()) == attempts.exclude(outcome="succeeded").count() >= 12
     assert stats.rebuild_hourly_stats() == len(kept)
     assert snapshot() == kept
 

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
@@ -74,6 +74,9 @@ def _send_due(config: ProviderConfig, time_budget_seconds: float) -> SendSummary
         logger.info("provider %s is disabled: its deliveries wait", config.name)
         return summary
     deadline = time.monotonic() + time_budget_seconds
+    # A task sends what was due when it started: a delivery that fails in it is retried by a later
+    # task after its backoff, never again by this one (full jitter can make that backoff ~0 s).
+    due_by = timezone.now()
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -88,7 +91,7 @@ def _send_due(config: ProviderConfig, time_budget_seconds: float) -> SendSummary
         if not limit:  # no token within this task's budget: a fresh task continues later
             ring_doorbell(config.pk)
             break
-        token, claimed = claim_due(provider_id=config.pk, limit=limit)
+        token, claimed = claim_due(provider_id=config.pk, limit=limit, due_by=due_by)
         if not claimed:
             deliver_due_arrivals(provider_id=config.pk)  # demo mode's simulated round trip, when due
             break
@@ -100,16 +103,17 @@ def _send_due(config: ProviderConfig, time_budget_seconds: float) -> SendSummary
     return summary
 
 
-def claim_due(*, provider_id: int, limit: int) -> tuple[uuid.UUID, list[Delivery]]:
+def claim_due(*, provider_id: int, limit: int, due_by: datetime | None = None) -> tuple[uuid.UUID, list[Delivery]]:
     """Claim up to `limit` due deliveries of one provider with a lease.
 
     A conditional update (and FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serializes
     writers with IMMEDIATE transactions) means no two workers hold the same delivery.
     """
     now = timezone.now()
+    due_by = due_by or now
     token = uuid.uuid4()
     due = (
-        Delivery.objects.filter(provider_id=provider_id, status__in=DUE_STATUSES, next_attempt_at__lte=now)
+        Delivery.objects.filter(provider_id=provider_id, status__in=DUE_STATUSES, next_attempt_at__lte=due_by)
         .order_by("next_attempt_at", "id")
         .select_for_update(skip_locked=True)
         .values("id")[:limit]

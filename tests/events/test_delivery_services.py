@@ -207,3 +207,19 @@ def test_publish_many_is_all_or_nothing_and_numbers_bad_events(demo_providers):
     events = publish_many(specs=[good] * 5, providers=demo_providers)
     assert len(events) == 5 and Delivery.objects.count() == 15
     assert OrmQ.objects.count() == 3  # one doorbell per provider
+
+
+def test_a_task_never_retries_what_failed_in_it_whatever_the_backoff(make_provider, monkeypatch):
+    """Full jitter can draw a ~0 s backoff: the failed delivery is then due at once, but it is a
+    later task's (after its backoff), not a second attempt of this one."""
+    from events.services import outcomes
+
+    monkeypatch.setattr(outcomes, "backoff_seconds", lambda attempts: 0.0)
+    config = make_provider("flaky", "gcp_pubsub", demo_failure_rate=1.0)
+    event = publish([config])
+    send_due(provider_id=config.pk)
+    delivery = event.deliveries.get()
+    assert (delivery.status, delivery.attempts) == ("retrying", 1)
+    send_due(provider_id=config.pk)  # the next task: due now, tried again
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2

@@ -69,6 +69,7 @@ def test_compose_to_three_demo_providers_and_watch_them_succeed_live(
     page.fill("#id_data", '{"order_id": "o-42", "amount": 99.5}')
     for name in ("aws-demo", "gcp-demo", "azure-demo"):
         page.get_by_label(name, exact=False).check()
+    page.wait_for_load_state("networkidle")  # the live check has answered: no layout shift under the click
     page.click("input[name=_send]")
 
     rows = page.locator("#helios-deliveries tbody tr")
@@ -93,6 +94,7 @@ def test_invalid_json_is_shown_on_the_form(browser, live_server, admin_user, dem
     page.goto(f"{live_server.url}/admin/events/event/compose/")
     page.fill("#id_data", '{"order_id": "o-1",}')
     page.get_by_label("gcp-demo", exact=False).check()
+    page.wait_for_load_state("networkidle")  # the live check has answered: no layout shift under the click
     page.click("input[name=_send]")
     error = page.locator(".field-data .errorlist")
     assert "Invalid JSON at line 1, column 20: Expecting property name" in error.inner_text()
@@ -109,12 +111,14 @@ def test_production_send_asks_for_a_confirmation_naming_the_provider(
     page = log_in(browser, live_server)
     page.goto(f"{live_server.url}/admin/events/event/compose/")
     page.get_by_label("az-prod", exact=False).check()
+    page.wait_for_load_state("networkidle")  # the live check has answered: no layout shift under the click
     page.click("input[name=_send]")
     expect(page.locator("#helios-production-confirm")).to_contain_text("production: az-prod")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compose-production-confirmation.png"), full_page=True)
     assert page.locator("input[name=providers]").first.is_checked()  # the choice survives the round trip
     page.locator("input[name=confirm_production]").check()
+    page.wait_for_load_state("networkidle")
     page.click("input[name=_send]")
     expect(page.locator("#helios-deliveries")).to_be_visible()
     expect(page.locator('#helios-deliveries [data-field="mode"]')).to_have_text("production")
@@ -216,6 +220,7 @@ def test_a_bulk_upload_runs_to_completion_with_the_progress_bar(
     page.fill("#id_source", "com.example.shop")
     for name in ("aws-demo", "gcp-demo", "azure-demo"):
         page.get_by_label(name, exact=False).check()
+    page.wait_for_load_state("networkidle")  # the live check has answered: no layout shift under the click
     page.click("input[name=_send]")
 
     panel = page.locator("#helios-bulk-progress")

@@ -178,7 +178,11 @@ def test_a_demo_round_trip_from_the_console(browser, live_server, admin_user, de
     page.goto(f"{live_server.url}/admin/events/event/compose/")
     page.fill("#id_data", '{"order_id": "o-rt"}')
     page.get_by_label("gcp-demo", exact=False).check()
-    page.click("input[name=_send]")
+    # The live check renders the provider's preview above the button: click once it has answered (a
+    # click during that layout shift lands elsewhere, and nothing is sent).
+    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.click("input[name=_send]")
     confirmed = page.locator('#helios-deliveries [data-field="confirmed"]')
     expect(confirmed).to_contain_text("via GCP Pub/Sub receiver, simulated by demo mode", timeout=90_000)
     shot(page, "demo-round-trip")

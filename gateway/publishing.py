@@ -3,14 +3,13 @@ event of the request created in one transaction (a batch is all or nothing)."""
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from django.db import transaction
 
 from core.audit import Actor
 from core.badges import plural
 from events.models import Event, Route
-from events.services.publishing import EventSpec, create_events, routed_providers, validated_events
+from events.services.publishing import EventSpec, Published, create_events, routed_providers, validated_events
 from events.services.validation import PublishRejected
 from providers.models import ProviderConfig
 from providers.services import production_names
@@ -29,24 +28,16 @@ class Refused(Exception):
         self.reasons = reasons
 
 
-@dataclass(frozen=True)
-class Accepted:
-    """One event of an accepted request: created now, or found (a CloudEvent sent again)."""
-
-    event: Event
-    reused: bool
-
-
-def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None) -> list[Accepted]:
+def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None) -> list[Published]:
     """Publish what a request carries, or raise Refused (400, 403, 409, 422) creating nothing."""
-    answers: list[Accepted | None] = [None] * len(incoming)
+    answers: list[Published | None] = [None] * len(incoming)
     groups: dict[tuple, list[tuple[int, EventSpec]]] = defaultdict(list)
     targets: dict[tuple, tuple[list[ProviderConfig], dict[int, Route]]] = {}
     specs = [_spec(item) for item in incoming]
     chosen = _destinations(key, incoming, specs)
     for index, item in enumerate(incoming):
         if found := _sent_before(item):
-            answers[index] = Accepted(found, reused=True)
+            answers[index] = Published(found, reused=True)
             continue
         configs, routes = chosen[index]
         group = tuple((c.pk, routes[c.pk].pk if c.pk in routes else None) for c in configs)
@@ -71,7 +62,7 @@ def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None
             # production entries.
             create_events(events, configs, ring=True, actor=Actor(remote_addr=remote_addr), routes=routes)
             for (index, _), event in zip(numbered, events, strict=True):
-                answers[index] = Accepted(event, reused=False)
+                answers[index] = Published(event, reused=False)
             if names := production_names(configs):
                 record_production_use(key, names, len(events), remote_addr=remote_addr)
     return [answer for answer in answers if answer is not None]
@@ -107,7 +98,7 @@ def _destinations(
             continue
         if enabled_routes is None:  # read once per request, whatever the batch's size
             enabled_routes = list(Route.objects.filter(enabled=True).prefetch_related("providers"))
-        configs, routes = routed_providers(spec, enabled_routes) if _routable(spec) else ([], {})
+        configs, routes = routed_providers(spec, enabled_routes)
         unrouted += not configs
         chosen.append((configs, routes))
     if unrouted:
@@ -127,11 +118,6 @@ def _destinations(
     if not key.allow_production and (names := production_names(every)):
         raise Refused(403, [f"{names}: in production, and the API key {key.name} may not send to production."])
     return chosen
-
-
-def _routable(spec: EventSpec) -> bool:
-    """Routes read text attributes and JSON data: anything else is left for the input gate."""
-    return isinstance(spec.event_type, str) and isinstance(spec.source, str) and isinstance(spec.subject, str)
 
 
 def _sent_before(item: Incoming) -> Event | None:

@@ -109,9 +109,12 @@ def routed_providers(
 ) -> tuple[list[ProviderConfig], dict[int, Route]]:
     """Where the enabled routes send an event that names no provider config: the configs (each
     once, in route order) and, per config, the first route that chose it. `routes`: the enabled
-    routes with their providers, when the caller routes many events (read once)."""
+    routes with their providers, when the caller routes many events (read once). An event whose
+    type, source or subject is not text routes nowhere (the input gate says why)."""
     chosen: dict[int, Route] = {}
     configs: list[ProviderConfig] = []
+    if not all(isinstance(text, str) for text in (spec.event_type, spec.source, spec.subject)):
+        return configs, chosen  # routes read text attributes: the input gate refuses the rest
     fields = {"type": spec.event_type, "source": spec.source, "subject": spec.subject, "data": spec.data}
     for routed in route(fields, routes):
         for config in routed.providers:

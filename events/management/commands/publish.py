@@ -137,10 +137,9 @@ class Command(BaseCommand):
         """The named provider configs; without names, where the routes send the event."""
         if names:
             return resolve_providers(names), {}
-        if isinstance(spec.event_type, str) and isinstance(spec.source, str) and isinstance(spec.subject, str):
-            providers, routes = routed_providers(spec)
-            if providers:
-                return providers, routes
+        providers, routes = routed_providers(spec)
+        if providers:
+            return providers, routes
         known = ", ".join(ProviderConfig.objects.filter(enabled=True).order_by("name").values_list("name", flat=True))
         raise CommandError(
             f"No route matches this event: say where to send it with --provider {PROVIDER_CHOICES}|NAME "

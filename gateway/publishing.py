@@ -5,6 +5,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from core.audit import Actor
 from core.badges import plural
@@ -56,7 +57,7 @@ def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None
         planned.append((configs, routes, numbered, events))
     if errors:
         raise Refused(400, errors)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the request's transaction, when there is one
         for configs, routes, numbered, events in planned:
             # The audit says where the request came from (not "cli"); the key is named in the trail's
             # production entries.
@@ -85,7 +86,12 @@ def _destinations(
     """Each event's provider configs (named, or else routed) and the route that chose each; all
     known, within the key's scope, and in production only with the key's grant."""
     named = {name for item in incoming for name in item.providers or []}
-    known = {c.name: c for c in ProviderConfig.objects.filter(name__in=named)}
+    in_scope = ApiKey.providers.through.objects.filter(apikey_id=key.pk, providerconfig_id=OuterRef("pk"))
+    known = (
+        {c.name: c for c in ProviderConfig.objects.filter(name__in=named).annotate(in_scope=Exists(in_scope))}
+        if named
+        else {}
+    )
     unknown = sorted(named - set(known))
     if unknown:
         raise Refused(400, [f"Unknown provider config(s): {', '.join(unknown)}."])
@@ -110,7 +116,9 @@ def _destinations(
                 "CloudEvents extension `heliosproviders`) or ask an Admin for a route."
             ],
         )
-    allowed = set(key.providers.values_list("pk", flat=True))
+    allowed = {c.pk for c in known.values() if c.in_scope}
+    if enabled_routes is not None:  # routed configs came without the key's scope
+        allowed = set(key.providers.values_list("pk", flat=True))
     outside = sorted({c.name for configs, _ in chosen for c in configs if c.pk not in allowed})
     if outside:
         raise Refused(403, [f"The API key {key.name} may not publish to: {', '.join(outside)}."])

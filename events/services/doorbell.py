@@ -7,6 +7,7 @@ the sweeper rings again for anything a lost task left. Rings are coalesced per p
 
 import logging
 import uuid
+from collections.abc import Iterable
 
 from django.db import router, transaction
 from django_q.conf import Conf
@@ -41,6 +42,18 @@ def ring_doorbell(provider_id: int, *, force: bool = False) -> None:
         _enqueue_send(provider_id)
     else:
         transaction.on_commit(lambda: _enqueue_send(provider_id))
+
+
+def ring_doorbells(provider_ids: Iterable[int]) -> None:
+    """Ring for each provider config, reading their doorbells in one query first: under load a
+    send task is usually queued already, and then that one read is all a publish costs."""
+    provider_ids = list(dict.fromkeys(provider_ids))
+    pending = dict(
+        ProviderRuntime.objects.filter(provider_id__in=provider_ids).values_list("provider_id", "doorbell_pending")
+    )
+    for provider_id in provider_ids:
+        if not pending.get(provider_id, False):
+            ring_doorbell(provider_id)
 
 
 def _enqueue_send(provider_id: int) -> None:

@@ -1,10 +1,11 @@
 """How fast services can publish through HELIOS's API, against the ceiling of a bare Django view.
 
-gunicorn as in the Procfile (WEB_CONCURRENCY workers, 3 by default) on PostgreSQL, `hey` (Debian's HTTP load generator) on the
-same machine. Measured: single events and batches of 100, with the providers named and through a
-route; accepted events/s and p50/p99 answer times at full load, and p99 for single events at half
-of the measured maximum rate; against a bare Django view on the same gunicorn that parses the
-same JSON and answers 202 without the database (the ceiling on this machine).
+gunicorn as in the Procfile (WEB_CONCURRENCY workers, 3 by default) on PostgreSQL, `hey` (Debian's
+HTTP load generator) on the same machine. Measured: single events and batches of 100, with the
+providers named and through a route; accepted events/s and p50/p99 answer times at full load, and
+p99 for single events at half of the measured maximum rate; against a bare Django view on the
+same gunicorn that parses the same JSON and answers 202 without the database (the ceiling on this
+machine).
 
     .venv/bin/python bench/api_ingest.py [--requests 3000] [--concurrency 16] [--json]
 
@@ -49,7 +50,18 @@ def gunicorn(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """gunicorn as the Procfile runs it (its workers and timeout), serving `app`."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", os.environ.get("WEB_CONCURRENCY", "3"), "--timeout", "60"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            app,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            os.environ.get("WEB_CONCURRENCY", "3"),
+            "--timeout",
+            "60",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

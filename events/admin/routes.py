@@ -1,6 +1,7 @@
 """Routes (Admin role) and the "test routes" page: paste an event, see which routes and provider
 configs it would reach and why."""
 
+import json
 from typing import Any
 
 from django import forms
@@ -9,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from core import strictjson
 from core.admin_pages import page_context
 from core.permissions import require
 
@@ -64,7 +64,7 @@ class RouteAdmin(admin.ModelAdmin):
 
     @admin.display(description="filter")
     def filter_text(self, obj: Route) -> str:
-        return strictjson.pretty(obj.filter).replace("\n", " ") if obj.filter else "{} (every event)"
+        return json.dumps(obj.filter, ensure_ascii=False) if obj.filter else "{} (every event)"
 
     @admin.display(description="provider configs")
     def targets(self, obj: Route) -> str:
@@ -80,7 +80,9 @@ class RouteAdmin(admin.ModelAdmin):
             for route in Route.objects.prefetch_related("providers"):
                 matched = route.enabled and matches(route.filter, event)
                 providers = [p for p in route.providers.all() if p.enabled]
-                results.append({"route": route, "matched": matched, "providers": providers})
+                results.append(
+                    {"route": route, "filter": self.filter_text(route), "matched": matched, "providers": providers}
+                )
                 if matched:
                     for provider in providers:
                         destinations.setdefault(provider.name, route.name)

@@ -9,8 +9,6 @@ Every answer is JSON; every refusal says why (`{"errors": [...]}`) and creates n
 problem of HELIOS's own is a 503 to retry, never a 500.
 """
 
-import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -18,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from ninja import NinjaAPI, Schema, Status
@@ -28,6 +26,7 @@ from core.client_address import client_address
 from events.models import Delivery, Event
 from events.selectors import confirmed_words
 
+from .idempotency import earlier_answer, remember, request_digest
 from .incoming import BATCH, STRUCTURED, BadRequest, read_request
 from .keys import KeyRefused, RateLimited, authenticate, spend
 from .models import ApiKey, IdempotentRequest
@@ -246,7 +245,7 @@ def publish(request: HttpRequest) -> Any:
         if len(idempotency_key) > 200:
             return _errors(400, ["The Idempotency-Key is longer than 200 characters."])
         digest = request_digest(body, request.content_type or "", headers)
-        earlier = IdempotentRequest.objects.filter(api_key=key, key=idempotency_key).first()
+        earlier = earlier_answer(key, idempotency_key)
         if earlier is not None:
             return _replay(earlier, digest)
     try:
@@ -257,16 +256,9 @@ def publish(request: HttpRequest) -> Any:
             spend(key, len(incoming))
             accepted = accept(key, incoming, remote_addr=client_address(request) or None)
             answer = {"events": events_out(request, [(a.event, a.reused) for a in accepted])}
-            if idempotency_key:
-                try:
-                    with transaction.atomic():
-                        IdempotentRequest.objects.create(
-                            api_key=key, key=idempotency_key, body_sha256=digest, status=202, answer=answer
-                        )
-                except IntegrityError:  # a concurrent request with the key won: its answer stands
-                    transaction.set_rollback(True)
-                    earlier = IdempotentRequest.objects.get(api_key=key, key=idempotency_key)
-                    return _replay(earlier, digest)
+            if idempotency_key and (winner := remember(key, idempotency_key, digest, answer)):
+                transaction.set_rollback(True)  # a concurrent request with the key won: its answer stands
+                return _replay(winner, digest)
     except BadRequest as bad:
         return _errors(400, bad.reasons)
     except Refused as refused:
@@ -274,13 +266,6 @@ def publish(request: HttpRequest) -> Any:
     except RateLimited as limited:
         return _errors(429, [str(limited)], Retry_After=str(limited.retry_after))
     return Status(202, answer)
-
-
-def request_digest(body: bytes, content_type: str, headers: dict[str, str]) -> str:
-    """What makes two requests the same: the body, its type and (binary CloudEvents) the ce-* headers."""
-    attributes = sorted((name, value) for name, value in headers.items() if name.startswith("ce-"))
-    described = json.dumps([content_type, attributes]).encode()
-    return hashlib.sha256(described + b"\0" + body).hexdigest()
 
 
 def _replay(earlier: IdempotentRequest, digest: str) -> Any:

@@ -275,6 +275,8 @@ HELIOS_RETENTION = {
 # The API: the largest request body and the most events in one request (a batch).
 HELIOS_API_MAX_BODY_BYTES = number("HELIOS_API_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
 HELIOS_API_MAX_BATCH_EVENTS = number("HELIOS_API_MAX_BATCH_EVENTS", 1000, minimum=1, maximum=10_000)
+# How long an Idempotency-Key's first answer is kept (then the key may be used again).
+HELIOS_API_IDEMPOTENCY_HOURS = number("HELIOS_API_IDEMPOTENCY_HOURS", 24, minimum=1)
 HELIOS_BULK_MAX_EVENTS = number("HELIOS_BULK_MAX_EVENTS", 50_000, minimum=1)
 HELIOS_BULK_MAX_BYTES = number("HELIOS_BULK_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 

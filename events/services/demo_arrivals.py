@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from providers.clients.base import PayloadFormat
 from providers.kinds import payload_format, spec_for
 from providers.models import ProviderConfig, ProviderMode, ReceiverSettings
 from providers.services import client_settings
@@ -55,11 +56,15 @@ def deliver_due_arrivals(*, provider_id: int | None = None) -> int:
         due = due.filter(provider_id=provider_id)
     delivered = 0
     with transaction.atomic():
-        batch = list(
-            due.select_for_update(skip_locked=True).select_related("provider", "delivery__event")[:ARRIVALS_PER_PASS]
-        )
+        # Only the arrivals are locked (`of`): a send task may hold their deliveries meanwhile.
+        locked = due.select_for_update(skip_locked=True, of=("self",))
+        batch = list(locked.select_related("provider", "delivery__event")[:ARRIVALS_PER_PASS])
+        formats: dict[int, PayloadFormat] = {}
         for arrival in batch:
-            _arrive(arrival)
+            config = arrival.provider
+            if config.pk not in formats:
+                formats[config.pk] = payload_format(client_settings(config))
+            _arrive(arrival, formats[config.pk])
             delivered += 1
         DemoArrival.objects.filter(pk__in=[a.pk for a in batch]).delete()
     if delivered:
@@ -67,11 +72,11 @@ def deliver_due_arrivals(*, provider_id: int | None = None) -> int:
     return delivered
 
 
-def _arrive(arrival: DemoArrival) -> None:
+def _arrive(arrival: DemoArrival, fmt: PayloadFormat) -> None:
     """One simulated push: the cloud's request, parsed by the kind's receiver, recorded."""
     config = arrival.provider
     receiver = spec_for(config.kind).receiver
-    payload = payload_format(client_settings(config)).build(outgoing_event(arrival.delivery.event))
+    payload = fmt.build(outgoing_event(arrival.delivery.event))
     body, content_type, headers = receiver.simulate(payload)
     parsed = receiver.parse(body, content_type, headers)
     via = f"{config.get_kind_display()} receiver, simulated by demo mode"

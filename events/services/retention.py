@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from providers.models import CircuitTransition
+
 from ..models import (
     FINAL_STATUSES,
     Delivery,
@@ -74,6 +76,8 @@ def purge(policy: RetentionPolicy | None = None, *, now: datetime | None = None)
     if cutoff := before(policy.report_days):
         old = ReconciliationReport.objects.filter(created_at__lt=cutoff)
         _in_batches(report, "reconciliation reports", old, policy.batch_size, _delete_rows(ReconciliationReport))
+        incidents = CircuitTransition.objects.filter(at__lt=cutoff)
+        _in_batches(report, "circuit incidents", incidents, policy.batch_size, _delete_rows(CircuitTransition))
     if cutoff := before(policy.stats_days):
         old = HourlyStats.objects.filter(hour__lt=cutoff)
         _in_batches(report, "hourly stats", old, policy.batch_size, _delete_rows(HourlyStats))

@@ -16,6 +16,7 @@ from events.services.reconcile import reconcile
 from events.services.retention import RetentionPolicy, purge
 from events.services.sending import send_due
 from providers.inbound.parsing import InboundEvent
+from providers.models import CircuitTransition
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +40,10 @@ def test_old_history_is_purged_in_batches_and_open_deliveries_stay(make_provider
     age(Receipt.objects.all(), "first_received_at", 40)
     age(ReconciliationReport.objects.all(), "created_at", 100)
     age(HourlyStats.objects.all(), "hour", 500)
+    CircuitTransition.objects.create(
+        provider=flaky, from_state="closed", to_state="open", at=timezone.now() - timedelta(days=100)
+    )
+    CircuitTransition.objects.create(provider=flaky, from_state="open", to_state="half_open")
 
     with CaptureQueriesContext(connection) as queries:
         report = purge(RetentionPolicy.from_settings(batch_size=2))
@@ -48,9 +53,11 @@ def test_old_history_is_purged_in_batches_and_open_deliveries_stay(make_provider
         "events": 5,
         "receipts": 1,
         "reconciliation reports": 1,
+        "circuit incidents": 1,
         "hourly stats": 2,
     }
-    assert report.batches == 3 + 3 + 1 + 1 + 1
+    assert report.batches == 3 + 3 + 1 + 1 + 1 + 1
+    assert CircuitTransition.objects.get().to_state == "half_open"
     assert set(Event.objects.values_list("pk", flat=True)) == {still_retrying.pk, recent.pk}
     assert Delivery.objects.filter(event=still_retrying, status="retrying").exists()
     assert DeliveryAttempt.objects.filter(delivery__event=recent).count() == 1

@@ -171,6 +171,33 @@ def test_the_same_idempotency_key_and_body_get_the_first_answer_and_another_body
     assert other.status_code == 409 and Event.objects.count() == 1
 
 
+def test_an_idempotency_key_is_kept_for_its_hours_then_new_again_and_removed_daily(api_post, key, settings):
+    from datetime import timedelta
+
+    from django_q.models import Schedule
+
+    from gateway.models import IdempotentRequest
+    from gateway.tasks import forget_idempotency_keys
+
+    settings.HELIOS_API_IDEMPOTENCY_HOURS = 24
+    body = {**ORDER, "providers": ["aws-demo"]}
+    assert api_post(key.secret, body, **{"Idempotency-Key": "req-1"}).status_code == 202
+    assert api_post(key.secret, body, **{"Idempotency-Key": "old"}).status_code == 202
+    IdempotentRequest.objects.filter(key="old").update(
+        created_at=IdempotentRequest.objects.get(key="old").created_at - timedelta(hours=25)
+    )
+
+    again = api_post(key.secret, body, **{"Idempotency-Key": "old"})
+    assert again.status_code == 202 and again.json()["events"][0]["reused"] is False
+    assert Event.objects.count() == 3  # an expired key is a new request: a new event
+    IdempotentRequest.objects.filter(key="req-1").update(
+        created_at=IdempotentRequest.objects.get(key="req-1").created_at - timedelta(hours=25)
+    )
+    assert forget_idempotency_keys() == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["old"]
+    assert Schedule.objects.get(name="helios-forget-idempotency-keys").func == "gateway.tasks.forget_idempotency_keys"
+
+
 def test_production_needs_the_keys_grant_and_its_use_is_audited(api_post, make_key, production_providers):
     grid = production_providers["azure_eventgrid"]
     plain = make_key("plain", providers=[grid])

@@ -12,7 +12,8 @@ from providers.kinds import payload_format
 from providers.models import ProviderConfig
 from providers.services import client_settings, effective_mode
 
-from .models import EventTemplate
+from .models import EventTemplate, Route
+from .services.publishing import EventSpec, routed_providers
 from .services.validation import PublishRejected, envelope_problems, parse_data, schema_problems
 
 
@@ -25,7 +26,8 @@ def compose_preview(
     providers: Sequence[ProviderConfig],
     template: EventTemplate | None,
 ) -> dict[str, Any]:
-    """Everything the compose page shows while the operator types; nothing is created.
+    """Everything the compose page shows while the operator types; nothing is created. With no
+    provider chosen, the routes that match the event choose, as they will on send.
 
     The event id and time in the payloads are placeholders: the real ones are assigned on send
     (same length, so the sizes are exact)."""
@@ -39,24 +41,32 @@ def compose_preview(
     event = OutgoingEvent(
         id=str(uuid.uuid4()), type=event_type, source=source, subject=subject, time=timezone.now(), data=data
     )
+    routed = not providers
+    routes: dict[int, Route] = {}
+    if routed and not field_problems:
+        spec = EventSpec(event_type=event_type, source=source, subject=subject, data=data)
+        providers, routes = routed_providers(spec)
     return {
         "data_error": "",
         "data_bytes": size,
         "envelope_problems": field_problems,
         "schema": template.name if template and template.json_schema else "",
         "schema_problems": problems,
+        "routed": routed,
         # No payload can be built from fields the gate refuses (they may not even be text).
-        "providers": [] if field_problems else [_provider_preview(config, event) for config in providers],
+        "providers": [] if field_problems else [_provider_preview(c, event, routes.get(c.pk)) for c in providers],
     }
 
 
-def _provider_preview(config: ProviderConfig, event: OutgoingEvent) -> dict[str, Any]:
-    """One provider's payload, its size against the limit, and the limits it breaks."""
+def _provider_preview(config: ProviderConfig, event: OutgoingEvent, route: Route | None) -> dict[str, Any]:
+    """One provider's payload, its size against the limit, the limits it breaks, and the route
+    that chose it (when routes chose)."""
     fmt = payload_format(client_settings(config))
     payload = fmt.build(event)
     size, limit = fmt.measure(payload)
     return {
         "name": config.name,
+        "route": route.name if route else "",
         "kind": config.get_kind_display(),
         "mode": effective_mode(config).mode,
         "bytes": size,

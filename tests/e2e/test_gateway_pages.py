@@ -1,5 +1,6 @@
-"""The gateway's console pages in chromium at 1366 px, as an Admin uses them: a route made and
-tested, an API key made (its secret shown once) and used by a service, then revoked."""
+"""The gateway's console pages in chromium at 1366 px, as an Admin uses them: a route made, tested
+and previewed by compose's live check, an API key made (its secret shown once) and used by a
+service, then revoked."""
 
 import json
 import urllib.error
@@ -61,6 +62,15 @@ def test_an_admin_makes_a_route_and_a_key_a_service_publishes_through_them_and_t
     page.fill("#id_event", '{"type": "RefundIssued", "source": "shop", "subject": "r-1", "data": {}}')
     page.click("#route-test-form input[type=submit]")
     expect(page.locator("#route-test-verdict")).to_contain_text("No route matches")
+
+    page.goto(f"{live_server.url}/admin/events/event/compose/")
+    page.fill("#id_event_type", "OrderPlaced")
+    page.fill("#id_data", '{"order_id": "o-7"}')
+    expect(page.locator('#helios-provider-previews [data-provider="aws-demo"] h3')).to_contain_text(
+        "chosen by route orders-to-aws"
+    )
+    page.fill("#id_event_type", "RefundIssued")
+    expect(page.locator("#helios-provider-previews")).to_contain_text("No route matches this event")
 
     page.goto(f"{live_server.url}/admin/gateway/apikey/add/")
     page.fill("#id_name", "order-service")

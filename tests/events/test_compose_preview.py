@@ -91,3 +91,18 @@ def test_only_publishers_may_use_the_live_check(client, demo_providers):
     client.force_login(viewer)
     response = client.post(reverse(PREVIEW_URL), {"data": "{}", "providers": [demo_providers[0].pk]})
     assert response.status_code == 403
+
+
+def test_with_no_provider_chosen_the_matching_routes_choose_and_say_so(admin_client, demo_providers):
+    from events.models import Route
+
+    aws = next(p for p in demo_providers if p.name == "aws-demo")
+    route = Route.objects.create(name="orders", filter={"prefix": {"type": "Order"}})
+    route.providers.set([aws])
+    result = preview(admin_client, [])
+    assert result["routed"] is True
+    assert [(p["name"], p["route"]) for p in result["providers"]] == [("aws-demo", "orders")]
+    unrouted = preview(admin_client, [], event_type="RefundIssued")
+    assert (unrouted["routed"], unrouted["providers"]) == (True, [])
+    chosen = preview(admin_client, demo_providers)
+    assert chosen["routed"] is False and {p["route"] for p in chosen["providers"]} == {""}

@@ -26,7 +26,8 @@
   function providerBlock(p) {
     var block = element("div", "helios-preview-provider");
     block.setAttribute("data-provider", p.name);
-    block.appendChild(element("h3", "", p.name + " — " + p.kind + " (" + p.mode + ")"));
+    block.appendChild(element("h3", "", p.name + " — " + p.kind + " (" + p.mode + ")" +
+      (p.route ? " · chosen by route " + p.route : "")));
     var meter = element("meter");
     meter.min = 0;
     meter.max = p.limit;
@@ -67,7 +68,9 @@
       schema.appendChild(element("li", "", "Schema " + result.schema + ": " + text));
     });
     if (!result.providers.length) {
-      previews.appendChild(element("p", "helios-note", "Choose a provider to see what it receives."));
+      previews.appendChild(element("p", "helios-note", result.routed && !result.envelope_problems.length ?
+        "No route matches this event: choose a provider config (or ask an Admin for a route)." :
+        "Choose a provider to see what it receives."));
     }
     result.providers.forEach(function (p) { previews.appendChild(providerBlock(p)); });
   }

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from core.heartbeat import beat
 
-from .services import reconcile, retention, sending, sweeper
+from .services import polling, reconcile, retention, sending, sweeper
 
 
 def send_due_deliveries(provider_id: int) -> dict[str, Any]:
@@ -35,3 +35,13 @@ def reconcile_recent() -> dict[str, Any]:
 def purge() -> dict[str, Any]:
     """Scheduled (daily): remove history older than the retention policy, in small batches."""
     return asdict(retention.purge())
+
+
+def poll_subscriptions() -> dict[str, Any]:
+    """Scheduled (every minute): queue a poll of each pull subscription that is due."""
+    return {"queued": polling.queue_due_polls()}
+
+
+def poll_subscription(provider_id: int) -> dict[str, Any]:
+    """Poll one config's pull subscription (one poller at a time: a second task finds it claimed)."""
+    return asdict(polling.poll(provider_id, budget_seconds=settings.Q_TASK_TIMEOUT_SECONDS / 2))

@@ -195,6 +195,11 @@ GOOGLE_ISSUERS = "https://accounts.google.com accounts.google.com"
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 
 
+class RoundTripMethod(models.TextChoices):
+    PUSH = "push", "Push: the cloud calls HELIOS's receiver URL"
+    PULL = "pull", "Pull: HELIOS polls a subscription (no public URL)"
+
+
 class ReceiverSettings(models.Model):
     """The round trip of one provider config: how HELIOS receives its events back from the cloud
     (an Event Grid subscription, a Pub/Sub push subscription, an EventBridge API destination).
@@ -204,6 +209,30 @@ class ReceiverSettings(models.Model):
 
     provider = models.OneToOneField(ProviderConfig, on_delete=models.CASCADE, related_name="receiver")
     enabled = models.BooleanField(default=True)
+    method = models.CharField("round trip", max_length=8, choices=RoundTripMethod.choices, default=RoundTripMethod.PUSH)
+    pull_subscription = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Pull: Pub/Sub subscription id (in the config's project); EventBridge: the URL of the SQS queue "
+        "a rule on the bus targets; Event Grid: the namespace topic's event subscription (queue mode).",
+    )
+    pull_namespace_endpoint = models.URLField(
+        "pull: Event Grid namespace endpoint",
+        blank=True,
+        help_text="Event Grid only: https://<namespace>.<region>-1.eventgrid.azure.net",
+    )
+    pull_namespace_topic = models.CharField("pull: Event Grid namespace topic", max_length=200, blank=True)
+    pull_batch = models.PositiveIntegerField(
+        "pull: most messages a poll takes",
+        default=500,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+    )
+    pull_wait_seconds = models.PositiveIntegerField(
+        "pull: long-poll wait (seconds)",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="How long one receive call waits for a first message (SQS at most 20, Event Grid at least 10).",
+    )
     auth = models.CharField(max_length=16, choices=ReceiverAuth.choices, default=ReceiverAuth.TOKEN)
     secret_env = models.CharField(
         "secret environment variable",
@@ -259,7 +288,14 @@ class ReceiverSettings(models.Model):
         return f"receiver of {self.provider}"
 
     def clean(self) -> None:
-        """The authentication must be one the cloud's push delivery can use, with what it needs."""
+        """Pull needs its subscription; push an authentication the cloud's push delivery can use,
+        with what it needs."""
+        if self.method == RoundTripMethod.PULL:
+            needed = spec_for(self.provider.kind).receiver.pull_fields if self.provider_id else ("pull_subscription",)
+            missing = {name: "Pull needs this." for name in needed if not getattr(self, name)}
+            if missing:
+                raise ValidationError(missing)
+            return
         allowed = spec_for(self.provider.kind).receiver.auths if self.provider_id else ()
         if allowed and self.auth not in allowed:
             names = ", ".join(ReceiverAuth(a).label for a in allowed)
@@ -271,3 +307,23 @@ class ReceiverSettings(models.Model):
             raise ValidationError({"oidc_audience": "OIDC needs the audience the subscription sends."})
         if self.auth == ReceiverAuth.BASIC and not self.basic_username:
             raise ValidationError({"basic_username": "Basic auth needs a user name."})
+
+
+class PullState(models.Model):
+    """A pull subscription's poller: its claim (one poller at a time), its backoff after errors,
+    and what the operations home shows."""
+
+    provider = models.OneToOneField(ProviderConfig, on_delete=models.CASCADE, related_name="pull_state")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_received = models.PositiveIntegerField(default=0)
+    received_total = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"pull state of {self.provider_id}"

@@ -17,6 +17,7 @@ from core.models import AuditAction
 from . import kinds
 from .clients.base import ClientSettings, OutgoingEvent, ProviderClient
 from .credentials import Credentials
+from .inbound.pulling import Puller, PullTarget
 from .kinds import build_client, payload_format, spec_for
 from .models import ModeChange, ProviderConfig, ProviderMode
 
@@ -88,6 +89,20 @@ def client_settings(config: ProviderConfig, *, with_credentials: bool = False) -
         timeout_seconds=settings.HELIOS_PROVIDER_TIMEOUT_SECONDS,
         credentials=resolve_credentials(config).secret if with_credentials else {},
     )
+
+
+def puller_for(config: ProviderConfig) -> Puller:
+    """The SDK puller for the config's pull subscription (its receiver must be set to pull)."""
+    receiver = config.receiver
+    puller = spec_for(config.kind).receiver.puller
+    if puller is None:
+        raise ValueError(f"{config.get_kind_display()} has no pull round trip.")
+    target = PullTarget(
+        subscription=receiver.pull_subscription,
+        namespace_endpoint=receiver.pull_namespace_endpoint,
+        namespace_topic=receiver.pull_namespace_topic,
+    )
+    return puller(client_settings(config, with_credentials=True), target, wait_seconds=receiver.pull_wait_seconds)
 
 
 _clients: dict[tuple[int, str], tuple[tuple, ProviderClient]] = {}

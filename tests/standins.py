@@ -3,7 +3,7 @@
 - EventBridge: moto's threaded server (HTTP, the real AWS wire format).
 - Pub/Sub: a gRPC server for `google.pubsub.v1.Publisher` built from grpcio's generic
   handlers and the `google.pubsub_v1` message types; it records what it receives and can
-  inject gRPC errors.
+  inject gRPC errors. It also serves `google.pubsub.v1.Subscriber` (tests/pull_standins.py).
 - Event Grid: an HTTP sink that records each request and answers with queued responses.
 Round trip (each cloud pushing events back to HELIOS's receivers):
 - Pub/Sub: the stand-in can push every published message to a push endpoint, like a push
@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import grpc
 from google.pubsub_v1 import types as pubsub_types
+
+from tests.pull_standins import SubscriberService
 
 
 def free_port() -> int:
@@ -115,9 +117,10 @@ class PubSubStandIn:
                 self._publish, pubsub_types.PublishRequest.deserialize, pubsub_types.PublishResponse.serialize
             ),
         }
+        self.subscriber = SubscriberService()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         self._server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler("google.pubsub.v1.Publisher", handlers),)
+            (grpc.method_handlers_generic_handler("google.pubsub.v1.Publisher", handlers), self.subscriber.handlers())
         )
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self.host = f"127.0.0.1:{self.port}"
@@ -158,6 +161,16 @@ class PubSubStandIn:
                     )
                 )
                 ids.append(message_id)
+                self.subscriber.deliver(
+                    request.topic,
+                    pubsub_types.PubsubMessage(
+                        data=message.data,
+                        attributes=dict(message.attributes),
+                        message_id=message_id,
+                        ordering_key=message.ordering_key,
+                        publish_time=datetime.datetime.now(datetime.UTC),
+                    ),
+                )
                 if self.push_endpoint:
                     self._pusher.submit(self._push, self.messages[-1])
         return pubsub_types.PublishResponse(message_ids=ids)

@@ -132,12 +132,6 @@ def parse_pubsub_push(body: bytes) -> Parsed:
     message = value.get("message") if isinstance(value, dict) else None
     if not isinstance(message, dict):
         raise InboundRejected("The body is not a Pub/Sub push envelope (no message object).")
-    attributes = message.get("attributes") or {}
-    if not isinstance(attributes, dict) or not all(isinstance(v, str) for v in attributes.values()):
-        raise InboundRejected("The message attributes are not a map of strings.")
-    message_id = _id(message.get("messageId") or message.get("message_id"), "messageId")
-    if not message_id:
-        raise InboundRejected("The message has no messageId.")
     data = message.get("data", "")
     if not isinstance(data, str):
         raise InboundRejected("The message data is not a base64 string.")
@@ -145,20 +139,43 @@ def parse_pubsub_push(body: bytes) -> Parsed:
         decoded = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise InboundRejected("The message data is not valid base64.") from None
-    subject = _text(message.get("orderingKey") or message.get("ordering_key")) or _text(
-        attributes.get("ce-subject", "")
-    )
     raw = {**value, "message": {**message, "data": decoded.decode("utf-8", errors="replace")}}
-    return Parsed(
-        [
-            InboundEvent(
-                event_id=_id(attributes.get("ce-id", ""), "ce-id attribute"),
-                message_id=message_id,
-                subscription=_text(value.get("subscription")),
-                subject=subject,
-                raw=raw,
-            )
-        ]
+    event = pubsub_message(
+        message_id=message.get("messageId") or message.get("message_id"),
+        attributes=message.get("attributes") or {},
+        ordering_key=message.get("orderingKey") or message.get("ordering_key"),
+        subscription=value.get("subscription"),
+        raw=raw,
+    )
+    return Parsed([event])
+
+
+def pubsub_message(*, message_id: Any, attributes: Any, ordering_key: Any, subscription: Any, raw: Any) -> InboundEvent:
+    """One Pub/Sub message, pushed or pulled: HELIOS's event id is its `ce-id` attribute."""
+    if not isinstance(attributes, Mapping) or not all(isinstance(v, str) for v in attributes.values()):
+        raise InboundRejected("The message attributes are not a map of strings.")
+    message_id = _id(message_id, "messageId")
+    if not message_id:
+        raise InboundRejected("The message has no messageId.")
+    return InboundEvent(
+        event_id=_id(attributes.get("ce-id", ""), "ce-id attribute"),
+        message_id=message_id,
+        subscription=_text(subscription),
+        subject=_text(ordering_key) or _text(attributes.get("ce-subject", "")),
+        raw=raw,
+    )
+
+
+def cloudevent_message(event: Mapping[str, Any], *, subscription: str) -> InboundEvent:
+    """One CloudEvent received from an Event Grid namespace subscription (queue mode)."""
+    if not isinstance(event.get("id"), str) or not event["id"]:
+        raise InboundRejected("The CloudEvent has no id.")
+    return InboundEvent(
+        event_id=_id(event["id"], "CloudEvent id"),
+        message_id=_id(event["id"], "CloudEvent id"),
+        subscription=subscription,
+        subject=_text(event.get("subject")),
+        raw=dict(event),
     )
 
 

@@ -13,6 +13,7 @@ from ..clients.aws_eventbridge import DEFAULT_MAX_ENTRY_BYTES, EventBridgeClient
 from ..clients.base import Payload
 from ..credentials import resolve_aws
 from ..inbound.parsing import parse_eventbridge
+from ..inbound.pull_sqs import SqsPuller
 from .spec import KindSpec, Receiver, ReceiverAuth
 
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -96,6 +97,8 @@ EVENTBRIDGE = KindSpec(
         parse=lambda body, content_type, headers: parse_eventbridge(body),
         simulate=simulate_push,
         auths=(ReceiverAuth.API_KEY, ReceiverAuth.BASIC, ReceiverAuth.TOKEN),
+        puller=SqsPuller,
+        pull_via="EventBridge rule → SQS queue",
     ),
     demo_config={
         "name": "aws-demo",

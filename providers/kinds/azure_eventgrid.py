@@ -11,6 +11,7 @@ from ..clients.azure_eventgrid import SCHEMA_CLOUDEVENTS, SCHEMA_EVENTGRID, Even
 from ..clients.base import Payload
 from ..credentials import resolve_azure
 from ..inbound.parsing import parse_eventgrid
+from ..inbound.pull_eventgrid import EventGridPuller
 from .spec import KindSpec, Receiver, ReceiverAuth
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -83,6 +84,9 @@ EVENT_GRID = KindSpec(
         # A webhook subscription's secret delivery property is a header: prefer it to ?token=.
         auths=(ReceiverAuth.API_KEY, ReceiverAuth.TOKEN),
         options_handshake=True,
+        puller=EventGridPuller,
+        pull_via="Event Grid namespace subscription (queue mode)",
+        pull_fields=("pull_namespace_endpoint", "pull_namespace_topic", "pull_subscription"),
     ),
     demo_config={
         "name": "azure-demo",

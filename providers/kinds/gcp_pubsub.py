@@ -14,6 +14,7 @@ from ..clients.base import Payload
 from ..clients.gcp_pubsub import PubSubClient, PubSubFormat
 from ..credentials import resolve_gcp
 from ..inbound.parsing import parse_pubsub_push
+from ..inbound.pull_pubsub import PubSubPuller
 from .spec import KindSpec, Receiver, ReceiverAuth
 
 GCP_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -93,6 +94,8 @@ PUBSUB = KindSpec(
         simulate=simulate_push,
         auths=(ReceiverAuth.TOKEN, ReceiverAuth.OIDC),
         ok_status=204,
+        puller=PubSubPuller,
+        pull_via="Pub/Sub pull subscription",
     ),
     demo_config={
         "name": "gcp-demo",

@@ -9,6 +9,7 @@ from django.db import models
 from ..clients.base import Payload, PayloadFormat, ProviderClient
 from ..credentials import Credentials
 from ..inbound.parsing import Parsed
+from ..inbound.pulling import Puller
 
 
 class ReceiverAuth(models.TextChoices):
@@ -43,6 +44,10 @@ class Receiver:
     ok_status: int = 200
     #: Answers the CloudEvents webhook validation handshake (HTTP OPTIONS).
     options_handshake: bool = False
+    #: The pull alternative: the SDK puller, its name in words, and the settings it needs.
+    puller: type[Puller] | None = None
+    pull_via: str = ""
+    pull_fields: tuple[str, ...] = ("pull_subscription",)
 
     @property
     def url_name(self) -> str:

@@ -11,8 +11,17 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
+from core.badges import plural
 from providers.circuit import CircuitStatus, circuit_status
-from providers.models import CircuitState, CircuitTransition, ProviderConfig, ProviderRuntime
+from providers.models import (
+    CircuitState,
+    CircuitTransition,
+    ProviderConfig,
+    ProviderRuntime,
+    PullState,
+    ReceiverSettings,
+    RoundTripMethod,
+)
 from providers.services import EffectiveMode, effective_mode
 
 from . import stats
@@ -52,6 +61,21 @@ class ProviderOverview:
     day: FailureRate = field(default_factory=lambda: FailureRate(0, 0))
     failed_day: int = 0
     runtime: ProviderRuntime | None = None
+    #: The pull round trip's poller, when the config's receiver pulls.
+    pull: PullState | None = None
+
+    @property
+    def pull_words(self) -> str:
+        """The poller in a few words: "polled 40 s ago, 12 received", "pull failing (3 polls): …", "not polled yet"."""
+        if self.pull is None:
+            return ""
+        if self.pull.consecutive_failures:
+            next_try = f" · next try {self.pull.next_poll_at:%H:%M:%S} UTC" if self.pull.next_poll_at else ""
+            polls = plural(self.pull.consecutive_failures, "poll")
+            return f"pull failing ({polls}): {self.pull.last_error}{next_try}"
+        if self.pull.last_poll_at is None:
+            return "pull: not polled yet"
+        return f"pull: polled {_ago(self.pull.last_poll_at)}, {self.pull.last_received} received"
 
     @property
     def backlog(self) -> int:
@@ -109,6 +133,13 @@ def provider_overview() -> list[ProviderOverview]:
         )
         for config in ProviderConfig.objects.order_by("-enabled", "name")
     }
+    pulling = ReceiverSettings.objects.filter(method=RoundTripMethod.PULL, enabled=True).values_list(
+        "provider_id", flat=True
+    )
+    states = {s.provider_id: s for s in PullState.objects.filter(provider_id__in=list(pulling))}
+    for provider_id in pulling:
+        if overview := rows.get(provider_id):
+            overview.pull = states.get(provider_id) or PullState(provider_id=provider_id)
     open_deliveries = (
         Delivery.objects.filter(status__in=OPEN_STATUSES)
         .values("provider_id", "status")

@@ -48,6 +48,8 @@ def attention(rows: list[ProviderOverview], worker: dict[str, Any]) -> list[Atte
                     f"{by_provider}&status__exact={DeliveryStatus.RETRYING}",
                 )
             )
+        if row.pull is not None and row.pull.consecutive_failures:
+            found.append(Attention(f"{name}: {row.pull_words}"))
         if row.overdue:
             found.append(
                 Attention(

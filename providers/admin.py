@@ -43,7 +43,8 @@ from .services import (
 
 
 class ReceiverSettingsInline(admin.StackedInline):
-    """The config's round trip: where the cloud pushes events back, and how it authenticates."""
+    """The config's round trip: pulled from a subscription, or pushed by the cloud to HELIOS's
+    receiver URL (and how that push authenticates)."""
 
     model = ReceiverSettings
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -53,6 +54,12 @@ class ReceiverSettingsInline(admin.StackedInline):
     readonly_fields = ["receiver_path", "secret_status"]
     fields = [
         "enabled",
+        "method",
+        "pull_subscription",
+        "pull_namespace_endpoint",
+        "pull_namespace_topic",
+        "pull_batch",
+        "pull_wait_seconds",
         "receiver_path",
         "auth",
         "secret_env",

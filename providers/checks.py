@@ -12,9 +12,10 @@ from core.audit import Actor
 from core.models import AuditAction
 
 from .clients.base import OutgoingEvent, SdkMissing
+from .inbound.pulling import PullFailed
 from .kinds import build_client, payload_format, spec_for
-from .models import ProviderConfig, ProviderMode
-from .services import client_settings, resolve_credentials
+from .models import ProviderConfig, ProviderMode, ReceiverSettings, RoundTripMethod
+from .services import client_settings, puller_for, resolve_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ def check_cloud(config: ProviderConfig, *, actor: Actor | None = None) -> Connec
         check = ConnectionCheck(False, f"credentials do not resolve: {found.problem}")
     else:
         check = _bounded_check(config)
+        if check.ok and (pulled := _pull_check(config)) is not None:
+            check = ConnectionCheck(pulled.ok, f"{check.message}; {pulled.message}")
     ProviderConfig.objects.filter(pk=config.pk).update(
         last_check_at=timezone.now(), last_check_ok=check.ok, last_check_message=check.message[:500]
     )
@@ -88,6 +91,20 @@ def _demo_check(config: ProviderConfig) -> ConnectionCheck:
         f"demo: no cloud call; simulated settings OK (failure rate {config.demo_failure_rate:.0%}, "
         f'latency about {config.demo_latency_ms} ms). "Test the real cloud" checks production readiness.',
     )
+
+
+def _pull_check(config: ProviderConfig) -> ConnectionCheck | None:
+    """When the round trip pulls: the subscription exists and may be read (None otherwise)."""
+    receiver = ReceiverSettings.objects.filter(provider=config, method=RoundTripMethod.PULL).first()
+    if receiver is None:
+        return None
+    puller = puller_for(config)
+    try:
+        return ConnectionCheck(True, puller.check())
+    except PullFailed as failed:
+        return ConnectionCheck(False, f"the pull round trip cannot read its subscription: {failed}")
+    finally:
+        puller.close()
 
 
 def _bounded_check(config: ProviderConfig) -> ConnectionCheck:

@@ -4,6 +4,7 @@ EventBridge rule on moto, an Event Grid namespace stand-in). Pulled events becom
 pushed ones; a message HELIOS cannot parse is recorded as unexpected and settled; a cloud error
 backs the poller off; one poller holds a subscription at a time."""
 
+import re
 from datetime import timedelta
 
 import grpc
@@ -104,7 +105,9 @@ def test_eventbridge_pull_reads_the_rules_sqs_queue_and_deletes_what_it_received
     production_providers, eventbridge_target, make_receiver
 ):
     config = production_providers["aws_eventbridge"]
-    make_receiver(config, method="pull", pull_subscription=eventbridge_target.queue_url, secret_env="")
+    make_receiver(
+        config, method="pull", pull_subscription=eventbridge_target.queue_url, pull_wait_seconds=1, secret_env=""
+    )
     send(config, 12)  # more than one receive call's 10
     eventbridge_target.sqs.send_message(QueueUrl=eventbridge_target.queue_url, MessageBody="not an event")
     report = poll(config.pk, budget_seconds=30)
@@ -155,3 +158,32 @@ def test_demo_configs_and_push_receivers_are_not_polled(demo_providers, make_rec
     make_receiver(demo, method="pull", pull_subscription="anything", secret_env="")
     make_receiver(production_providers["gcp_pubsub"])  # push
     assert queue_due_polls() == []
+
+
+def test_the_cloud_connection_test_covers_the_pull_subscription(pubsub_pull, pubsub_standin):
+    from providers.checks import check_cloud
+
+    passed = check_cloud(pubsub_pull)
+    assert passed.ok and passed.message.endswith(f"pull subscription {SUBSCRIPTION} exists (topic {PUBSUB_TOPIC})")
+    del pubsub_standin.subscriber.subscriptions[SUBSCRIPTION]
+    failed = check_cloud(pubsub_pull)
+    assert not failed.ok
+    assert "the pull round trip cannot read its subscription: Reading the subscription" in failed.message
+    assert "NotFound" in failed.message
+
+
+def test_the_operations_home_shows_each_poller_and_a_failing_one_needs_attention(
+    admin_client, pubsub_pull, pubsub_standin
+):
+    from django.urls import reverse
+
+    section = reverse("admin:operations")
+    send(pubsub_pull, 2)
+    poll(pubsub_pull.pk, budget_seconds=20)
+    page = admin_client.get(section).content.decode()
+    assert re.search(r"pull: polled \d+ s ago, 2 received", page)
+    pubsub_standin.subscriber.fail_next_pull.append(grpc.StatusCode.UNAVAILABLE)
+    poll(pubsub_pull.pk, budget_seconds=20)
+    page = admin_client.get(section).content.decode()
+    start = page.find('id="helios-attention"')
+    assert f"gcp-prod: pull failing (1 poll): Pull from {SUBSCRIPTION} failed: ServiceUnavailable" in page[start:]

@@ -77,9 +77,7 @@ def test_a_message_pulled_again_is_a_duplicate_and_one_helios_cannot_parse_is_ke
     assert Receipt.objects.get(provider=pubsub_pull, event__isnull=False).arrivals == 2
 
 
-def test_a_cloud_error_backs_the_poller_off_and_a_claimed_subscription_is_not_polled_twice(
-    pubsub_pull, pubsub_standin
-):
+def test_a_cloud_error_backs_the_poller_off_and_a_claimed_subscription_is_not_polled_twice(pubsub_pull, pubsub_standin):
     pubsub_standin.subscriber.fail_next_pull.append(grpc.StatusCode.PERMISSION_DENIED)
     before = timezone.now()
     report = poll(pubsub_pull.pk, budget_seconds=20)

@@ -1,4 +1,5 @@
-"""The Pub/Sub client against Google's own emulator, where the machine has it installed."""
+"""The Pub/Sub client and the pull round trip's puller against Google's own emulator, where the
+machine has it installed."""
 
 import os
 import shutil
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from providers.clients.base import ClientSettings, OutgoingEvent
+from providers.inbound.pull_pubsub import PubSubPuller
+from providers.inbound.pulling import PullTarget
 from providers.kinds import build_client
 from tests.standins import free_port
 
@@ -27,7 +30,9 @@ def emulator_command(port: int) -> list[str] | None:
     return [str(binary), "--host=127.0.0.1", f"--port={port}"] if binary.exists() else None
 
 
-def test_publish_reaches_the_official_emulator():
+@pytest.fixture(scope="module")
+def emulator_host():
+    """Google's emulator on a free port with the topic projects/helios-test/topics/orders."""
     port = free_port()
     command = emulator_command(port)
     if command is None:
@@ -51,18 +56,53 @@ def test_publish_reaches_the_official_emulator():
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        settings = ClientSettings(
-            name="emulator",
-            kind="gcp_pubsub",
-            options={"project": "helios-test", "topic": "orders", "ordering_by_subject": False},
-            credentials={"emulator_host": host},
-        )
-        client = build_client(settings, mode="production")
-        event = OutgoingEvent(str(uuid.uuid4()), "OrderPlaced", "com.test", "", datetime.now(UTC), {"a": 1})
-        [result] = client.publish([event])
-        client.close()
-        assert result.ok and result.message_id.isdigit()
+        yield host
     finally:
         os.environ.pop("PUBSUB_EMULATOR_HOST", None)
         emulator.terminate()
         emulator.wait(timeout=20)
+
+
+def settings_for(host: str) -> ClientSettings:
+    return ClientSettings(
+        name="emulator",
+        kind="gcp_pubsub",
+        options={"project": "helios-test", "topic": "orders", "ordering_by_subject": False},
+        credentials={"emulator_host": host},
+    )
+
+
+def publish(host: str, count: int) -> list[OutgoingEvent]:
+    events = [
+        OutgoingEvent(str(uuid.uuid4()), "OrderPlaced", "com.test", f"o-{n}", datetime.now(UTC), {"n": n})
+        for n in range(count)
+    ]
+    client = build_client(settings_for(host), mode="production")
+    results = client.publish(events)
+    client.close()
+    assert all(result.ok and result.message_id.isdigit() for result in results)
+    return events
+
+
+def test_publish_reaches_the_official_emulator(emulator_host):
+    publish(emulator_host, 1)
+
+
+def test_the_pull_round_trip_reads_and_acknowledges_through_the_official_emulator(emulator_host):
+    from google.cloud import pubsub_v1
+
+    subscription = "projects/helios-test/subscriptions/helios-pull"
+    pubsub_v1.SubscriberClient().create_subscription(name=subscription, topic="projects/helios-test/topics/orders")
+    sent = publish(emulator_host, 3)
+    puller = PubSubPuller(settings_for(emulator_host), PullTarget(subscription="helios-pull"), wait_seconds=5)
+    assert puller.check() == f"pull subscription {subscription} exists (topic projects/helios-test/topics/orders)"
+    pulled = []
+    deadline = time.monotonic() + 30
+    while len(pulled) < 3 and time.monotonic() < deadline:
+        batch = puller.receive(10)
+        puller.acknowledge([p.handle for p in batch])
+        pulled += batch
+    assert sorted(p.event.event_id for p in pulled) == sorted(e.id for e in sent)
+    assert {p.event.subject for p in pulled} == {"o-0", "o-1", "o-2"} and not any(p.problem for p in pulled)
+    assert puller.receive(10) == []  # acknowledged: nothing comes again
+    puller.close()

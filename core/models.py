@@ -23,6 +23,10 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATE = "api_key_create", "API key created"
     API_KEY_REVOKE = "api_key_revoke", "API key revoked"
     API_PRODUCTION = "api_production", "API send to production"
+    REPLAY = "replay", "Replay"
+    REPLAY_CANCEL = "replay_cancel", "Replay cancelled"
+    HEALING_POLICY = "healing_policy", "Healing policy changed"
+    HEALING = "healing", "Healing resend"
 
 
 class AuditEntry(models.Model):

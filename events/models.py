@@ -397,3 +397,7 @@ class DemoArrival(models.Model):
 
     def __str__(self) -> str:
         return f"demo arrival of delivery {self.delivery_id} at {self.due_at:%H:%M:%S}"
+
+
+# Registered with the app here; defined apart to keep this module small.
+from .resend_models import Replay, ReplayState, Resend  # noqa: E402, F401

@@ -11,6 +11,7 @@ from django.conf import settings
 from core.heartbeat import beat
 
 from .services import polling, reconcile, retention, sending, sweeper
+from .services import replay as replay_service
 
 
 def send_due_deliveries(provider_id: int) -> dict[str, Any]:
@@ -45,3 +46,9 @@ def poll_subscriptions() -> dict[str, Any]:
 def poll_subscription(provider_id: int) -> dict[str, Any]:
     """Poll one config's pull subscription (one poller at a time: a second task finds it claimed)."""
     return asdict(polling.poll(provider_id, budget_seconds=settings.Q_TASK_TIMEOUT_SECONDS / 2))
+
+
+def run_replay(replay_id: int) -> dict[str, Any]:
+    """Work a replay for half the task timeout; it queues its own continuation."""
+    replay = replay_service.run_replay(replay_id, budget_seconds=settings.Q_TASK_TIMEOUT_SECONDS / 2)
+    return {"replay": replay.pk, "state": replay.state, "done": replay.done, "total": replay.total}

@@ -21,7 +21,14 @@ VIEWER = [
     "providers.view_modechange",
 ]
 PUBLISHER = [*VIEWER, "events.add_event"]
-OPERATOR = [*PUBLISHER, "events.retry_delivery", "events.export_delivery", "events.bulk_send"]
+OPERATOR = [
+    *PUBLISHER,
+    "events.retry_delivery",
+    "events.export_delivery",
+    "events.bulk_send",
+    "events.view_replay",
+    "events.replay_events",
+]
 ADMIN = [
     *OPERATOR,
     "providers.add_providerconfig",

@@ -43,6 +43,7 @@ class Replay(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("replay_events", "Can replay a window of events (send them again)")]
 
     def __str__(self) -> str:
         return f"replay #{self.pk}"

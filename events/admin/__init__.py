@@ -8,6 +8,7 @@
 - bulk: bulk send and its progress page
 - roundtrip: receipts and reconciliation reports
 - routes: routes and the "test routes" page
+- replays: replay a window of events, its progress and cancel
 """
 
-from . import bulk, deliveries, event_templates, events, roundtrip, routes  # noqa: F401
+from . import bulk, deliveries, event_templates, events, replays, roundtrip, routes  # noqa: F401

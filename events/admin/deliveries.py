@@ -160,8 +160,9 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         return streamed(export)
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        """Also allow a bulk upload's deliveries (linked from the upload's page)."""
-        return lookup == "event__bulk_upload__id__exact" or super().lookup_allowed(lookup, value, request)
+        """Also allow a bulk upload's and a replay's deliveries (linked from their pages)."""
+        linked = ("event__bulk_upload__id__exact", "resends__replay__id__exact")
+        return lookup in linked or super().lookup_allowed(lookup, value, request)
 
     def search_q(self, term: str, events: EventMatch) -> Q:
         """The deliveries of the event(s) the term names, or an exact provider message id (UUIDs for

@@ -21,7 +21,7 @@ from providers.models import ProviderConfig
 from providers.services import production_names, production_send_problem
 
 from ..filters import EventTypeFilter
-from ..models import Event
+from ..models import Event, Resend
 from ..selectors import awaiting_round_trip, delivery_status_rows
 from ..services.operator import resend_to
 from ..services.validation import PublishRejected
@@ -138,7 +138,12 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
         event = self.get_object(request, object_id)
-        extra = {"deliveries": delivery_status_rows(event) if event else []}
+        extra = {
+            "deliveries": delivery_status_rows(event) if event else [],
+            "resends": list(Resend.objects.filter(delivery__event=event).select_related("delivery__provider", "item"))
+            if event
+            else [],
+        }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):

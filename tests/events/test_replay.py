@@ -124,3 +124,58 @@ def test_the_cli_dry_run_replay_and_exit_codes(sent, production_providers):
     call_command("replay", "--since", "30m", "--to", "azure-prod", "--yes", "--rate", "10", stdout=out)
     replay = Replay.objects.get()
     assert f"Replay #{replay.pk} queued: 5 events to azure-prod at 10 a second." in out.getvalue()
+
+
+def test_the_console_dry_runs_starts_shows_progress_and_cancels(admin_client, sent, demo_providers):
+    from django.urls import reverse
+
+    gcp = next(p for p in demo_providers if p.name == "gcp-demo")
+    form = {
+        "since": (timezone.now() - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S"),
+        "until": (timezone.now() + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S"),
+        "event_type": "OrderCancelled",
+        "status": "succeeded",
+        "providers": [gcp.pk],
+        "rate_per_second": 10,
+    }
+    add = reverse("admin:events_replay_add")
+    page = admin_client.post(add, {**form, "_dry_run": "1"}).content.decode()
+    assert 'data-count="2"' in page and str(sent[3].pk) in page and not Replay.objects.exists()
+    response = admin_client.post(add, {**form, "_start": "1"})
+    replay = Replay.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "admin:events_replay_change", args=[replay.pk]
+    )
+    progress = admin_client.get(reverse("admin:events_replay_progress", args=[replay.pk])).json()
+    assert (progress["state"], progress["total"], progress["done"], progress["final"]) == ("queued", 2, 0, False)
+    assert "Cancel the replay" in admin_client.get(response["Location"]).content.decode()
+    admin_client.post(reverse("admin:events_replay_cancel", args=[replay.pk]))
+    assert run_replay(replay.pk, budget_seconds=0).state == ReplayState.CANCELLED
+    listed = admin_client.get(reverse("admin:events_replay_changelist")).content.decode()
+    assert "0 of 2 events (0 %)" in listed and "cancelled" in listed
+    deliveries = admin_client.get(
+        reverse("admin:events_delivery_changelist"), {"resends__replay__id__exact": replay.pk}
+    )
+    assert deliveries.status_code == 200
+
+
+def test_a_publisher_may_not_replay(client, sent):
+    from django.contrib.auth.models import Group, User
+    from django.urls import reverse
+
+    publisher = User.objects.create_user("pub", password="pw", is_staff=True)
+    publisher.groups.add(Group.objects.get(name="Publisher"))
+    client.force_login(publisher)
+    assert client.get(reverse("admin:events_replay_add")).status_code == 403
+
+
+def test_the_event_page_says_which_replay_sent_it_again(admin_client, sent, demo_providers):
+    from django.urls import reverse
+
+    aws = next(p for p in demo_providers if p.name == "aws-demo")
+    replay = start_replay(window(subject_prefix="orders/o-2"), [aws])
+    run_replay(replay.pk, budget_seconds=0)
+    page = admin_client.get(reverse("admin:events_event_change", args=[sent[2].pk])).content.decode()
+    assert 'id="helios-resends"' in page and f'data-reason="replay #{replay.pk}"' in page
+    other = admin_client.get(reverse("admin:events_event_change", args=[sent[0].pk])).content.decode()
+    assert 'id="helios-resends"' not in other

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from providers.models import CircuitState, CircuitTransition, ProviderConfig
 from providers.services import effective_mode
 
 from . import stats
+from .models import ReconciliationReport, Resend
 from .selectors import hourly_volume, provider_health
 
 CHART_WIDTH, CHART_HEIGHT = 720, 160
@@ -142,6 +144,7 @@ def dashboard_context() -> dict[str, Any]:
     hours = hourly_volume(since=since)
     return {
         "rows": rows,
+        "round_trip": round_trip_rows(since),
         "bars": chart(hours),
         "ticks": ticks(hours),
         "markers": markers(since, hours),
@@ -150,3 +153,22 @@ def dashboard_context() -> dict[str, Any]:
         "chart_height": CHART_HEIGHT,
         "totals": {"sent": sum(h["total"] for h in hours), "failed": sum(h["failed"] for h in hours)},
     }
+
+
+def round_trip_rows(since: datetime) -> list[dict[str, Any]]:
+    """Per config with a round trip: its latest reconciliation's findings (duplicates and
+    out-of-order arrivals cannot be unsent: they are counted), and its healing resends in 24 h."""
+    latest: dict[int, ReconciliationReport] = {}
+    for report in ReconciliationReport.objects.filter(created_at__gte=since).select_related("provider"):
+        if report.provider_id not in latest or report.created_at > latest[report.provider_id].created_at:
+            latest[report.provider_id] = report
+    healed = dict(
+        Resend.objects.filter(item__isnull=False, at__gte=since)
+        .values("delivery__provider_id")
+        .annotate(n=Count("id"))
+        .values_list("delivery__provider_id", "n")
+    )
+    return [
+        {"report": report, "healed": healed.get(provider_id, 0)}
+        for provider_id, report in sorted(latest.items(), key=lambda item: item[1].provider.name)
+    ]

@@ -1,6 +1,5 @@
 """Admin for provider configs: effective mode, connection tests, audited mode switches."""
 
-import os
 from typing import Any
 
 from django import forms
@@ -10,7 +9,6 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
@@ -29,9 +27,8 @@ from .models import (
     ModeChange,
     ProviderConfig,
     ProviderMode,
-    ReceiverAuth,
-    ReceiverSettings,
 )
+from .receiver_admin import ReceiverSettingsInline
 from .services import (
     ModeSwitchRefused,
     deployment_allows_production,
@@ -40,59 +37,6 @@ from .services import (
     resolve_credentials,
     switch_mode,
 )
-
-
-class ReceiverSettingsInline(admin.StackedInline):
-    """The config's round trip: pulled from a subscription, or pushed by the cloud to HELIOS's
-    receiver URL (and how that push authenticates)."""
-
-    model = ReceiverSettings
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    can_delete = True
-    extra = 0
-    max_num = 1
-    readonly_fields = ["receiver_path", "secret_status"]
-    fields = [
-        "enabled",
-        "method",
-        "pull_subscription",
-        "pull_namespace_endpoint",
-        "pull_namespace_topic",
-        "pull_batch",
-        "pull_wait_seconds",
-        "receiver_path",
-        "auth",
-        "secret_env",
-        "secret_status",
-        "api_key_header",
-        "basic_username",
-        "oidc_audience",
-        "oidc_issuers",
-        "oidc_email",
-        "oidc_certs_url",
-        "max_body_bytes",
-        "grace_seconds",
-        "demo_arrival_seconds",
-        "demo_loss_rate",
-        "demo_duplicate_rate",
-    ]
-
-    @admin.display(description="receiver path")
-    def receiver_path(self, obj: ReceiverSettings) -> str:
-        if not obj.pk:
-            return "shown once saved"
-        path = reverse(spec_for(obj.provider.kind).receiver.url_name, args=[obj.provider_id])
-        suffix = "?token=<the secret>" if obj.auth == ReceiverAuth.TOKEN else ""
-        return f"https://<your HELIOS host>{path}{suffix}  (see docs/round-trip.md)"
-
-    @admin.display(description="secret")
-    def secret_status(self, obj: ReceiverSettings) -> str:
-        if obj.auth == ReceiverAuth.OIDC:
-            return "not needed (OIDC tokens are verified against the issuer's certificates)"
-        if not obj.secret_env:
-            return "—"
-        found = bool(os.environ.get(obj.secret_env))
-        return f"{obj.secret_env} is {'set' if found else 'NOT set: requests are refused with 503'}"
 
 
 class ProviderConfigForm(forms.ModelForm):

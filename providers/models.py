@@ -200,6 +200,12 @@ class RoundTripMethod(models.TextChoices):
     PULL = "pull", "Pull: HELIOS polls a subscription (no public URL)"
 
 
+class HealingPolicy(models.TextChoices):
+    OFF = "off", "Off"
+    SUGGEST = "suggest", "Suggest: reconciliation offers to resend what is missing"
+    AUTOMATIC = "automatic", "Automatic: resend what is missing after reconciliation"
+
+
 class ReceiverSettings(models.Model):
     """The round trip of one provider config: how HELIOS receives its events back from the cloud
     (an Event Grid subscription, a Pub/Sub push subscription, an EventBridge API destination).
@@ -261,6 +267,21 @@ class ReceiverSettings(models.Model):
     grace_seconds = models.PositiveIntegerField(
         default=300, help_text="Reconciliation: how long after a send an event may take to come back."
     )
+    healing = models.CharField(
+        "self-healing",
+        max_length=10,
+        choices=HealingPolicy.choices,
+        default=HealingPolicy.OFF,
+        help_text="Events sent but never back after the grace period are sent again with the same event id.",
+    )
+    healing_max_per_hour = models.PositiveIntegerField(
+        "healing: most resends an hour", default=100, validators=[MinValueValidator(1)]
+    )
+    healing_max_age_hours = models.PositiveIntegerField(
+        "healing: only events younger than (hours)", default=24, validators=[MinValueValidator(1)]
+    )
+    #: When an Admin confirmed automatic healing of this production config by typing its name.
+    healing_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     demo_arrival_seconds = models.PositiveIntegerField(
         "demo: arrival delay (seconds)",
         default=2,

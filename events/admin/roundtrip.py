@@ -145,7 +145,7 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("events.retry_delivery")
 
-    @admin.action(description="Send the missing events again", permissions=["retry"])
+    @admin.action(description="Resend missing events (same event ids)", permissions=["retry"])
     def retry_missing_events(self, request: HttpRequest, queryset: QuerySet[ReconciliationReport]) -> None:
         actor = Actor.from_request(request)
         count = sum(retry_missing(report=report, actor=actor) for report in queryset)

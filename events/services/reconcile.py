@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from core import audit
@@ -25,8 +26,10 @@ from ..models import (
     ReconciliationItem,
     ReconciliationKind,
     ReconciliationReport,
+    Resend,
 )
 from .doorbell import ring_doorbell
+from .healing import heal
 from .operator import make_due_now
 
 DEFAULT_GRACE_SECONDS = 300
@@ -101,13 +104,22 @@ def reconcile(
 
 def _missing(sent, deadline: datetime) -> list[Finding]:
     unconfirmed = sent.filter(confirmed_at__isnull=True, completed_at__lte=deadline).order_by("completed_at", "id")
+    healed = dict(
+        Resend.objects.filter(delivery__in=unconfirmed, item__isnull=False)
+        .values("delivery_id")
+        .annotate(last=Max("at"))
+        .values_list("delivery_id", "last")
+    )
     return [
         Finding(
             ReconciliationKind.MISSING,
             str(event_id),
             pk,
             None,
-            f"accepted by the cloud at {completed:%Y-%m-%d %H:%M:%S} UTC, not received since",
+            f"accepted by the cloud at {completed:%Y-%m-%d %H:%M:%S} UTC, not received since"
+            + (
+                f"; healed (sent again) at {healed[pk]:%Y-%m-%d %H:%M:%S} UTC and still missing" if pk in healed else ""
+            ),
         )
         for pk, event_id, completed in unconfirmed.values_list("pk", "event_id", "completed_at")
     ]
@@ -160,7 +172,11 @@ def retry_missing(*, report: ReconciliationReport, actor: Actor | None = None) -
             confirmed_at__isnull=True,
             completed_at__lte=report.created_at,
         )
-        count = len(make_due_now(missing, now=timezone.now()))
+        now = timezone.now()
+        chosen = make_due_now(missing, now=now)
+        count = len(chosen)
+        items = dict(report.items.filter(kind=ReconciliationKind.MISSING).values_list("delivery_id", "pk"))
+        Resend.objects.bulk_create([Resend(delivery_id=pk, item_id=items.get(pk), at=now) for pk, _ in chosen])
         if count:
             audit.record(
                 actor=actor,
@@ -174,7 +190,13 @@ def retry_missing(*, report: ReconciliationReport, actor: Actor | None = None) -
 
 
 def reconcile_recent() -> list[ReconciliationReport]:
-    """The scheduled run: the last 24 hours of every enabled receiver's provider config."""
+    """The scheduled run: the last 24 hours of every enabled receiver's provider config, each
+    report then healed by the config's policy."""
     since = timezone.now() - DEFAULT_WINDOW
     receivers = ReceiverSettings.objects.filter(enabled=True).select_related("provider")
-    return [reconcile(provider=r.provider, since=since) for r in receivers]
+    reports = []
+    for receiver in receivers:
+        report = reconcile(provider=receiver.provider, since=since)
+        heal(report)
+        reports.append(report)
+    return reports

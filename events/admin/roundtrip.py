@@ -164,7 +164,7 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class ReconciliationItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["report", "kind", "key", "delivery", "receipt", "detail"]
     list_filter = ["kind", "report__provider"]
-    list_select_related = ["report", "report__provider"]
+    list_select_related = ["report", "report__provider", "delivery", "receipt"]
     search_fields = ["=key"]
     readonly_fields = ["report", "kind", "key", "delivery", "receipt", "detail"]
     fields = readonly_fields

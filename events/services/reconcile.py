@@ -7,8 +7,10 @@ came back through the config's receiver.
 - out of order: per subject (or ordering key), received after an event that was sent later.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain, islice
 
 from django.db import transaction
 from django.db.models import Max
@@ -34,6 +36,8 @@ from .operator import make_due_now
 
 DEFAULT_GRACE_SECONDS = 300
 DEFAULT_WINDOW = timedelta(hours=24)
+#: Rows read, and findings written, at a time.
+STREAM_CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -63,17 +67,19 @@ def reconcile(
         provider=provider, status=DeliveryStatus.SUCCEEDED, completed_at__gte=since, completed_at__lt=until
     )
     received = Receipt.objects.filter(provider=provider, first_received_at__gte=since, first_received_at__lt=until)
-    findings = [*_missing(sent, now - timedelta(seconds=grace_seconds))]
-    findings += [
-        Finding(ReconciliationKind.DUPLICATED, r.key, r.delivery_id, r.pk, f"received {r.arrivals} times")
-        for r in received.filter(arrivals__gt=1).order_by("first_received_at", "id")
-    ]
-    findings += [
-        Finding(ReconciliationKind.UNEXPECTED, r.key, None, r.pk, _unexpected_detail(r))
-        for r in received.filter(delivery__isnull=True).order_by("first_received_at", "id")
-    ]
-    findings += _out_of_order(received)
-    counts = {kind: sum(f.kind == kind for f in findings) for kind in ReconciliationKind.values}
+    findings = chain(
+        _missing(sent, now - timedelta(seconds=grace_seconds)),
+        (
+            Finding(ReconciliationKind.DUPLICATED, r.key, r.delivery_id, r.pk, f"received {r.arrivals} times")
+            for r in received.filter(arrivals__gt=1).order_by("first_received_at", "id").iterator(STREAM_CHUNK)
+        ),
+        (
+            Finding(ReconciliationKind.UNEXPECTED, r.key, None, r.pk, _unexpected_detail(r))
+            for r in received.filter(delivery__isnull=True).order_by("first_received_at", "id").iterator(STREAM_CHUNK)
+        ),
+        _out_of_order(received),
+    )
+    counts = dict.fromkeys(ReconciliationKind.values, 0)
     with transaction.atomic():
         report = ReconciliationReport.objects.create(
             provider=provider,
@@ -83,26 +89,30 @@ def reconcile(
             created_by=actor.account if actor else None,
             sent=sent.count(),
             received=received.count(),
-            **counts,
         )
-        ReconciliationItem.objects.bulk_create(
-            [
-                ReconciliationItem(
-                    report=report,
-                    kind=f.kind,
-                    key=f.key[:300],
-                    delivery_id=f.delivery_id,
-                    receipt_id=f.receipt_id,
-                    detail=f.detail[:500],
-                )
-                for f in findings
-            ],
-            batch_size=1000,
-        )
+        # Streamed: findings are written a chunk at a time, never all held (memory stays flat).
+        while chunk := list(islice(findings, STREAM_CHUNK)):
+            ReconciliationItem.objects.bulk_create(
+                [
+                    ReconciliationItem(
+                        report=report,
+                        kind=f.kind,
+                        key=f.key[:300],
+                        delivery_id=f.delivery_id,
+                        receipt_id=f.receipt_id,
+                        detail=f.detail[:500],
+                    )
+                    for f in chunk
+                ]
+            )
+            for f in chunk:
+                counts[f.kind] += 1
+        ReconciliationReport.objects.filter(pk=report.pk).update(**counts)
+        report.refresh_from_db()
     return report
 
 
-def _missing(sent, deadline: datetime) -> list[Finding]:
+def _missing(sent, deadline: datetime) -> Iterator[Finding]:
     unconfirmed = sent.filter(confirmed_at__isnull=True, completed_at__lte=deadline).order_by("completed_at", "id")
     healed = dict(
         Resend.objects.filter(delivery__in=unconfirmed, item__isnull=False)
@@ -110,7 +120,7 @@ def _missing(sent, deadline: datetime) -> list[Finding]:
         .annotate(last=Max("at"))
         .values_list("delivery_id", "last")
     )
-    return [
+    return (
         Finding(
             ReconciliationKind.MISSING,
             str(event_id),
@@ -121,8 +131,8 @@ def _missing(sent, deadline: datetime) -> list[Finding]:
                 f"; healed (sent again) at {healed[pk]:%Y-%m-%d %H:%M:%S} UTC and still missing" if pk in healed else ""
             ),
         )
-        for pk, event_id, completed in unconfirmed.values_list("pk", "event_id", "completed_at")
-    ]
+        for pk, event_id, completed in unconfirmed.values_list("pk", "event_id", "completed_at").iterator(STREAM_CHUNK)
+    )
 
 
 def _unexpected_detail(receipt: Receipt) -> str:
@@ -131,9 +141,9 @@ def _unexpected_detail(receipt: Receipt) -> str:
     return "not a HELIOS event id" if not receipt.key.startswith("message:") else "no HELIOS event id"
 
 
-def _out_of_order(received) -> list[Finding]:
-    """Per subject, in arrival order: each event that arrived after one composed later than it."""
-    findings = []
+def _out_of_order(received) -> Iterator[Finding]:
+    """Per subject, in arrival order: each event that arrived after one composed later than it.
+    Streamed; what it keeps is the latest send time per subject."""
     latest: dict[str, tuple] = {}
     rows = (
         received.filter(delivery__isnull=False)
@@ -141,23 +151,20 @@ def _out_of_order(received) -> list[Finding]:
         .order_by("first_received_at", "id")
         .values_list("pk", "key", "subject", "event__created_at")
     )
-    for pk, key, subject, sent_at in rows:
+    for pk, key, subject, sent_at in rows.iterator(STREAM_CHUNK):
         if sent_at is None:
             continue
         before = latest.get(subject)
         if before is not None and sent_at < before[0]:
-            findings.append(
-                Finding(
-                    ReconciliationKind.OUT_OF_ORDER,
-                    key,
-                    None,
-                    pk,
-                    f"subject {subject}: arrived after {before[1]}, which was sent later",
-                )
+            yield Finding(
+                ReconciliationKind.OUT_OF_ORDER,
+                key,
+                None,
+                pk,
+                f"subject {subject}: arrived after {before[1]}, which was sent later",
             )
         else:
             latest[subject] = (sent_at, key)
-    return findings
 
 
 def retry_missing(*, report: ReconciliationReport, actor: Actor | None = None) -> int:

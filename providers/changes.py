@@ -7,7 +7,7 @@ from core import audit
 from core.audit import Actor
 from core.models import AuditAction
 
-from .models import ProviderConfig, ProviderMode
+from .models import ProviderConfig, ProviderMode, ReceiverSettings
 from .services import TARGET_FIELDS
 
 
@@ -47,6 +47,20 @@ def record_receiver_saved(*, actor: Actor, config: ProviderConfig, changed: Sequ
         summary="Receiver removed" if removed else f"Receiver: changed {', '.join(sorted(changed))}",
         details={"receiver_fields": sorted(changed)},
     )
+    receiver = ReceiverSettings.objects.filter(provider=config).first()
+    if receiver is not None and {"healing", "confirm_healing"} & set(changed):
+        confirmed = " (automatic in production, confirmed by name)" if receiver.healing_confirmed_at else ""
+        audit.record(
+            actor=actor,
+            action=AuditAction.HEALING_POLICY,
+            target=f"provider {config.name}",
+            summary=f"Self-healing: {receiver.get_healing_display()}{confirmed}",
+            details={
+                "healing": receiver.healing,
+                "max_per_hour": receiver.healing_max_per_hour,
+                "max_age_hours": receiver.healing_max_age_hours,
+            },
+        )
 
 
 def delete_config(*, actor: Actor, config: ProviderConfig) -> None:

@@ -125,3 +125,60 @@ def test_the_dashboard_counts_the_round_trip_findings_and_healing(admin_client, 
     page = admin_client.get(reverse("admin:events_dashboard")).content.decode()
     row = page[page.find('<tr data-provider="lossy">', page.find('id="helios-round-trip"')) :]
     assert '<td data-field="missing">2</td>' in row and '<td data-field="healed">2</td>' in row
+
+
+def test_an_admin_sets_automatic_healing_on_a_production_config_by_typing_its_name_audited(
+    admin_client, production_providers, make_receiver
+):
+    from django.urls import reverse
+
+    config = production_providers["gcp_pubsub"]
+    receiver = make_receiver(config)
+    url = reverse("admin:providers_providerconfig_change", args=[config.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data.update(
+        {
+            "receiver-TOTAL_FORMS": "1",
+            "receiver-INITIAL_FORMS": "1",
+            "receiver-MIN_NUM_FORMS": "0",
+            "receiver-MAX_NUM_FORMS": "1",
+            "receiver-0-id": receiver.pk,
+            "receiver-0-provider": config.pk,
+            "receiver-0-enabled": "on",
+            "receiver-0-method": "push",
+            "receiver-0-pull_batch": 500,
+            "receiver-0-pull_wait_seconds": 10,
+            "receiver-0-auth": "token",
+            "receiver-0-secret_env": "TEST_RECEIVER_TOKEN",
+            "receiver-0-api_key_header": "x-api-key",
+            "receiver-0-oidc_issuers": receiver.oidc_issuers,
+            "receiver-0-oidc_certs_url": receiver.oidc_certs_url,
+            "receiver-0-max_body_bytes": receiver.max_body_bytes,
+            "receiver-0-grace_seconds": 300,
+            "receiver-0-healing": "automatic",
+            "receiver-0-healing_max_per_hour": 50,
+            "receiver-0-healing_max_age_hours": 12,
+            "receiver-0-demo_arrival_seconds": 2,
+            "receiver-0-demo_loss_rate": 0,
+            "receiver-0-demo_duplicate_rate": 0,
+        }
+    )
+    refused = admin_client.post(url, data)
+    assert (
+        refused.status_code == 200
+        and "gcp-prod is in production: type its name to confirm." in refused.content.decode()
+    )
+    saved = admin_client.post(url, {**data, "receiver-0-confirm_healing": "gcp-prod"})
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    receiver.refresh_from_db()
+    assert (receiver.healing, receiver.healing_max_per_hour, receiver.healing_confirmed_at is not None) == (
+        "automatic",
+        50,
+        True,
+    )
+    entry = AuditEntry.objects.get(action=AuditAction.HEALING_POLICY)
+    assert (
+        entry.summary
+        == "Self-healing: Automatic: resend what is missing after reconciliation (automatic in production, confirmed by name)"
+    )

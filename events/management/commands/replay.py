@@ -80,16 +80,17 @@ class Command(BaseCommand):
             status=options["status"],
             route=options["route"],
         )
+        targets = [] if options["dry_run"] else self.targets(options["to"])
         count, sample = dry_run(choice)
         self.stdout.write(f"{plural(count, 'event')} match: {choice.describe()}.")
         for event in sample:
-            self.stdout.write(f"  {event.id}  {event.created_at:%Y-%m-%d %H:%M:%S}  {event.type}  {event.subject}")
+            when = f"{event.created_at:%Y-%m-%d %H:%M:%S}"
+            self.stdout.write(f"  {event.id}  {when}  {event.type}  {event.subject or '-'}")
         if count > len(sample):
             self.stdout.write(f"  … and {count - len(sample):,} more")
         if options["dry_run"]:
             self.stdout.write("Dry run: nothing was sent.")
             return
-        targets = self.targets(options["to"])
         confirmation = self.confirmation(targets, assume_yes=options["yes"])
         try:
             replay = start_replay(

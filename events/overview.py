@@ -133,10 +133,10 @@ def provider_overview() -> list[ProviderOverview]:
         )
         for config in ProviderConfig.objects.order_by("-enabled", "name")
     }
-    pulling = ReceiverSettings.objects.filter(method=RoundTripMethod.PULL, enabled=True).values_list(
-        "provider_id", flat=True
+    pulling = list(
+        ReceiverSettings.objects.filter(method=RoundTripMethod.PULL, enabled=True).values_list("provider_id", flat=True)
     )
-    states = {s.provider_id: s for s in PullState.objects.filter(provider_id__in=list(pulling))}
+    states = {s.provider_id: s for s in PullState.objects.filter(provider_id__in=pulling)}
     for provider_id in pulling:
         if overview := rows.get(provider_id):
             overview.pull = states.get(provider_id) or PullState(provider_id=provider_id)

@@ -39,6 +39,8 @@ class Replay(models.Model):
     cursor_event_id = models.UUIDField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    #: Touched by every batch: a replay not done whose time stands still lost its task (resumed by the sweeper).
+    updated_at = models.DateTimeField(auto_now=True)
     error = models.CharField(max_length=500, blank=True)
 
     class Meta:

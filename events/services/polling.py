@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from core.redaction import redact
 from providers.inbound.pulling import PullFailed
 from providers.kinds import spec_for
 from providers.models import ProviderConfig, ProviderMode, PullState, RoundTripMethod
@@ -77,7 +78,9 @@ def queue_due_polls(now: datetime | None = None) -> list[int]:
 def poll(provider_id: int, *, budget_seconds: float, now: datetime | None = None) -> PollReport:
     """Claim the config's subscription, pull until it is empty, the batch is full or the time is
     spent, record and settle what came, release the claim; backoff after an error."""
-    config = ProviderConfig.objects.select_related("receiver").get(pk=provider_id)
+    config = ProviderConfig.objects.filter(pk=provider_id).select_related("receiver").first()
+    if config is None or config.pk not in {c.pk for c in pulling_configs()}:
+        return PollReport(provider=config.name if config else str(provider_id), claimed=False)  # no longer pulls
     now = now or timezone.now()
     token = uuid.uuid4().hex
     lease = timedelta(seconds=budget_seconds + config.receiver.pull_wait_seconds + 60)
@@ -90,7 +93,8 @@ def poll(provider_id: int, *, budget_seconds: float, now: datetime | None = None
     try:
         report = _pull(config, budget_seconds=budget_seconds)
     except Exception as exc:  # HELIOS's own trouble (the database, credentials): back off, then raise
-        _release(provider_id, token, PollReport(config.name, claimed=True, error=f"HELIOS could not poll: {exc}"))
+        failed = PollReport(config.name, claimed=True, error=redact(f"HELIOS could not poll: {exc}"))
+        _release(provider_id, token, failed)
         raise
     _release(provider_id, token, report)
     return report
@@ -116,8 +120,9 @@ def _pull(config: ProviderConfig, *, budget_seconds: float) -> PollReport:
             totals["duplicates"] += summary.duplicates
             totals["confirmed"] += summary.confirmed
     except PullFailed as failure:
-        logger.warning("pull round trip of %s failed: %s", config.name, failure)
-        return PollReport(provider=config.name, claimed=True, error=str(failure), **totals)
+        error = redact(str(failure))  # an SDK's words, kept and shown: never with a secret in them
+        logger.warning("pull round trip of %s failed: %s", config.name, error)
+        return PollReport(provider=config.name, claimed=True, error=error, **totals)
     finally:
         puller.close()
     return PollReport(provider=config.name, claimed=True, **totals)

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -154,6 +154,21 @@ def cancel_replay(replay: Replay, *, actor: Actor | None = None) -> None:
     replay.refresh_from_db()
 
 
+def resume_stalled(*, stalled_after: timedelta) -> list[int]:
+    """Queue again the replays not finished whose progress stood still longer than
+    `stalled_after` (their task was lost: a broker without receipts, a worker killed); they go
+    on from their cursor, so nothing is sent twice. Returns their ids."""
+    stalled = Replay.objects.filter(
+        state__in=[ReplayState.QUEUED, ReplayState.RUNNING], updated_at__lt=timezone.now() - stalled_after
+    )
+    ids = list(stalled.values_list("pk", flat=True))
+    for replay_id in ids:
+        Replay.objects.filter(pk=replay_id).update(updated_at=timezone.now())
+        async_task(RUN_TASK, replay_id, task_name=f"replay-{replay_id}-resumed")
+        logger.warning("replay #%s had stood still for over %s: queued again from its cursor", replay_id, stalled_after)
+    return ids
+
+
 def run_replay(replay_id: int, *, budget_seconds: float) -> Replay:
     """Work a replay: a batch of `rate_per_second` events a second from its cursor, until done,
     cancelled or the budget is spent (then a new task goes on from the cursor)."""
@@ -161,7 +176,7 @@ def run_replay(replay_id: int, *, budget_seconds: float) -> Replay:
     if replay.final:
         return replay
     replay.state = ReplayState.RUNNING
-    replay.save(update_fields=["state"])
+    replay.save(update_fields=["state", "updated_at"])
     targets = list(replay.providers.all())
     events = chosen_events(ReplayFilter.of(replay))
     deadline = time.monotonic() + budget_seconds
@@ -185,7 +200,7 @@ def run_replay(replay_id: int, *, budget_seconds: float) -> Replay:
             replay.sent += sent
             replay.skipped += skipped
             replay.cursor_created_at, replay.cursor_event_id = batch[-1].created_at, batch[-1].id
-            replay.save(update_fields=["done", "sent", "skipped", "cursor_created_at", "cursor_event_id"])
+            replay.save(update_fields=["done", "sent", "skipped", "cursor_created_at", "cursor_event_id", "updated_at"])
         if len(batch) < replay.rate_per_second:
             return _finish(replay, ReplayState.DONE)
         if time.monotonic() >= deadline:
@@ -230,7 +245,7 @@ def _send_again(events: list[Event], targets: list[ProviderConfig], replay: Repl
 
 def _finish(replay: Replay, state: str) -> Replay:
     replay.state, replay.finished_at = state, timezone.now()
-    replay.save(update_fields=["state", "finished_at"])
+    replay.save(update_fields=["state", "finished_at", "updated_at"])
     logger.info(
         "replay #%s %s: %d of %d events, %d deliveries sent", replay.pk, state, replay.done, replay.total, replay.sent
     )

@@ -18,6 +18,7 @@ from ..models import (
 from .demo_arrivals import deliver_due_arrivals
 from .doorbell import ring_doorbell
 from .outcomes import record_results
+from .replay import resume_stalled
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,12 @@ class SweepReport:
     leases_recovered: int = 0
     providers_rung: list[int] = field(default_factory=list)
     demo_arrivals: int = 0
+    replays_resumed: list[int] = field(default_factory=list)
 
 
 def sweep() -> SweepReport:
-    """Recover expired leases, ring the doorbell for every provider with due work, and deliver
-    demo mode's simulated arrivals that are due."""
+    """Recover expired leases, ring the doorbell for every provider with due work, deliver demo
+    mode's simulated arrivals that are due, and queue again replays whose task was lost."""
     report = SweepReport()
     now = timezone.now()
     expired = Delivery.objects.filter(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
@@ -75,6 +77,7 @@ def sweep() -> SweepReport:
     due = Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now, provider__enabled=True)
     report.providers_rung = sorted(set(due.values_list("provider_id", flat=True)))
     report.demo_arrivals = deliver_due_arrivals()
+    report.replays_resumed = resume_stalled(stalled_after=timedelta(seconds=3 * settings.Q_TASK_TIMEOUT_SECONDS))
     for provider_id in report.providers_rung:
         ring_doorbell(provider_id, force=True)
     return report

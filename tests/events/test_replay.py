@@ -179,3 +179,19 @@ def test_the_event_page_says_which_replay_sent_it_again(admin_client, sent, demo
     assert 'id="helios-resends"' in page and f'data-reason="replay #{replay.pk}"' in page
     other = admin_client.get(reverse("admin:events_event_change", args=[sent[0].pk])).content.decode()
     assert 'id="helios-resends"' not in other
+
+
+def test_a_replay_whose_task_was_lost_is_queued_again_by_the_sweeper(sent, demo_providers):
+    from django_q.models import OrmQ
+
+    from events.services.sweeper import sweep
+
+    gcp = next(p for p in demo_providers if p.name == "gcp-demo")
+    replay = start_replay(window(), [gcp], rate_per_second=2)
+    run_replay(replay.pk, budget_seconds=0)
+    OrmQ.objects.all().delete()  # the continuation task is lost
+    assert sweep().replays_resumed == []  # it moved a moment ago
+    Replay.objects.filter(pk=replay.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    assert sweep().replays_resumed == [replay.pk]
+    assert run_replay(replay.pk, budget_seconds=0).done == 4  # on from its cursor: nothing twice
+    assert Delivery.objects.filter(provider=gcp).count() == 4

@@ -1,6 +1,7 @@
 """What operators do to deliveries that exist: retry now, resend an event to other providers."""
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -43,22 +44,8 @@ def resend_to(*, event: Event, providers: Sequence[ProviderConfig], actor: Actor
     errors += [f"{p.name}: {problem}" for p in new for problem in check_event(p, outgoing)]
     if errors:
         raise PublishRejected(errors)
-    now = timezone.now()
     with transaction.atomic():
-        deliveries = Delivery.objects.bulk_create(
-            [
-                Delivery(
-                    event=event,
-                    provider=p,
-                    mode=effective_mode(p).mode,
-                    status=DeliveryStatus.PENDING,
-                    next_attempt_at=now,
-                )
-                for p in new
-            ]
-        )
-        for provider in new:
-            stats.add(provider_id=provider.pk, at=now, created=1)
+        deliveries = add_deliveries([(event, p) for p in new], now=timezone.now())
         audit.record(
             actor=actor,
             action=AuditAction.RESEND,
@@ -68,6 +55,26 @@ def resend_to(*, event: Event, providers: Sequence[ProviderConfig], actor: Actor
         )
         for provider in new:
             ring_doorbell(provider.pk)
+    return deliveries
+
+
+def add_deliveries(pairs: Sequence[tuple[Event, ProviderConfig]], *, now: datetime) -> list[Delivery]:
+    """New deliveries of existing events (same event ids), due now, counted in the hourly rollup;
+    inside the caller's transaction. For resend and replay."""
+    deliveries = Delivery.objects.bulk_create(
+        [
+            Delivery(
+                event=event,
+                provider=provider,
+                mode=effective_mode(provider).mode,
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=now,
+            )
+            for event, provider in pairs
+        ]
+    )
+    for provider_id, created in Counter(d.provider_id for d in deliveries).items():
+        stats.add(provider_id=provider_id, at=now, created=created)
     return deliveries
 
 

@@ -21,12 +21,11 @@ from core.audit import Actor
 from core.badges import plural
 from core.models import AuditAction
 from providers.models import ProviderConfig
-from providers.services import effective_mode, production_names, production_send_problem
+from providers.services import production_names, production_send_problem
 
-from .. import stats
-from ..models import FINAL_STATUSES, Delivery, DeliveryStatus, Event, Replay, ReplayState, Resend
+from ..models import FINAL_STATUSES, Delivery, Event, Replay, ReplayState, Resend
 from .doorbell import ring_doorbells
-from .operator import make_due_now
+from .operator import add_deliveries, make_due_now
 from .validation import PublishRejected
 
 logger = logging.getLogger(__name__)
@@ -217,24 +216,9 @@ def _send_again(events: list[Event], targets: list[ProviderConfig], replay: Repl
     again = [d.pk for d in existing.values() if d.status in FINAL_STATUSES]
     skipped = len(existing) - len(again)
     make_due_now(Delivery.objects.filter(pk__in=again), now=now)
-    fresh = Delivery.objects.bulk_create(
-        [
-            Delivery(
-                event=event,
-                provider=target,
-                mode=effective_mode(target).mode,
-                status=DeliveryStatus.PENDING,
-                next_attempt_at=now,
-            )
-            for event in events
-            for target in targets
-            if (event.pk, target.pk) not in existing
-        ]
+    fresh = add_deliveries(
+        [(event, target) for event in events for target in targets if (event.pk, target.pk) not in existing], now=now
     )
-    for target in targets:
-        created = sum(1 for d in fresh if d.provider_id == target.pk)
-        if created:
-            stats.add(provider_id=target.pk, at=now, created=created)
     Resend.objects.bulk_create(
         [Resend(delivery_id=pk, replay=replay, at=now) for pk in again]
         + [Resend(delivery=d, replay=replay, at=now) for d in fresh]

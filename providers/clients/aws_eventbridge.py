@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from .base import (
+    ClientSettings,
     ErrorClass,
     Outcome,
     OutgoingEvent,
@@ -132,28 +133,34 @@ def classify_eventbridge_code(code: str, status_code: int | None = None) -> Erro
     return ErrorClass(retryable, f"EventBridge returned {code or 'an error'}.")
 
 
+def aws_client(settings: ClientSettings, service: str, *, read_timeout: float) -> Any:
+    """A boto3 client of a config (its region, endpoint and credentials): standard retry mode,
+    2 attempts, bounded timeouts. EventBridge sends with it; the pull round trip reads SQS."""
+    import boto3
+    from botocore.config import Config
+
+    credentials = dict(settings.credentials)
+    session = boto3.session.Session(**credentials.pop("session_args", {}))
+    return session.client(
+        service,
+        region_name=settings.options["region"],
+        endpoint_url=settings.options.get("endpoint_url") or None,
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 2},
+            connect_timeout=min(5.0, settings.timeout_seconds),
+            read_timeout=read_timeout,
+            max_pool_connections=10,
+        ),
+        **credentials,
+    )
+
+
 class EventBridgeClient(SdkClient):
     """boto3 `put_events`, at most 10 entries a call, per-entry results mapped back."""
 
     def make_sdk(self) -> Any:
         """The boto3 events client: standard retry mode, 2 attempts, bounded timeouts."""
-        import boto3
-        from botocore.config import Config
-
-        credentials = dict(self.settings.credentials)
-        session = boto3.session.Session(**credentials.pop("session_args", {}))
-        return session.client(
-            "events",
-            region_name=self.settings.options["region"],
-            endpoint_url=self.settings.options.get("endpoint_url") or None,
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 2},
-                connect_timeout=min(5.0, self.settings.timeout_seconds),
-                read_timeout=self.settings.timeout_seconds,
-                max_pool_connections=10,
-            ),
-            **credentials,
-        )
+        return aws_client(self.settings, "events", read_timeout=self.settings.timeout_seconds)
 
     def send_batch(self, events: Sequence[OutgoingEvent], payloads: Sequence[Payload]) -> list[PublishResult]:
         """One PutEvents call; entry i of the response answers entry i of the request."""

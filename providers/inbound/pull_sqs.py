@@ -3,6 +3,7 @@
 
 from typing import Any, ClassVar
 
+from ..clients.aws_eventbridge import aws_client
 from .parsing import parse_eventbridge
 from .pulling import Pulled, Puller, PullFailed, failed, parse_or_keep
 
@@ -14,22 +15,7 @@ class SqsPuller(Puller):
 
     def make_sdk(self) -> Any:
         """The boto3 SQS client, with the config's region, endpoint and credentials."""
-        import boto3
-        from botocore.config import Config
-
-        credentials = dict(self.settings.credentials)
-        session = boto3.session.Session(**credentials.pop("session_args", {}))
-        return session.client(
-            "sqs",
-            region_name=self.settings.options["region"],
-            endpoint_url=self.settings.options.get("endpoint_url") or None,
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 2},
-                connect_timeout=min(5.0, self.settings.timeout_seconds),
-                read_timeout=self.wait_seconds + self.settings.timeout_seconds,
-            ),
-            **credentials,
-        )
+        return aws_client(self.settings, "sqs", read_timeout=self.wait_seconds + self.settings.timeout_seconds)
 
     def receive(self, max_messages: int) -> list[Pulled]:
         """One ReceiveMessage with long polling."""

@@ -46,10 +46,19 @@ def ring_doorbell(provider_id: int, *, force: bool = False) -> None:
 
 def ring_doorbells(provider_ids: Iterable[int]) -> None:
     """Ring for each provider config, reading their doorbells in one query first: under load a
-    send task is usually queued already, and then that one read is all a publish costs."""
-    provider_ids = list(dict.fromkeys(provider_ids))
+    send task is usually queued already, and then that one read is all a publish costs.
+
+    The read locks the doorbells (call it last in the publishing transaction: the lock is held
+    until commit). A send task answers its doorbell before it claims; with the lock, either it
+    answered first (this publish sees the doorbell unrung and rings), or it waits for this commit
+    and then claims these deliveries. Without it, a task starting meanwhile could claim before
+    this commit and leave the new deliveries to the sweeper."""
+    provider_ids = sorted(set(provider_ids))  # one lock order for every publisher
     pending = dict(
-        ProviderRuntime.objects.filter(provider_id__in=provider_ids).values_list("provider_id", "doorbell_pending")
+        ProviderRuntime.objects.select_for_update()
+        .filter(provider_id__in=provider_ids)
+        .order_by("provider_id")
+        .values_list("provider_id", "doorbell_pending")
     )
     for provider_id in provider_ids:
         if not pending.get(provider_id, False):

@@ -267,10 +267,11 @@ def create_events(
             summary=summary,
             details={"events": [str(e.pk) for e in events[:100]], "providers": [p.name for p in providers]},
         )
+        # Last, as both lock a row every publish to the provider shares until commit: the hour's
+        # rollup, then the doorbell (see ring_doorbells).
+        stats.count_created([provider.pk for provider in providers], at=timezone.now(), created=len(events))
         if ring:
             ring_doorbells(provider.pk for provider in providers)
-        # Last: every publish to a provider updates the same row of the hour, locked until commit.
-        stats.count_created([provider.pk for provider in providers], at=timezone.now(), created=len(events))
 
 
 def _publish_audit(events: Sequence[Event], names: str, bulk_upload: BulkUpload | None) -> tuple[str, str, str]:

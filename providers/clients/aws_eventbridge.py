@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from .aws import aws_client
 from .base import (
-    ClientSettings,
     ErrorClass,
     Outcome,
     OutgoingEvent,
@@ -131,28 +131,6 @@ def classify_eventbridge_code(code: str, status_code: int | None = None) -> Erro
         return EVENTBRIDGE_ERRORS[code]
     retryable = status_code is None or status_code >= 500 or status_code == 429
     return ErrorClass(retryable, f"EventBridge returned {code or 'an error'}.")
-
-
-def aws_client(settings: ClientSettings, service: str, *, read_timeout: float) -> Any:
-    """A boto3 client of a config (its region, endpoint and credentials): standard retry mode,
-    2 attempts, bounded timeouts. EventBridge sends with it; the pull round trip reads SQS."""
-    import boto3
-    from botocore.config import Config
-
-    credentials = dict(settings.credentials)
-    session = boto3.session.Session(**credentials.pop("session_args", {}))
-    return session.client(
-        service,
-        region_name=settings.options["region"],
-        endpoint_url=settings.options.get("endpoint_url") or None,
-        config=Config(
-            retries={"mode": "standard", "max_attempts": 2},
-            connect_timeout=min(5.0, settings.timeout_seconds),
-            read_timeout=read_timeout,
-            max_pool_connections=10,
-        ),
-        **credentials,
-    )
 
 
 class EventBridgeClient(SdkClient):

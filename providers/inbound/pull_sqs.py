@@ -3,7 +3,7 @@
 
 from typing import Any, ClassVar
 
-from ..clients.aws_eventbridge import aws_client
+from ..clients.aws import aws_client
 from .parsing import parse_eventbridge
 from .pulling import Pulled, Puller, PullFailed, failed, parse_or_keep
 

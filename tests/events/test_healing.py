@@ -178,7 +178,7 @@ def test_an_admin_sets_automatic_healing_on_a_production_config_by_typing_its_na
         True,
     )
     entry = AuditEntry.objects.get(action=AuditAction.HEALING_POLICY)
-    assert (
-        entry.summary
-        == "Self-healing: Automatic: resend what is missing after reconciliation (automatic in production, confirmed by name)"
+    assert entry.summary == (
+        "Self-healing: Automatic: resend what is missing after reconciliation "
+        "(automatic in production, confirmed by name)"
     )

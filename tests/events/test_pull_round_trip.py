@@ -79,12 +79,15 @@ def test_a_message_pulled_again_is_a_duplicate_and_one_helios_cannot_parse_is_ke
 
 def test_a_cloud_error_backs_the_poller_off_and_a_claimed_subscription_is_not_polled_twice(pubsub_pull, pubsub_standin):
     pubsub_standin.subscriber.fail_next_pull.append(grpc.StatusCode.PERMISSION_DENIED)
-    before = timezone.now()
     report = poll(pubsub_pull.pk, budget_seconds=20)
     assert report.error.startswith(f"Pull from {SUBSCRIPTION} failed: PermissionDenied")
     state = PullState.objects.get(provider=pubsub_pull)
     assert state.consecutive_failures == 1 and state.last_error == report.error
-    assert timedelta(seconds=29) < state.next_poll_at - before < timedelta(seconds=40)
+    assert state.next_poll_at - state.last_error_at == timedelta(seconds=30)  # the first backoff
+    pubsub_standin.subscriber.fail_next_pull.append(grpc.StatusCode.UNAVAILABLE)
+    poll(pubsub_pull.pk, budget_seconds=20)
+    state.refresh_from_db()
+    assert state.consecutive_failures == 2 and state.next_poll_at - state.last_error_at == timedelta(seconds=60)
     assert queue_due_polls(now=timezone.now()) == []
     assert queue_due_polls(now=state.next_poll_at + timedelta(seconds=1)) == [pubsub_pull.pk]
 

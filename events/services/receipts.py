@@ -34,7 +34,7 @@ def record_arrivals(
 
     A batch (a pull brings hundreds) costs a handful of statements, not a few per event: known
     receipts are counted in one update per arrival count, the new ones matched to their events
-    and deliveries in two reads and inserted together. If a concurrent request stored one of the
+    and deliveries in one read and inserted together. If a concurrent request stored one of the
     same events first, the batch is recorded again one event at a time."""
     if not events:
         return ReceiptSummary()

@@ -3,13 +3,12 @@ and previewed by compose's live check, an API key made (its secret shown once) a
 service, then revoked."""
 
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 
 from events.models import Delivery
 from providers.models import ProviderConfig
+from tests.e2e.test_api_server import call
 from tests.e2e.test_browser import browser, log_in  # noqa: F401 (the fixture)
 from tests.e2e.test_console_pages import WIDE, shot
 
@@ -18,17 +17,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def post_event(url: str, secret: str, event: dict) -> tuple[int, dict]:
     """POST one envelope to the API as a service would; the status and the JSON answer."""
-    request = urllib.request.Request(
-        f"{url}/api/v1/events",
-        data=json.dumps(event).encode(),
-        headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as refused:
-        return refused.code, json.loads(refused.read())
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    return call(f"{url}/api/v1/events", json.dumps(event).encode(), **headers)
 
 
 def test_an_admin_makes_a_route_and_a_key_a_service_publishes_through_them_and_the_key_is_revoked(

@@ -16,6 +16,8 @@ def setup_django(database_url: str, **env: str) -> None:
             "DJANGO_SETTINGS_MODULE": "helios_site.settings",
             "LOG_LEVEL": "WARNING",
             "DEBUG": os.environ.get("DEBUG", "true"),  # as measured so far (the web process sets its own)
+            # The stand-ins listen on loopback, which a deployment must allow by name.
+            "HELIOS_ALLOWED_ENDPOINTS": os.environ.get("HELIOS_ALLOWED_ENDPOINTS", "127.0.0.1,localhost"),
             **env,
         }
     )
@@ -65,9 +67,9 @@ def memory_kb(pids: list[int], field: str) -> dict[int, int]:
 
 
 def start_worker(root: Path, env: dict[str, str]) -> "subprocess.Popen":
-    """A `manage.py qcluster` process in its own session, quiet."""
+    """A `manage.py worker` process (a supervised qcluster, as in production) in its own session, quiet."""
     return subprocess.Popen(
-        [sys.executable, str(root / "manage.py"), "qcluster"],
+        [sys.executable, str(root / "manage.py"), "worker"],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,

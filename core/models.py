@@ -66,3 +66,30 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class WorkerStall(models.Model):
+    """A worker cluster that could no longer take tasks and ended itself (written by its
+    supervisor, `manage.py worker`, just before it kills the cluster's process group)."""
+
+    at = models.DateTimeField(db_index=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True, help_text="The supervisor's process id.")
+    waiting_tasks = models.PositiveIntegerField(help_text="Tasks waiting in the broker when it was noticed.")
+    stalled_seconds = models.FloatField(help_text="How long work waited with no task started or finished.")
+    busy_workers = models.PositiveIntegerField()
+    idle_workers = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"worker stall at {self.at:%Y-%m-%d %H:%M:%S} on {self.host}"
+
+    @property
+    def summary(self) -> str:
+        """The stall in one sentence."""
+        return (
+            f"{self.waiting_tasks} task(s) waited {self.stalled_seconds:.0f} s and none of its workers "
+            f"({self.idle_workers} idle, {self.busy_workers} busy) took one"
+        )

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from core.heartbeat import WORKER
-from core.models import Heartbeat
+from core.models import Heartbeat, WorkerStall
 from providers.models import ProviderConfig, ProviderRuntime
 from providers.services import effective_mode
 
@@ -87,6 +87,13 @@ def worker_health() -> dict[str, Any]:
     last = Heartbeat.objects.filter(name=WORKER).first()
     if last is None:
         return {"ok": False, "detail": "no worker has beaten yet (is a qcluster running?)"}
+    stall = WorkerStall.objects.filter(at__gt=last.at).first()
+    if stall is not None:
+        return {
+            "ok": False,
+            "detail": f"the worker cluster on {stall.host} stalled at {stall.at:%H:%M:%S} UTC "
+            f"({stall.summary}), ended itself, and no worker has started since",
+        }
     age = (timezone.now() - last.at).total_seconds()
     if last.host == socket.gethostname() and last.pid and not _running(last.pid):
         return {"ok": False, "detail": f"the last worker to beat ({last.host}, pid {last.pid}) is no longer running"}

@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core.client_address import client_address
-from core.models import Heartbeat
+from core.models import Heartbeat, WorkerStall
 from events import stats
 from events.models import DUE_STATUSES, Delivery, DeliveryAttempt, HourlyStats
 from providers.models import CircuitState, ProviderConfig, ProviderRuntime
@@ -41,6 +41,7 @@ class HeliosCollector:
         yield from self._backlog(configs)
         yield self._circuits(configs)
         yield self._heartbeat()
+        yield self._stalls()
 
     @staticmethod
     def _deliveries(configs: dict) -> Metric:
@@ -132,6 +133,14 @@ class HeliosCollector:
         family = GaugeMetricFamily("helios_worker_heartbeat_age_seconds", "Seconds since a worker last beat.")
         last = Heartbeat.objects.filter(name="worker").values_list("at", flat=True).first()
         family.add_metric([], (timezone.now() - last).total_seconds() if last else float("inf"))
+        return family
+
+    @staticmethod
+    def _stalls() -> Metric:
+        family = CounterMetricFamily(
+            "helios_worker_stalls", "Worker clusters that jammed and ended themselves (manage.py worker)."
+        )
+        family.add_metric([], WorkerStall.objects.count())
         return family
 
 

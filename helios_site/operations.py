@@ -1,6 +1,7 @@
 """The operations home: is anything wrong, where, since when, and what to do — at a glance."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.badges import plural
+from core.models import WorkerStall
 from events.models import DeliveryStatus
 from events.overview import ProviderOverview, provider_overview, recent_failures, recent_incidents
 
@@ -16,6 +18,8 @@ from .health import worker_health
 #: A share of failed attempts in the last 15 minutes that needs attention (with enough attempts).
 ATTENTION_FAILURE_PERCENT = 10.0
 ATTENTION_MIN_ATTEMPTS = 5
+#: How long a worker stall stays under "Needs attention".
+STALL_ATTENTION_HOURS = 1
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ def attention(rows: list[ProviderOverview], worker: dict[str, Any]) -> list[Atte
     found = []
     if not worker["ok"]:
         found.append(Attention(f"No worker is sending: {worker['detail']}."))
+    found += stall_attention()
     for row in rows:
         if not row.config.enabled:
             continue
@@ -66,6 +71,21 @@ def attention(rows: list[ProviderOverview], worker: dict[str, Any]) -> list[Atte
                 )
             )
     return found
+
+
+def stall_attention() -> list[Attention]:
+    """Worker clusters that jammed in the last STALL_ATTENTION_HOURS, newest first (each ended
+    itself and was restarted by its supervisor)."""
+    since = timezone.now() - timedelta(hours=STALL_ATTENTION_HOURS)
+    stalls = list(WorkerStall.objects.filter(at__gte=since)[:3])
+    return [
+        Attention(
+            f"A worker cluster on {stall.host} stalled at {stall.at:%H:%M:%S} UTC: {stall.summary}. "
+            "It ended itself so that its supervisor starts a fresh one (docs/delivery-engine.md, "
+            '"A jammed cluster").'
+        )
+        for stall in stalls
+    ]
 
 
 def operations_context() -> dict[str, Any]:

@@ -137,6 +137,8 @@ Q_CLUSTER = {
     "poll": number("Q_POLL_SECONDS", 0.1, minimum=0.01, maximum=60, whole=False),
     "save_limit": 200,
     "label": "Task queue",
+    # django-q2's ORM broker, counting what a supervised cluster's pusher takes (core.brokers).
+    "broker_class": "core.brokers.CountingORM",
 }
 # The broker: "orm" (default: the task row commits with the event, at-least-once with receipts)
 # or "redis" (faster hand-off, no receipts: a task lost with its worker is recovered by the
@@ -144,6 +146,7 @@ Q_CLUSTER = {
 Q_BROKER = env.str("Q_BROKER", default="orm")
 if Q_BROKER == "redis":
     del Q_CLUSTER["orm"]
+    Q_CLUSTER["broker_class"] = "core.brokers.CountingRedis"
     Q_CLUSTER["redis"] = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 elif Q_BROKER != "orm":
     raise environ.ImproperlyConfigured("Q_BROKER must be orm or redis.")
@@ -247,6 +250,10 @@ STORAGES = {
 HELIOS_DEPLOYMENT_MODE = env.str("HELIOS_DEPLOYMENT_MODE", default="demo")
 if HELIOS_DEPLOYMENT_MODE not in ("demo", "production"):
     raise environ.ImproperlyConfigured("HELIOS_DEPLOYMENT_MODE must be demo or production.")
+# Hosts besides the clouds' own that provider endpoints may name (and that then get the traffic
+# and credentials): stand-ins, emulators, private endpoints. `host`, `host:port`, `*.suffix` or a
+# CIDR range; link-local and metadata addresses are refused even here (providers/endpoints.py).
+HELIOS_ALLOWED_ENDPOINTS = env.list("HELIOS_ALLOWED_ENDPOINTS", default=[])
 # Bound on every SDK call (and on the SDKs' own retries), so one task never hangs.
 HELIOS_PROVIDER_TIMEOUT_SECONDS = number("HELIOS_PROVIDER_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=600, whole=False)
 # Credential discovery must not probe cloud instance-metadata servers unless the deployment
@@ -257,6 +264,11 @@ HELIOS_SEND_BATCH_SIZE = number("HELIOS_SEND_BATCH_SIZE", 300, minimum=1, maximu
 HELIOS_LEASE_SECONDS = number("HELIOS_LEASE_SECONDS", 60, minimum=1)
 # /readyz fails when no worker has beaten for this long (the sweeper beats every minute).
 HELIOS_HEARTBEAT_STALE_SECONDS = number("HELIOS_HEARTBEAT_STALE_SECONDS", 180, minimum=1)
+# `manage.py worker`: a cluster whose queued tasks wait this long while none of its workers starts
+# or finishes one (and one is free) has jammed; it is ended whole for its supervisor to restart.
+HELIOS_WORKER_STALL_SECONDS = number("HELIOS_WORKER_STALL_SECONDS", 15, minimum=1, whole=False)
+# A stop (SIGTERM) waits this long for django-q2's own shutdown, then kills what is left.
+HELIOS_WORKER_STOP_SECONDS = number("HELIOS_WORKER_STOP_SECONDS", 20, minimum=1, maximum=28, whole=False)
 # The operations home refreshes its live section this often while the tab is visible.
 HELIOS_HOME_REFRESH_SECONDS = number("HELIOS_HOME_REFRESH_SECONDS", 10, minimum=1, maximum=3600)
 # /metrics: with a token, only `Authorization: Bearer <token>`; without one, only these addresses.

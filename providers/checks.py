@@ -12,6 +12,7 @@ from core.audit import Actor
 from core.models import AuditAction
 
 from .clients.base import OutgoingEvent, SdkMissing
+from .endpoints import EndpointRefused
 from .inbound.pulling import PullFailed
 from .kinds import build_client, payload_format, spec_for
 from .models import ProviderConfig, ProviderMode, ReceiverSettings, RoundTripMethod
@@ -55,9 +56,12 @@ def check_cloud(config: ProviderConfig, *, actor: Actor | None = None) -> Connec
     if not found.ok:
         check = ConnectionCheck(False, f"credentials do not resolve: {found.problem}")
     else:
-        check = _bounded_check(config)
-        if check.ok and (pulled := _pull_check(config)) is not None:
-            check = ConnectionCheck(pulled.ok, f"{check.message}; {pulled.message}")
+        try:
+            check = _bounded_check(config)
+            if check.ok and (pulled := _pull_check(config)) is not None:
+                check = ConnectionCheck(pulled.ok, f"{check.message}; {pulled.message}")
+        except EndpointRefused as refused:  # nothing was sent: the credentials stay home
+            check = ConnectionCheck(False, f"not tested: {refused}")
     ProviderConfig.objects.filter(pk=config.pk).update(
         last_check_at=timezone.now(), last_check_ok=check.ok, last_check_message=check.message[:500]
     )

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 
+from .endpoints import options_problems
 from .kinds import KINDS, OPTION_MODELS, ProviderKind, ReceiverAuth, spec_for
 
 __all__ = ["ProviderKind", "ReceiverAuth"]
@@ -105,7 +106,9 @@ class ProviderConfig(*OPTION_MODELS, models.Model):
         if self.kind not in KINDS:
             return  # the field's own choices validation names the problem
         spec = spec_for(self.kind)
-        errors = spec.validate({name: getattr(self, name) for name in spec.option_fields})
+        values = {name: getattr(self, name) for name in spec.option_fields}
+        errors = spec.validate(values)
+        errors = {**options_problems(spec.endpoints, values), **errors}
         if errors:
             raise ValidationError(errors)
         for other in KINDS.values():
@@ -316,6 +319,11 @@ class ReceiverSettings(models.Model):
             missing = {name: "Pull needs this." for name in needed if not getattr(self, name)}
             if missing:
                 raise ValidationError(missing)
+            if self.provider_id:
+                endpoints = spec_for(self.provider.kind).receiver.pull_endpoints
+                refused = options_problems(endpoints, {e.field: getattr(self, e.field) for e in endpoints})
+                if refused:
+                    raise ValidationError(refused)
             return
         allowed = spec_for(self.provider.kind).receiver.auths if self.provider_id else ()
         if allowed and self.auth not in allowed:

@@ -17,6 +17,7 @@ from core.models import AuditAction
 from . import kinds
 from .clients.base import ClientSettings, OutgoingEvent, ProviderClient
 from .credentials import Credentials
+from .endpoints import EndpointRefused, options_problems
 from .inbound.pulling import Puller, PullTarget
 from .kinds import build_client, payload_format, spec_for
 from .models import ModeChange, ProviderConfig, ProviderMode
@@ -71,6 +72,8 @@ def effective_mode(config: ProviderConfig) -> EffectiveMode:
             f"production requested, but this deployment does not allow production "
             f"(HELIOS_DEPLOYMENT_MODE={settings.HELIOS_DEPLOYMENT_MODE})",
         )
+    if refused := endpoint_refusal(config):
+        return EffectiveMode(ProviderMode.DEMO, f"production requested, but {refused}")
     found = resolve_credentials(config)
     if not found.ok:
         reason = f"production requested, but credentials do not resolve: {found.problem}"
@@ -78,8 +81,22 @@ def effective_mode(config: ProviderConfig) -> EffectiveMode:
     return EffectiveMode(ProviderMode.PRODUCTION, f"production: credentials from {found.source}")
 
 
+def endpoint_refusal(config: ProviderConfig) -> str:
+    """Why the config's endpoints may not get its traffic and credentials, in words ("" when they may)."""
+    spec = spec_for(config.kind)
+    problems = options_problems(spec.endpoints, {name: getattr(config, name) for name in spec.option_fields})
+    return "; ".join(f"its {_label(config, field)} is refused: {problem}" for field, problem in problems.items())
+
+
+def _label(obj: object, field: str) -> str:
+    return str(obj._meta.get_field(field).verbose_name)  # type: ignore[attr-defined]
+
+
 def client_settings(config: ProviderConfig, *, with_credentials: bool = False) -> ClientSettings:
-    """The plain values a client gets for this config (credentials only for real clients)."""
+    """The plain values a client gets for this config (credentials only for real clients, and
+    only when every endpoint of the config may get them: EndpointRefused otherwise)."""
+    if with_credentials and (refused := endpoint_refusal(config)):
+        raise EndpointRefused(f"{config.name}: {refused}")
     return ClientSettings(
         name=config.name,
         kind=config.kind,
@@ -94,9 +111,14 @@ def client_settings(config: ProviderConfig, *, with_credentials: bool = False) -
 def puller_for(config: ProviderConfig) -> Puller:
     """The SDK puller for the config's pull subscription (its receiver must be set to pull)."""
     receiver = config.receiver
-    puller = spec_for(config.kind).receiver.puller
+    spec = spec_for(config.kind).receiver
+    puller = spec.puller
     if puller is None:
         raise ValueError(f"{config.get_kind_display()} has no pull round trip.")
+    refused = options_problems(spec.pull_endpoints, {e.field: getattr(receiver, e.field) for e in spec.pull_endpoints})
+    if refused:
+        words = "; ".join(f"its {_label(receiver, field)} is refused: {problem}" for field, problem in refused.items())
+        raise EndpointRefused(f"{config.name}: {words}")
     target = PullTarget(
         subscription=receiver.pull_subscription,
         namespace_endpoint=receiver.pull_namespace_endpoint,

@@ -96,7 +96,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 @dataclass
 class Cluster:
-    """A running `manage.py qcluster` process and its log."""
+    """A running `manage.py worker` process (a supervised qcluster) and its log."""
 
     process: subprocess.Popen
     log_path: Path
@@ -107,14 +107,15 @@ class Cluster:
 
 @pytest.fixture
 def start_qcluster(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
-    """Start real `manage.py qcluster` processes on the test database (extra env per cluster)."""
+    """Start real `manage.py worker` processes (each supervises a qcluster, as in production) on
+    the test database (extra env per cluster)."""
     clusters: list[Cluster] = []
 
     def start(**env: str) -> Cluster:
         log_path = tmp_path / f"qcluster-{len(clusters)}.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                [sys.executable, str(PROJECT_ROOT / "manage.py"), "qcluster"],
+                [sys.executable, str(PROJECT_ROOT / "manage.py"), "worker"],
                 cwd=PROJECT_ROOT,
                 env=subprocess_env(**env),
                 stdout=log,
@@ -128,10 +129,10 @@ def start_qcluster(transactional_db: None, tmp_path: Path) -> Iterator[Callable[
 
     yield start
     for cluster in clusters:
-        cluster.process.terminate()  # the cluster stops its own workers
+        cluster.process.terminate()  # the supervisor stops its cluster, whole, within 20 s
     for cluster in clusters:
         try:
-            cluster.process.wait(timeout=20)
+            cluster.process.wait(timeout=40)
         except subprocess.TimeoutExpired:
             os.killpg(cluster.process.pid, signal.SIGKILL)
             cluster.process.wait()

@@ -12,11 +12,14 @@ from django.db import models
 from ..clients.aws_eventbridge import DEFAULT_MAX_ENTRY_BYTES, EventBridgeClient, EventBridgeFormat
 from ..clients.base import Payload
 from ..credentials import resolve_aws
+from ..endpoints import Endpoint
 from ..inbound.parsing import parse_eventbridge
 from ..inbound.pull_sqs import SqsPuller
 from .spec import KindSpec, Receiver, ReceiverAuth
 
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+#: AWS's own endpoints (regional, FIPS, dual-stack, VPC interface endpoints, China).
+AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 EVENT_BUS_RE = re.compile(r"^([/\.\-_A-Za-z0-9]{1,256}|arn:aws[\w-]*:events:[a-z0-9-]+:\d{12}:event-bus/.+)$")
 
 
@@ -35,7 +38,8 @@ class EventBridgeOptions(models.Model):
     aws_endpoint_url = models.URLField(
         "endpoint URL override",
         blank=True,
-        help_text="Only for LocalStack, moto or a VPC endpoint; empty = AWS's regional endpoint.",
+        help_text="Empty = AWS's regional endpoint. Otherwise an https endpoint of AWS (e.g. a VPC endpoint), "
+        "or a stand-in the deployment allows in HELIOS_ALLOWED_ENDPOINTS (LocalStack, moto).",
     )
 
     class Meta:
@@ -92,6 +96,7 @@ EVENTBRIDGE = KindSpec(
     client=EventBridgeClient,
     resolve_credentials=lambda prefix, options: resolve_aws(prefix),
     describe_target=lambda o: f"{o['region']} · bus {o['event_bus']} · source {o['source']}",
+    endpoints=(Endpoint("aws_endpoint_url", cloud_suffixes=AWS_HOST_SUFFIXES),),
     receiver=Receiver(
         path="eventbridge",
         parse=lambda body, content_type, headers: parse_eventbridge(body),

@@ -10,11 +10,13 @@ from django.db import models
 from ..clients.azure_eventgrid import SCHEMA_CLOUDEVENTS, SCHEMA_EVENTGRID, EventGridClient, EventGridFormat
 from ..clients.base import Payload
 from ..credentials import resolve_azure
+from ..endpoints import Endpoint
 from ..inbound.parsing import parse_eventgrid
 from ..inbound.pull_eventgrid import EventGridPuller
 from .spec import KindSpec, Receiver, ReceiverAuth
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+#: Event Grid's own hosts (topics and namespaces; public, US government and China clouds).
+EVENTGRID_HOST_SUFFIXES = (".eventgrid.azure.net", ".eventgrid.azure.us", ".eventgrid.chinacloudapi.cn")
 
 
 class EventGridSchema(models.TextChoices):
@@ -53,13 +55,11 @@ def simulate_push(payload: Payload) -> tuple[bytes, str, dict[str, str]]:
 
 
 def validate(values: Mapping[str, Any]) -> dict[str, str]:
-    """An https endpoint (http only on this machine) and one of the two input schemas."""
+    """A topic endpoint URL (where it may point: providers.endpoints) and one of the two input schemas."""
     errors: dict[str, str] = {}
     url = urlsplit(values["azure_endpoint"] or "")
     if url.scheme not in ("http", "https") or not url.hostname:
         errors["azure_endpoint"] = "Enter the topic endpoint URL."
-    elif url.scheme == "http" and url.hostname not in LOCAL_HOSTS:
-        errors["azure_endpoint"] = "Event Grid endpoints must use https (http only for localhost)."
     if values["azure_input_schema"] not in EventGridSchema.values:
         errors["azure_input_schema"] = "Choose the topic's input schema."
     return errors
@@ -77,6 +77,7 @@ EVENT_GRID = KindSpec(
     client=EventGridClient,
     resolve_credentials=lambda prefix, options: resolve_azure(prefix),
     describe_target=lambda o: f"{o['endpoint']} ({o['input_schema']})",
+    endpoints=(Endpoint("azure_endpoint", cloud_suffixes=EVENTGRID_HOST_SUFFIXES),),
     receiver=Receiver(
         path="eventgrid",
         parse=parse_eventgrid,
@@ -87,6 +88,7 @@ EVENT_GRID = KindSpec(
         puller=EventGridPuller,
         pull_via="Event Grid namespace subscription (queue mode)",
         pull_fields=("pull_namespace_endpoint", "pull_namespace_topic", "pull_subscription"),
+        pull_endpoints=(Endpoint("pull_namespace_endpoint", cloud_suffixes=EVENTGRID_HOST_SUFFIXES),),
     ),
     demo_config={
         "name": "azure-demo",

@@ -13,6 +13,7 @@ from django.db import models
 from ..clients.base import Payload
 from ..clients.gcp_pubsub import PubSubClient, PubSubFormat
 from ..credentials import resolve_gcp
+from ..endpoints import Endpoint
 from ..inbound.parsing import parse_pubsub_push
 from ..inbound.pull_pubsub import PubSubPuller
 from .spec import KindSpec, Receiver, ReceiverAuth
@@ -31,7 +32,8 @@ class PubSubOptions(models.Model):
         "emulator host override",
         max_length=255,
         blank=True,
-        help_text="host:port of a Pub/Sub emulator (plain gRPC, no credentials); empty = Google's endpoint.",
+        help_text="host:port of a Pub/Sub emulator the deployment allows in HELIOS_ALLOWED_ENDPOINTS "
+        "(plain gRPC, never sent credentials); empty = Google's endpoint.",
     )
     gcp_ordering_by_subject = models.BooleanField(
         "order by subject",
@@ -88,6 +90,8 @@ PUBSUB = KindSpec(
     client=PubSubClient,
     resolve_credentials=lambda prefix, options: resolve_gcp(prefix, options["emulator_host"]),
     describe_target=lambda o: f"projects/{o['project']}/topics/{o['topic']}",
+    # An emulator speaks plain gRPC and never gets credentials; still only where the deployment allows.
+    endpoints=(Endpoint("gcp_emulator_host", host_only=True),),
     receiver=Receiver(
         path="pubsub",
         parse=lambda body, content_type, headers: parse_pubsub_push(body),

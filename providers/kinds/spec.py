@@ -8,6 +8,7 @@ from django.db import models
 
 from ..clients.base import Payload, PayloadFormat, ProviderClient
 from ..credentials import Credentials
+from ..endpoints import Endpoint
 from ..inbound.parsing import Parsed
 from ..inbound.pulling import Puller
 
@@ -48,6 +49,8 @@ class Receiver:
     puller: type[Puller] | None = None
     pull_via: str = ""
     pull_fields: tuple[str, ...] = ("pull_subscription",)
+    #: Pull fields that say where the puller connects (checked like the kind's `endpoints`).
+    pull_endpoints: tuple[Endpoint, ...] = ()
 
     @property
     def url_name(self) -> str:
@@ -78,6 +81,9 @@ class KindSpec:
     #: The target in one line for lists, from the options by client key.
     describe_target: Callable[[Mapping[str, Any]], str]
     receiver: Receiver
+    #: Option fields that say where the client connects: only the cloud's own hosts, or hosts the
+    #: deployment allows, may get its traffic and credentials (providers.endpoints).
+    endpoints: tuple[Endpoint, ...] = ()
     #: The demo config created on first run: name, description and option field values.
     demo_config: Mapping[str, Any] = field(default_factory=dict)
 

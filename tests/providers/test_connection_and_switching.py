@@ -265,7 +265,12 @@ class TestProductionTarget:
     def test_an_operator_without_the_switch_permission_cannot_retarget_production(self, client, make_provider):
         from django.contrib.auth.models import Group
 
-        config = make_provider("az", "azure_eventgrid", mode="production", azure_endpoint="https://good.example/api")
+        config = make_provider(
+            "az",
+            "azure_eventgrid",
+            mode="production",
+            azure_endpoint="https://good.westeurope-1.eventgrid.azure.net/api",
+        )
         user = User.objects.create_user("cfg", password="a-long-password-1", is_staff=True)
         user.user_permissions.add(
             *Permission.objects.filter(codename__in=["view_providerconfig", "change_providerconfig"])
@@ -274,12 +279,17 @@ class TestProductionTarget:
         client.force_login(user)
         url, data = self.form_data(client, config)
         response = client.post(
-            url, data | {"azure_endpoint": "https://evil.example/api", "confirm_production_target": "az"}
+            url,
+            data
+            | {
+                "azure_endpoint": "https://evil.westeurope-1.eventgrid.azure.net/api",
+                "confirm_production_target": "az",
+            },
         )
         assert response.status_code == 200
         assert "needs the permission to switch providers to production" in response.content.decode()
         config.refresh_from_db()
-        assert config.azure_endpoint == "https://good.example/api"
+        assert config.azure_endpoint == "https://good.westeurope-1.eventgrid.azure.net/api"
         # Fields that do not retarget it stay editable for them.
         response = client.post(url, data | {"max_attempts": 9})
         assert response.status_code == 302
@@ -287,25 +297,37 @@ class TestProductionTarget:
     def test_the_name_must_be_typed_and_the_change_is_audited_with_before_and_after(self, admin_client, make_provider):
         from core.models import AuditEntry
 
-        config = make_provider("az", "azure_eventgrid", mode="production", azure_endpoint="https://good.example/api")
+        config = make_provider(
+            "az",
+            "azure_eventgrid",
+            mode="production",
+            azure_endpoint="https://good.westeurope-1.eventgrid.azure.net/api",
+        )
         url, data = self.form_data(admin_client, config)
-        change = data | {"azure_endpoint": "https://new.example/api"}
+        change = data | {"azure_endpoint": "https://new.westeurope-1.eventgrid.azure.net/api"}
         refused = admin_client.post(url, change)
         assert refused.status_code == 200
         assert "Type its name, az, in the confirmation field to save." in refused.content.decode()
         assert admin_client.post(url, change | {"confirm_production_target": "not-az"}).status_code == 200
         config.refresh_from_db()
-        assert config.azure_endpoint == "https://good.example/api"
+        assert config.azure_endpoint == "https://good.westeurope-1.eventgrid.azure.net/api"
 
         assert admin_client.post(url, change | {"confirm_production_target": "az"}).status_code == 302
         config.refresh_from_db()
-        assert config.azure_endpoint == "https://new.example/api"
+        assert config.azure_endpoint == "https://new.westeurope-1.eventgrid.azure.net/api"
         entry = AuditEntry.objects.filter(action="config_change").latest("at")
         assert entry.summary == "PRODUCTION target changed (confirmed by name): azure_endpoint"
-        assert entry.details["before"] == {"azure_endpoint": "https://good.example/api"}
-        assert entry.details["fields"] == {"azure_endpoint": "https://new.example/api"}
+        assert entry.details["before"] == {"azure_endpoint": "https://good.westeurope-1.eventgrid.azure.net/api"}
+        assert entry.details["fields"] == {"azure_endpoint": "https://new.westeurope-1.eventgrid.azure.net/api"}
 
     def test_a_demo_config_is_retargeted_freely(self, admin_client, make_provider):
-        config = make_provider("az", "azure_eventgrid", azure_endpoint="https://good.example/api")
+        config = make_provider(
+            "az", "azure_eventgrid", azure_endpoint="https://good.westeurope-1.eventgrid.azure.net/api"
+        )
         url, data = self.form_data(admin_client, config)
-        assert admin_client.post(url, data | {"azure_endpoint": "https://other.example/api"}).status_code == 302
+        assert (
+            admin_client.post(
+                url, data | {"azure_endpoint": "https://other.westeurope-1.eventgrid.azure.net/api"}
+            ).status_code
+            == 302
+        )

@@ -1,7 +1,8 @@
 """`manage.py console`: the one command that brings HELIOS up on this machine.
 
 Migrates, creates the first-run demo providers and admin user, then runs the web server
-and a qcluster worker together until interrupted, printing where to log in.
+and a supervised worker (`manage.py worker`) together until interrupted, printing where to log
+in. A worker that ends (a jammed cluster ends itself) is started again.
 """
 
 import os
@@ -17,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from helios_site.bootstrap import ensure_admin_user, first_login
+from helios_site.worker_supervisor import EXIT_STALLED
 from providers.services import bootstrap_demo_providers
 
 
@@ -29,6 +31,40 @@ def wait_until_serving(addr: str, children: list[subprocess.Popen], timeout: flo
                 return
         except OSError:
             time.sleep(0.3)
+
+
+RESTART_LIMIT = 5
+RESTART_WINDOW_SECONDS = 300.0
+
+
+class WorkerProcess:
+    """The console's `manage.py worker` child, restarted when it ends (at most RESTART_LIMIT
+    times in RESTART_WINDOW_SECONDS)."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.starts: list[float] = []
+        self.start()
+
+    def start(self) -> None:
+        """Start (or start again) the worker."""
+        self.starts.append(time.monotonic())
+        self.process = subprocess.Popen(self.command)
+
+    def may_restart(self) -> bool:
+        """Whether another restart stays within the limit."""
+        recent = [t for t in self.starts if time.monotonic() - t < RESTART_WINDOW_SECONDS]
+        return len(recent) <= RESTART_LIMIT
+
+    def stop(self) -> None:
+        """SIGTERM: the worker stops its cluster, whole, within HELIOS_WORKER_STOP_SECONDS."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=settings.HELIOS_WORKER_STOP_SECONDS + 5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:
@@ -60,37 +96,48 @@ class Command(BaseCommand):
         created = bootstrap_demo_providers()
         login = ensure_admin_user()
         manage = [sys.executable, os.path.abspath(sys.argv[0])]
-        names = ("web server", "worker")
-        children = [
-            subprocess.Popen([*manage, "runserver", options["addr"], "--noreload", "--insecure"]),
-            subprocess.Popen([*manage, "qcluster"]),
-        ]
+        web = subprocess.Popen([*manage, "runserver", options["addr"], "--noreload", "--insecure"])
+        worker = WorkerProcess([*manage, "worker"])
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        failed = False
         try:
             # The banner comes last, once the web server answers, so start-up logs do not bury it.
-            wait_until_serving(options["addr"], children)
+            wait_until_serving(options["addr"], [web, worker.process])
             self.banner(options["addr"], login.username, login.password, [c.name for c in created])
-            while all(child.poll() is None for child in children):
+            while web.poll() is None:
+                if (code := worker.process.poll()) is not None and not self.restart(worker, code):
+                    failed = True
+                    break
                 time.sleep(0.5)
-            stopped = next(i for i, child in enumerate(children) if child.poll() is not None)
-            code = children[stopped].returncode
-            if code in (0, -signal.SIGINT, -signal.SIGTERM):
-                self.stdout.write("Stopping HELIOS…")
             else:
-                self.stderr.write(f"The {names[stopped]} stopped unexpectedly (exit {code}); stopping HELIOS.")
+                failed = web.returncode not in (0, -signal.SIGINT, -signal.SIGTERM)
+                if failed:
+                    self.stderr.write(f"The web server stopped unexpectedly (exit {web.returncode}); stopping HELIOS.")
         except KeyboardInterrupt:
-            self.stdout.write("Stopping HELIOS…")
-        finally:
-            for child in children:
-                if child.poll() is None:
-                    child.terminate()  # SIGTERM: both runserver and qcluster stop on it
-            for child in children:
-                try:
-                    child.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        if any(child.returncode not in (0, -signal.SIGINT, -signal.SIGTERM) for child in children):
+            pass
+        self.stdout.write("Stopping HELIOS…")
+        if web.poll() is None:
+            web.terminate()
+        worker.stop()
+        try:
+            web.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            web.kill()
+        if failed:
             raise SystemExit(1)
+
+    def restart(self, worker: "WorkerProcess", code: int) -> bool:
+        """Start a fresh worker after one ended (a stalled cluster ends itself with EXIT_STALLED);
+        False when it keeps ending (more than RESTART_LIMIT times in RESTART_WINDOW_SECONDS)."""
+        why = "it stalled and ended itself" if code == EXIT_STALLED else f"exit {code}"
+        if not worker.may_restart():
+            self.stderr.write(
+                f"The worker stopped ({why}) {RESTART_LIMIT} times within a few minutes; stopping HELIOS."
+            )
+            return False
+        self.stderr.write(f"The worker stopped ({why}); starting a fresh one.")
+        worker.start()
+        return True
 
     def banner(self, addr: str, username: str, password: str | None, created: list[str], running: bool = True) -> None:
         password_line = (

@@ -14,6 +14,7 @@ SIGTERM or SIGINT asks the cluster to stop as django-q2 does; whatever still run
 it. Every process of the cluster also dies with its parent (core.lifeline): nothing outlives it.
 """
 
+import contextlib
 import logging
 import os
 import shutil
@@ -152,10 +153,8 @@ class Supervisor:
     def _kill_group(self) -> None:
         """SIGKILL every process left in the cluster's group, then reap the child."""
         assert self.child is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.child.wait()
 
 

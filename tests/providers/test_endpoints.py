@@ -37,7 +37,7 @@ def test_a_config_aimed_at_a_host_the_deployment_did_not_allow_is_refused_when_s
     words = refused.value.message_dict["azure_endpoint"][0]
     assert "127.0.0.1 is not an endpoint HELIOS may send to" in words and "HELIOS_ALLOWED_ENDPOINTS" in words
     config.azure_endpoint = "https://attacker.example.net/api/events"  # any https host used to pass
-    with pytest.raises(ValidationError, match="attacker.example.net is not an endpoint"):
+    with pytest.raises(ValidationError, match=r"attacker\.example\.net is not an endpoint"):
         config.full_clean()
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from ninja import NinjaAPI, Schema, Status
@@ -28,8 +29,8 @@ from events.selectors import confirmed_words
 
 from .idempotency import earlier_answer, remember, request_digest
 from .incoming import BATCH, STRUCTURED, BadRequest, read_request
-from .keys import KeyRefused, RateLimited, authenticate, spend
-from .models import ApiKey, IdempotentRequest
+from .keys import KeyRefused, KeysThrottled, RateLimited, authenticate, spend
+from .models import ApiEvent, ApiKey, IdempotentRequest
 from .publishing import Refused, accept
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ def _errors(status: int, reasons: list[str], **headers: str) -> JsonResponse:
 
 @api.exception_handler(KeyRefused)
 def _key_refused(request: HttpRequest, refused: KeyRefused) -> HttpResponse:
+    if isinstance(refused, KeysThrottled):
+        return _errors(429, [str(refused)], Retry_After=str(refused.retry_after))
     return _errors(401, [str(refused)], WWW_Authenticate='Bearer realm="helios"')
 
 
@@ -129,12 +132,14 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
     )
 
 
-def events_out(request: HttpRequest, answered: list[tuple[Event, bool]]) -> list[dict[str, Any]]:
-    """Events (each with whether it was found rather than made) and their deliveries, with the
-    URLs of their API resource and console pages: one query for all of them."""
+def events_out(request: HttpRequest, key: ApiKey, answered: list[tuple[Event, bool]]) -> list[dict[str, Any]]:
+    """Events (each with whether it was found rather than made) and their deliveries to the key's
+    own provider configs (never another's), with the URLs of their API resource and console
+    pages: one query for all of them."""
     rows: dict[Any, list[dict[str, Any]]] = {event.pk: [] for event, _ in answered}
+    in_scope = ApiKey.providers.through.objects.filter(apikey_id=key.pk).values("providerconfig_id")
     deliveries = (
-        Delivery.objects.filter(event_id__in=rows)
+        Delivery.objects.filter(event_id__in=rows, provider_id__in=in_scope)
         .order_by("provider__name")
         .values(
             "id",
@@ -244,6 +249,8 @@ def publish(request: HttpRequest) -> Any:
     if idempotency_key:
         if len(idempotency_key) > 200:
             return _errors(400, ["The Idempotency-Key is longer than 200 characters."])
+        if not idempotency_key.isprintable():
+            return _errors(400, ["The Idempotency-Key must be printable text (no NUL or other control characters)."])
         digest = request_digest(body, request.content_type or "", headers)
         earlier = earlier_answer(key, idempotency_key)
         if earlier is not None:
@@ -252,13 +259,21 @@ def publish(request: HttpRequest) -> Any:
         incoming = read_request(body, request.content_type or "", headers)
         if len(incoming) > settings.HELIOS_API_MAX_BATCH_EVENTS:
             return _errors(413, [f"At most {settings.HELIOS_API_MAX_BATCH_EVENTS:,} events a request."])
-        with transaction.atomic():
-            spend(key, len(incoming))
-            accepted = accept(key, incoming, remote_addr=client_address(request) or None)
-            answer = {"events": events_out(request, [(a.event, a.reused) for a in accepted])}
-            if idempotency_key and (winner := remember(key, idempotency_key, digest, answer)):
-                transaction.set_rollback(True)  # a concurrent request with the key won: its answer stands
-                return _replay(winner, digest)
+        for attempt in (1, 2):
+            try:
+                with transaction.atomic():
+                    spend(key, len(incoming))
+                    accepted = accept(key, incoming, remote_addr=client_address(request) or None)
+                    answer = {"events": events_out(request, key, [(a.event, a.reused) for a in accepted])}
+                    if idempotency_key and (winner := remember(key, idempotency_key, digest, answer)):
+                        transaction.set_rollback(True)  # a concurrent request with the key won: its answer stands
+                        return _replay(winner, digest)
+                break
+            except IntegrityError:
+                # A concurrent request made the same CloudEvent (or took its UUID) first: once more,
+                # this request then finds it.
+                if attempt == 2:
+                    raise
     except BadRequest as bad:
         return _errors(400, bad.reasons)
     except Refused as refused:
@@ -276,10 +291,13 @@ def _replay(earlier: IdempotentRequest, digest: str) -> Any:
 
 @api.get("/events/{event_id}", response={200: EventOut, 404: Errors}, summary="An event", url_name="event")
 def event_detail(request: HttpRequest, event_id: uuid.UUID) -> Any:
-    """The event, each delivery's status, attempts, message id and round-trip confirmation (events
-    that reached a provider config of this key only)."""
+    """The event, each delivery's status, attempts, message id and round-trip confirmation: events
+    this key published, or that reached one of its provider configs; deliveries to its own
+    provider configs only."""
     key: ApiKey = request.auth
-    event = Event.objects.filter(pk=event_id, deliveries__provider__in=key.providers.all()).distinct().first()
+    published = ApiEvent.objects.filter(event_id=OuterRef("pk"), api_key=key)
+    reached = Delivery.objects.filter(event_id=OuterRef("pk"), provider__in=key.providers.all())
+    event = Event.objects.filter(Q(Exists(published)) | Q(Exists(reached)), pk=event_id).first()
     if event is None:
         return Status(404, {"errors": ["No such event for this API key."]})
-    return Status(200, events_out(request, [(event, False)])[0])
+    return Status(200, events_out(request, key, [(event, False)])[0])

@@ -3,6 +3,7 @@ every creation, revocation and production use audited."""
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,15 +19,25 @@ from core.models import AuditAction
 from providers.models import ProviderConfig
 
 from .models import ApiKey
+from .throttle import count_failure, scopes_of
 
 #: How stale "last used" may get: one write a minute per key, not one per request.
 LAST_USED_EVERY = timedelta(minutes=1)
 #: `hk_<prefix>_<secret>`: the prefix (8 hex digits) finds the key, the secret proves it.
 KEY_PREFIX = "hk_"
+PREFIX = re.compile(r"^[0-9a-f]{8}$")
 
 
 class KeyRefused(Exception):
     """The request's key is missing, unknown, revoked or expired (HTTP 401); the message says which."""
+
+
+class KeysThrottled(KeyRefused):
+    """Too many wrong keys from the client's address or for the prefix (HTTP 429, gateway.throttle)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,11 @@ def authenticate(authorization: str, *, remote_addr: str | None) -> ApiKey:
     prefix = secret[len(KEY_PREFIX) :].partition("_")[0] if secret.startswith(KEY_PREFIX) else ""
     key = ApiKey.objects.filter(prefix=prefix).first() if prefix else None
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
+        wait = count_failure(scopes_of(remote_addr=remote_addr, prefix=prefix if PREFIX.match(prefix) else ""))
+        if wait:
+            raise KeysThrottled(
+                f"Too many wrong API keys from this address or for this key; try again in {wait} s.", wait
+            )
         raise KeyRefused("Unknown API key.")
     if key.revoked_at is not None:
         raise KeyRefused(f"The API key {key.name} was revoked.")

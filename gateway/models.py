@@ -67,3 +67,48 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api_key_id}:{self.key}"
+
+
+class ApiEvent(models.Model):
+    """An event published through the API: by which key, from where, and as which CloudEvent.
+
+    A CloudEvent sent again by the same key (same source and id) is the same event: found here,
+    never created twice. Deduplication is per key, so one key's ids never reach into another's
+    events (nor reveal that they exist)."""
+
+    event_id = models.UUIDField(primary_key=True)
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=256, blank=True)
+    cloudevent_id = models.CharField(max_length=256, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "event published through the API"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "source", "cloudevent_id"],
+                condition=~models.Q(cloudevent_id=""),
+                name="one_event_per_key_and_cloudevent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} by key {self.api_key_id}"
+
+
+class AuthFailures(models.Model):
+    """Wrong API keys from one client address, or naming one key prefix: counted per minute;
+    past the limit, further wrong keys from there are answered 429 until `blocked_until`."""
+
+    scope = models.CharField(max_length=80, unique=True, help_text='"address:<ip>" or "prefix:<key prefix>".')
+    window_started_at = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0, help_text="Wrong keys in the current minute.")
+    total = models.PositiveBigIntegerField(default=0, help_text="Wrong keys ever (for /metrics).")
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "API key failures"
+
+    def __str__(self) -> str:
+        return self.scope

@@ -3,6 +3,7 @@ event of the request created in one transaction (a batch is all or nothing)."""
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -17,7 +18,7 @@ from providers.services import production_names
 
 from .incoming import Incoming
 from .keys import record_production_use
-from .models import ApiKey
+from .models import ApiEvent, ApiKey
 
 
 class Refused(Exception):
@@ -30,16 +31,29 @@ class Refused(Exception):
 
 
 def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None) -> list[Published]:
-    """Publish what a request carries, or raise Refused (400, 403, 409, 422) creating nothing."""
+    """Publish what a request carries, or raise Refused (400, 403, 409, 422) creating nothing.
+
+    A CloudEvent this key sent before (same source and id) answers with that event, reused; a
+    CloudEvent id that is a UUID becomes the event id unless another event has it already (then
+    the event gets an id of its own, as a CloudEvent id that is not a UUID does)."""
     answers: list[Published | None] = [None] * len(incoming)
     groups: dict[tuple, list[tuple[int, EventSpec]]] = defaultdict(list)
     targets: dict[tuple, tuple[list[ProviderConfig], dict[int, Route]]] = {}
-    specs = [_spec(item) for item in incoming]
+    specs = _own_event_ids(key, incoming, [_spec(item) for item in incoming])
     chosen = _destinations(key, incoming, specs)
+    earlier = _sent_before(key, incoming)
+    first_of: dict[tuple[str, str], int] = {}
+    repeats: dict[int, int] = {}
     for index, item in enumerate(incoming):
-        if found := _sent_before(item):
-            answers[index] = Published(found, reused=True)
+        sent = (item.source, item.cloudevent_id) if item.cloudevent_id else None
+        if sent in earlier:
+            answers[index] = Published(earlier[sent], reused=True)
             continue
+        if sent is not None and sent in first_of:  # the same CloudEvent twice in one request
+            repeats[index] = first_of[sent]
+            continue
+        if sent is not None:
+            first_of[sent] = index
         configs, routes = chosen[index]
         group = tuple((c.pk, routes[c.pk].pk if c.pk in routes else None) for c in configs)
         groups[group].append((index, specs[index]))
@@ -58,14 +72,27 @@ def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None
     if errors:
         raise Refused(400, errors)
     with transaction.atomic(savepoint=False):  # the request's transaction, when there is one
+        made: list[ApiEvent] = []
         for configs, routes, numbered, events in planned:
             # The audit says where the request came from (not "cli"); the key is named in the trail's
             # production entries.
             create_events(events, configs, ring=True, actor=Actor(remote_addr=remote_addr), routes=routes)
             for (index, _), event in zip(numbered, events, strict=True):
                 answers[index] = Published(event, reused=False)
+                made.append(
+                    ApiEvent(
+                        event_id=event.pk,
+                        api_key=key,
+                        source=event.source,
+                        cloudevent_id=event.cloudevent_id,
+                        remote_addr=remote_addr,
+                    )
+                )
             if names := production_names(configs):
                 record_production_use(key, names, len(events), remote_addr=remote_addr)
+        ApiEvent.objects.bulk_create(made)
+    for index, first in repeats.items():
+        answers[index] = Published(answers[first].event, reused=True)  # type: ignore[union-attr]
     return [answer for answer in answers if answer is not None]
 
 
@@ -92,15 +119,15 @@ def _destinations(
         if named
         else {}
     )
-    unknown = sorted(named - set(known))
-    if unknown:
-        raise Refused(400, [f"Unknown provider config(s): {', '.join(unknown)}."])
+    # A name this key may not use gets the same answer whether or not a config has it, so a key
+    # cannot list the deployment's config names.
+    unknown = named - set(known)
     chosen = []
     unrouted = 0
     enabled_routes = None
     for item, spec in zip(incoming, specs, strict=True):
         if item.providers:
-            chosen.append(([known[name] for name in dict.fromkeys(item.providers)], {}))
+            chosen.append(([known[name] for name in dict.fromkeys(item.providers) if name in known], {}))
             continue
         if enabled_routes is None:  # read once per request, whatever the batch's size
             enabled_routes = list(Route.objects.filter(enabled=True).prefetch_related("providers"))
@@ -119,7 +146,7 @@ def _destinations(
     allowed = {c.pk for c in known.values() if c.in_scope}
     if enabled_routes is not None:  # routed configs came without the key's scope
         allowed = set(key.providers.values_list("pk", flat=True))
-    outside = sorted({c.name for configs, _ in chosen for c in configs if c.pk not in allowed})
+    outside = sorted(unknown | {c.name for configs, _ in chosen for c in configs if c.pk not in allowed})
     if outside:
         raise Refused(403, [f"The API key {key.name} may not publish to: {', '.join(outside)}."])
     every = list({c.pk: c for configs, _ in chosen for c in configs}.values())
@@ -128,13 +155,37 @@ def _destinations(
     return chosen
 
 
-def _sent_before(item: Incoming) -> Event | None:
-    """The event a CloudEvent sent again (same source and id) already is, if any."""
-    if not item.cloudevent_id or not isinstance(item.source, str):
-        return None
-    if item.event_id is not None:
-        found = Event.objects.filter(pk=item.event_id).first()
-        if found is not None and (found.source != item.source or found.cloudevent_id != item.cloudevent_id):
-            raise Refused(409, [f"The event id {item.event_id} is already used by another event."])
-        return found
-    return Event.objects.filter(source=item.source, cloudevent_id=item.cloudevent_id).first()
+def _own_event_ids(key: ApiKey, incoming: Sequence[Incoming], specs: list[EventSpec]) -> list[EventSpec]:
+    """The specs with each UUID CloudEvent id kept as the event id where it is free; 409 when it
+    names another of this key's own events (another source); an id that another key, the console
+    or an earlier request of another sender holds is not this key's to know: a fresh id instead."""
+    wanted = {spec.event_id for spec in specs if spec.event_id is not None}
+    if not wanted:
+        return specs
+    taken = set(Event.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    own = dict(ApiEvent.objects.filter(api_key=key, event_id__in=taken).values_list("event_id", "source").iterator())
+    claimed: set = set()
+    for index, (item, spec) in enumerate(zip(incoming, specs, strict=True)):
+        if spec.event_id is None:
+            continue
+        if spec.event_id in own and own[spec.event_id] != item.source:
+            raise Refused(409, [f"The event id {spec.event_id} is already used by another of this key's events."])
+        if (spec.event_id in taken and spec.event_id not in own) or spec.event_id in claimed:
+            specs[index] = replace(spec, event_id=None)
+        claimed.add(spec.event_id)
+    return specs
+
+
+def _sent_before(key: ApiKey, incoming: Sequence[Incoming]) -> dict[tuple[str, str], Event]:
+    """The events this key's CloudEvents (by source and id) already are, read at once."""
+    wanted = {
+        (item.source, item.cloudevent_id) for item in incoming if item.cloudevent_id and isinstance(item.source, str)
+    }
+    if not wanted:
+        return {}
+    rows = ApiEvent.objects.filter(api_key=key, cloudevent_id__in={ce_id for _, ce_id in wanted}).values_list(
+        "source", "cloudevent_id", "event_id"
+    )
+    found = {(source, ce_id): event_id for source, ce_id, event_id in rows if (source, ce_id) in wanted}
+    events = Event.objects.in_bulk(found.values())
+    return {pair: events[event_id] for pair, event_id in found.items() if event_id in events}

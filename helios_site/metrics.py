@@ -27,6 +27,7 @@ from core.client_address import client_address
 from core.models import Heartbeat, WorkerStall
 from events import stats
 from events.models import DUE_STATUSES, Delivery, DeliveryAttempt, HourlyStats
+from gateway.models import AuthFailures
 from providers.models import CircuitState, ProviderConfig, ProviderRuntime
 
 
@@ -42,6 +43,7 @@ class HeliosCollector:
         yield self._circuits(configs)
         yield self._heartbeat()
         yield self._stalls()
+        yield from self._api_auth_failures()
 
     @staticmethod
     def _deliveries(configs: dict) -> Metric:
@@ -142,6 +144,29 @@ class HeliosCollector:
         )
         family.add_metric([], WorkerStall.objects.count())
         return family
+
+    @staticmethod
+    def _api_auth_failures() -> Iterator[Metric]:
+        failures = CounterMetricFamily(
+            "helios_api_auth_failures", "Wrong API keys presented, by what they are counted against.", labels=["by"]
+        )
+        blocked = GaugeMetricFamily(
+            "helios_api_auth_blocked",
+            "Client addresses and key prefixes answered 429 for wrong keys now.",
+            labels=["by"],
+        )
+        now = timezone.now()
+        totals = {"address": 0, "prefix": 0}
+        blocked_now = {"address": 0, "prefix": 0}
+        for scope, total, until in AuthFailures.objects.values_list("scope", "total", "blocked_until"):
+            by = scope.partition(":")[0]
+            totals[by] = totals.get(by, 0) + total
+            blocked_now[by] = blocked_now.get(by, 0) + (until is not None and until > now)
+        for by in sorted(totals):
+            failures.add_metric([by], totals[by])
+            blocked.add_metric([by], blocked_now[by])
+        yield failures
+        yield blocked
 
 
 def allowed(request: HttpRequest) -> bool:

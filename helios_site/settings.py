@@ -286,6 +286,10 @@ HELIOS_RETENTION = {
 # Bulk send: the most events, and the largest file, one upload may hold.
 # The API: the largest request body and the most events in one request (a batch).
 HELIOS_API_MAX_BODY_BYTES = number("HELIOS_API_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Wrong API keys: past this many in a minute from one address (or for one key prefix), further
+# wrong keys from there get 429 for HELIOS_API_AUTH_BLOCK_SECONDS (gateway/throttle.py).
+HELIOS_API_AUTH_FAILURE_LIMIT = number("HELIOS_API_AUTH_FAILURE_LIMIT", 20, minimum=1)
+HELIOS_API_AUTH_BLOCK_SECONDS = number("HELIOS_API_AUTH_BLOCK_SECONDS", 60, minimum=1)
 HELIOS_API_MAX_BATCH_EVENTS = number("HELIOS_API_MAX_BATCH_EVENTS", 1000, minimum=1, maximum=10_000)
 # How long an Idempotency-Key's first answer is kept (then the key may be used again).
 HELIOS_API_IDEMPOTENCY_HOURS = number("HELIOS_API_IDEMPOTENCY_HOURS", 24, minimum=1)

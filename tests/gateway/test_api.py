@@ -132,7 +132,7 @@ def test_a_revoked_key_is_401_at_once(api_post, key):
     ("body", "status", "reason"),
     [
         ({**ORDER, "providers": ["azure-demo"]}, 403, "The API key order-service may not publish to: azure-demo."),
-        ({**ORDER, "providers": ["nope"]}, 400, "Unknown provider config(s): nope."),
+        ({**ORDER, "providers": ["nope"]}, 403, "The API key order-service may not publish to: nope."),
         (ORDER, 422, "No route matches the event and it names no provider config"),
         ({**ORDER, "data": [1], "providers": ["aws-demo"]}, 400, "the event: The event data must be a JSON object"),
         ({**ORDER, "colour": "red", "providers": ["aws-demo"]}, 400, "the event: unknown member(s) colour"),

@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import logging
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -111,14 +112,47 @@ def _pull_check(config: ProviderConfig) -> ConnectionCheck | None:
         puller.close()
 
 
+#: Connection tests that may wait for the cloud at once in one process. A test that outlives its
+#: wait (an endpoint that answers a byte at a time never trips a read timeout) keeps its slot
+#: until its SDK call ends, so slow endpoints hold at most this many threads and sockets.
+CHECK_SLOTS = 2
+_slots = threading.BoundedSemaphore(CHECK_SLOTS)
+_checking: set[int] = set()
+_checking_lock = threading.Lock()
+
+
 def _bounded_check(config: ProviderConfig) -> ConnectionCheck:
-    """The client's own check in a helper thread, waited for at most the provider timeout."""
-    client = build_client(client_settings(config, with_credentials=True), mode=ProviderMode.PRODUCTION)
+    """The client's own check in a helper thread, waited for at most the provider timeout; one at
+    a time per config and CHECK_SLOTS in all; the client is closed when its call ends."""
     timeout = settings.HELIOS_PROVIDER_TIMEOUT_SECONDS
-    runner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="helios-check")
-    future = runner.submit(client.check_connection)
-    future.add_done_callback(lambda _: client.close())  # closed once the SDK call is over, not under it
-    runner.shutdown(wait=False)
+    with _checking_lock:
+        if config.pk in _checking:
+            return ConnectionCheck(
+                False, "An earlier test of this config is still waiting for the cloud; try again once it has ended."
+            )
+        if not _slots.acquire(blocking=False):
+            return ConnectionCheck(
+                False,
+                f"{CHECK_SLOTS} connection tests are still waiting for slow endpoints; try again once they have ended.",
+            )
+        _checking.add(config.pk)
+    try:
+        client = build_client(client_settings(config, with_credentials=True), mode=ProviderMode.PRODUCTION)
+    except BaseException:
+        _release_slot(config.pk)
+        raise
+    future: concurrent.futures.Future[str] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(client.check_connection())
+        except BaseException as exc:  # handed to the waiting request
+            future.set_exception(exc)
+        finally:
+            client.close()
+            _release_slot(config.pk)
+
+    threading.Thread(target=run, name=f"helios-check-{config.pk}", daemon=True).start()
     try:
         return ConnectionCheck(True, future.result(timeout=timeout + CHECK_GRACE_SECONDS))
     except concurrent.futures.TimeoutError:
@@ -129,3 +163,9 @@ def _bounded_check(config: ProviderConfig) -> ConnectionCheck:
     except Exception as exc:  # every SDK failure becomes words, never a stack trace
         logger.info("connection test of %s failed: %s", config.name, type(exc).__name__)
         return ConnectionCheck(False, client.classify_exception(exc).describe())
+
+
+def _release_slot(config_id: int) -> None:
+    with _checking_lock:
+        _checking.discard(config_id)
+        _slots.release()

@@ -350,3 +350,39 @@ def relay_sqs(sqs: Any, queue_url: str, url: str, headers: dict[str, str], expec
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             relayed += 1
     return relayed
+
+
+class TricklingEndpoint:
+    """Accepts, reads the request, then sends one byte every 0.2 s until stopped."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.open: set[socket.socket] = set()
+        self.stopping = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.open.add(conn)
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not self.stopping.wait(0.2):
+                conn.sendall(b"X")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            self.open.discard(conn)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.server.close()

@@ -6,11 +6,13 @@ in constant time and never appear in a message.
 """
 
 import base64
+import concurrent.futures
 import binascii
 import hmac
 import json
 import logging
 import os
+import threading
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -23,7 +25,11 @@ from google.auth import jwt
 logger = logging.getLogger(__name__)
 
 CERTS_TTL_SECONDS = 600.0
+#: One socket operation of the fetch; the whole wait of a request is CERTS_DEADLINE_SECONDS.
 CERTS_TIMEOUT_SECONDS = 5.0
+CERTS_DEADLINE_SECONDS = 5.0
+CERTS_FAILURE_TTL_SECONDS = 30.0
+CERTS_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,9 @@ def _check_oidc(settings: ReceiverAuthSettings, header: str) -> AuthOutcome:
         return AuthOutcome(401, "No bearer token given.")
     try:
         certs = signing_certificates(settings.oidc_certs_url)
-    except (OSError, ValueError) as error:
-        logger.warning("OIDC certificates from %s unavailable: %s", settings.oidc_certs_url, type(error).__name__)
-        return AuthOutcome(503, "The OIDC signing certificates cannot be fetched right now.")
+    except CertificatesUnavailable as error:
+        logger.warning("OIDC certificates from %s unavailable: %s", settings.oidc_certs_url, error)
+        return AuthOutcome(503, "The OIDC signing certificates cannot be fetched right now; try again later.")
     try:
         claims = jwt.decode(token, certs=certs, audience=settings.oidc_audience)
     except (google_exceptions.GoogleAuthError, ValueError) as error:
@@ -123,16 +129,56 @@ def _short(error: Exception) -> str:
 
 
 _certs_cache: dict[str, tuple[float, Any]] = {}
+_failed_at: dict[str, float] = {}
+_fetches: dict[str, concurrent.futures.Future] = {}
+_fetches_lock = threading.Lock()
+
+
+class CertificatesUnavailable(Exception):
+    """The issuer's signing certificates could not be had in time (the message says why)."""
 
 
 def signing_certificates(url: str) -> Any:
-    """The issuer's certificates (key id → PEM), fetched at most every 10 minutes per process."""
+    """The issuer's certificates (key id → PEM), fetched at most every 10 minutes per process.
+
+    A request waits at most CERTS_DEADLINE_SECONDS in all, whatever the issuer does (an endpoint
+    that answers a byte at a time never trips a socket timeout): one fetch per URL runs at a time,
+    in the background, and a failure is remembered for CERTS_FAILURE_TTL_SECONDS, during which
+    requests are answered at once. CertificatesUnavailable otherwise."""
+    now = time.monotonic()
     cached = _certs_cache.get(url)
-    if cached and time.monotonic() - cached[0] < CERTS_TTL_SECONDS:
+    if cached and now - cached[0] < CERTS_TTL_SECONDS:
         return cached[1]
-    with urllib.request.urlopen(url, timeout=CERTS_TIMEOUT_SECONDS) as response:
-        certs = json.loads(response.read())
-    if not isinstance(certs, dict) or not certs:
-        raise ValueError("no certificates")
+    failed = _failed_at.get(url)
+    if failed is not None and now - failed < CERTS_FAILURE_TTL_SECONDS:
+        raise CertificatesUnavailable("the last fetch failed moments ago")
+    with _fetches_lock:
+        fetch = _fetches.get(url)
+        if fetch is None or fetch.done():
+            fetch = _fetches[url] = concurrent.futures.Future()
+            threading.Thread(target=_fetch, args=(url, fetch), name="helios-oidc-certs", daemon=True).start()
+    try:
+        return fetch.result(timeout=CERTS_DEADLINE_SECONDS)
+    except concurrent.futures.TimeoutError:
+        _failed_at[url] = time.monotonic()
+        raise CertificatesUnavailable(f"no answer within {CERTS_DEADLINE_SECONDS:g} s") from None
+    except Exception as error:
+        raise CertificatesUnavailable(type(error).__name__) from error
+
+
+def _fetch(url: str, fetch: concurrent.futures.Future) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=CERTS_TIMEOUT_SECONDS) as response:
+            body = response.read(CERTS_MAX_BYTES + 1)
+        if len(body) > CERTS_MAX_BYTES:
+            raise ValueError("the certificates document is too large")
+        certs = json.loads(body)
+        if not isinstance(certs, dict) or not certs:
+            raise ValueError("no certificates")
+    except Exception as error:  # any failure of the issuer or the network: remembered, answered 503
+        _failed_at[url] = time.monotonic()
+        fetch.set_exception(error)
+        return
     _certs_cache[url] = (time.monotonic(), certs)
-    return certs
+    _failed_at.pop(url, None)
+    fetch.set_result(certs)

@@ -3,6 +3,7 @@ bad bodies, duplicates and confirmation of the matching delivery."""
 
 import base64
 import json
+import threading
 import uuid
 
 import pytest
@@ -263,3 +264,35 @@ def test_eventgrid_authenticates_by_a_header_its_delivery_property_sends(client,
     assert post_json(client, target, body, **{"x-api-key": "wrong"}).status_code == 403
     assert post_json(client, target, body, **{"x-api-key": RECEIVER_API_KEY}).status_code == 200
     assert Receipt.objects.get().key == "e-h"
+
+
+def test_an_issuer_that_never_finishes_answering_gets_a_503_in_words_within_the_deadline(
+    client, make_provider, make_receiver, monkeypatch
+):
+    """The certificate fetch has a total deadline (a trickling endpoint trips no socket timeout);
+    the failure is remembered briefly, so the next request does not wait at all."""
+    from providers.inbound import auth
+    from tests.standins import TricklingEndpoint
+
+    issuer = TricklingEndpoint()
+    monkeypatch.setattr(auth, "CERTS_DEADLINE_SECONDS", 0.5)
+    config = make_provider("pubsub-slow-oidc", "gcp_pubsub")
+    make_receiver(
+        config,
+        auth="oidc",
+        secret_env="",
+        oidc_audience="https://helios.example.com/receive/pubsub/",
+        oidc_issuers="https://accounts.google.com",
+        oidc_certs_url=f"http://127.0.0.1:{issuer.port}/oauth2/v1/certs",
+    )
+    try:
+        target = url("pubsub", config, token=None)
+        first = post_json(client, target, PUSH_SAMPLE, Authorization="Bearer a.b.c")
+        assert first.status_code == 503
+        assert first.json()["error"] == "The OIDC signing certificates cannot be fetched right now; try again later."
+        helpers = [t for t in threading.enumerate() if t.name == "helios-oidc-certs"]
+        second = post_json(client, target, PUSH_SAMPLE, Authorization="Bearer a.b.c")
+        assert second.status_code == 503
+        assert [t for t in threading.enumerate() if t.name == "helios-oidc-certs"] == helpers  # no new fetch
+    finally:
+        issuer.stop()

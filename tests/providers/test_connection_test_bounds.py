@@ -1,7 +1,6 @@
 """"Test the real cloud" against an endpoint that answers a byte at a time: no read timeout ever
 trips, yet clicks do not pile up threads and sockets, and everything is released once it ends."""
 
-import socket
 import threading
 import time
 
@@ -10,42 +9,7 @@ import pytest
 from providers import checks
 from providers.checks import check_cloud
 from providers.models import ProviderConfig
-
-
-class TricklingEndpoint:
-    """Accepts, reads the request, then sends one byte every 0.2 s until stopped."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.open: set[socket.socket] = set()
-        self.stopping = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            self.open.add(conn)
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
-
-    def _trickle(self, conn: socket.socket) -> None:
-        try:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\n")
-            while not self.stopping.wait(0.2):
-                conn.sendall(b"X")
-        except OSError:
-            pass
-        finally:
-            conn.close()
-            self.open.discard(conn)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.server.close()
+from tests.standins import TricklingEndpoint
 
 
 @pytest.fixture

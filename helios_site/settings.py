@@ -40,6 +40,26 @@ _DEV_SECRET_KEY = "helios-development-only-key-never-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+#: What the committed example files hold in place of a secret.
+PLACEHOLDER = "replace-with-"
+
+
+def refuse_weak_secret(name: str, value: str, *, min_length: int) -> None:
+    """Outside development, a placeholder or a short secret stops the process, in words."""
+    if DEBUG or not value:
+        return
+    if PLACEHOLDER in value or value == _DEV_SECRET_KEY:
+        raise environ.ImproperlyConfigured(
+            f"{name} still holds the example's placeholder: set a random value from your secret store."
+        )
+    if len(value) < min_length or len(set(value)) < 5:
+        raise environ.ImproperlyConfigured(
+            f"{name} is too weak: use at least {min_length} random characters "
+            f"(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+        )
+
+
+refuse_weak_secret("SECRET_KEY", SECRET_KEY, min_length=50)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -273,6 +293,7 @@ HELIOS_WORKER_STOP_SECONDS = number("HELIOS_WORKER_STOP_SECONDS", 20, minimum=1,
 HELIOS_HOME_REFRESH_SECONDS = number("HELIOS_HOME_REFRESH_SECONDS", 10, minimum=1, maximum=3600)
 # /metrics: with a token, only `Authorization: Bearer <token>`; without one, only these addresses.
 HELIOS_METRICS_TOKEN = env.str("HELIOS_METRICS_TOKEN", default="")
+refuse_weak_secret("HELIOS_METRICS_TOKEN", HELIOS_METRICS_TOKEN, min_length=16)
 HELIOS_METRICS_ALLOWED_IPS = env.list("HELIOS_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # Retention (days; 0 keeps forever), purged daily in batches: see events/retention.py.
 HELIOS_RETENTION = {

@@ -65,3 +65,27 @@ def test_a_missing_sdk_is_a_configuration_error_in_words(monkeypatch):
     )
     with pytest.raises(SdkMissing, match=r"The SDK for aws-prod is not installed \(boto3\): install requirements.txt"):
         client.sdk  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SECRET_KEY": "x"}, "SECRET_KEY is too weak: use at least 50 random characters"),
+        ({"SECRET_KEY": "a" * 60}, "SECRET_KEY is too weak"),
+        (
+            {"SECRET_KEY": "replace-with-a-long-random-string-from-your-secret-store"},
+            "SECRET_KEY still holds the example's placeholder",
+        ),
+        (
+            {"HELIOS_METRICS_TOKEN": "replace-with-a-random-token-from-your-secret-store"},
+            "HELIOS_METRICS_TOKEN still holds the example's placeholder",
+        ),
+        ({"HELIOS_METRICS_TOKEN": "short"}, "HELIOS_METRICS_TOKEN is too weak: use at least 16"),
+    ],
+)
+def test_a_production_process_refuses_placeholder_and_weak_secrets(env, message):
+    strong = {"SECRET_KEY": "k3y-" + "".join(chr(ord("a") + n % 26) for n in range(60))}
+    result = manage_check(DEBUG="false", ALLOWED_HOSTS="helios.example.com", **{**strong, **env})
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert manage_check(DEBUG="false", ALLOWED_HOSTS="helios.example.com", **strong).returncode == 0

@@ -1,4 +1,4 @@
-""""Test the real cloud" against an endpoint that answers a byte at a time: no read timeout ever
+""" "Test the real cloud" against an endpoint that answers a byte at a time: no read timeout ever
 trips, yet clicks do not pile up threads and sockets, and everything is released once it ends."""
 
 import threading

@@ -6,8 +6,8 @@ in constant time and never appear in a message.
 """
 
 import base64
-import concurrent.futures
 import binascii
+import concurrent.futures
 import hmac
 import json
 import logging

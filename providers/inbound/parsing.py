@@ -16,6 +16,7 @@ Other text (subject, subscription) keeps what it can: NUL and lone surrogates be
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,19 @@ class InboundEvent:
     def key(self) -> str:
         """What identifies this event among arrivals: its HELIOS id, else the cloud's message id."""
         return self.event_id or f"message:{self.message_id}"
+
+
+#: How much of a poison body is kept with its unexpected arrival.
+POISON_BODY_CHARS = 4096
+
+
+def poison_event(reason: str, body: bytes) -> InboundEvent:
+    """A request from an authenticated sender that HELIOS can never store as it is: kept as an
+    unexpected arrival with the reason and the start of its body (decoded leniently). The same
+    request sent again is the same arrival (its key is the digest of the reason and the body)."""
+    digest = hashlib.sha256(reason.encode() + b"\0" + body).hexdigest()[:40]
+    text = body[: POISON_BODY_CHARS * 4].decode("utf-8", errors="replace")[:POISON_BODY_CHARS]
+    return InboundEvent(event_id="", message_id=f"poison:{digest}", raw={"unparsable": reason, "body": text})
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ EVENTBRIDGE = KindSpec(
         parse=lambda body, content_type, headers: parse_eventbridge(body),
         simulate=simulate_push,
         auths=(ReceiverAuth.API_KEY, ReceiverAuth.BASIC, ReceiverAuth.TOKEN),
+        # API destinations retry 401, 407, 409, 429 and 5xx only: poison gets the default 400.
         puller=SqsPuller,
         pull_via="EventBridge rule → SQS queue",
     ),

@@ -85,6 +85,7 @@ EVENT_GRID = KindSpec(
         # A webhook subscription's secret delivery property is a header: prefer it to ?token=.
         auths=(ReceiverAuth.API_KEY, ReceiverAuth.TOKEN),
         options_handshake=True,
+        # Webhook deliveries are not retried on 400, 413, 401 or 403: poison gets the default 400.
         puller=EventGridPuller,
         pull_via="Event Grid namespace subscription (queue mode)",
         pull_fields=("pull_namespace_endpoint", "pull_namespace_topic", "pull_subscription"),

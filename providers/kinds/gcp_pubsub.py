@@ -98,6 +98,9 @@ PUBSUB = KindSpec(
         simulate=simulate_push,
         auths=(ReceiverAuth.TOKEN, ReceiverAuth.OIDC),
         ok_status=204,
+        # Push redelivers on anything but 102, 200, 201, 202 and 204, a 400 included, until the
+        # message expires: poison is acknowledged (and kept as an unexpected arrival).
+        poison_status=204,
         puller=PubSubPuller,
         pull_via="Pub/Sub pull subscription",
     ),

@@ -43,6 +43,9 @@ class Receiver:
     auths: tuple[str, ...]
     #: The status that acknowledges a delivery to this cloud.
     ok_status: int = 200
+    #: The answer to poison from an authenticated sender (recorded as an unexpected arrival): a
+    #: status this cloud does not redeliver on (docs/round-trip.md, "Poison").
+    poison_status: int = 400
     #: Answers the CloudEvents webhook validation handshake (HTTP OPTIONS).
     options_handshake: bool = False
     #: The pull alternative: the SDK puller, its name in words, and the settings it needs.

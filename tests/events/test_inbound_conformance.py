@@ -125,3 +125,45 @@ def test_what_the_cloud_pushes_back_confirms_the_delivery(
     delivery = Delivery.objects.get(event=event)
     assert delivery.confirmed_at is not None and receipt.delivery == delivery
     assert delivery.confirmed_via.startswith(f"{spec_for(kind).label} receiver")
+
+
+#: kind → the statuses after which its cloud stops redelivering a push, per its documentation
+#: (docs/round-trip.md, "Poison"): a kind added to the registry must say here what its cloud does.
+STOPS_REDELIVERY: dict[str, Callable[[int], bool]] = {
+    # API destinations retry 401, 407, 409, 429 and 5xx; no other status.
+    "aws_eventbridge": lambda status: status not in (401, 407, 409, 429) and status < 500,
+    # Push acknowledges 102, 200, 201, 202 and 204; anything else is redelivered until it expires.
+    "gcp_pubsub": lambda status: status in (102, 200, 201, 202, 204),
+    # Webhooks are not retried after 400, 413, 401 or 403 (nor, of course, after a success).
+    "azure_eventgrid": lambda status: status in (400, 401, 403, 413) or 200 <= status < 300,
+}
+
+
+def test_every_kind_says_when_its_cloud_stops_redelivering():
+    assert set(STOPS_REDELIVERY) == set(KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize(
+    ("poison", "reason"),
+    [
+        (b"{not json", "The body is not acceptable JSON"),
+        (b"[" * 1000 + b"]" * 1000, "nested more than 64 levels deep"),
+        (b"x" * 5000, "The body is larger than 4,096 bytes (5,000 bytes)."),
+    ],
+    ids=["not-json", "too-deep", "too-large"],
+)
+def test_poison_from_an_authenticated_sender_is_kept_and_answered_so_the_cloud_stops(
+    client, make_provider, make_receiver, kind, poison, reason
+):
+    config = make_provider(f"poison-{kind}".replace("_", "-"), kind)
+    make_receiver(config, max_body_bytes=4096)
+    target = reverse(spec_for(kind).receiver.url_name, args=[config.pk]) + f"?token={RECEIVER_TOKEN}"
+
+    response = client.post(target, data=poison, content_type="application/json")
+
+    assert STOPS_REDELIVERY[kind](response.status_code), response.status_code
+    receipt = Receipt.objects.get(provider=config)
+    assert receipt.event is None and reason in json.loads(receipt.body)["unparsable"]
+    client.post(target, data=poison, content_type="application/json")
+    assert Receipt.objects.get(provider=config).arrivals == 2  # redelivered poison: one receipt, counted

@@ -1,5 +1,6 @@
-"""Receivers refuse for good (400) what can never be stored, and ask for redelivery (503) only
-for what can recover."""
+"""Receivers keep what can never be stored as an unexpected arrival and answer so that the cloud
+stops (400 for Event Grid and EventBridge, 204 for Pub/Sub push), and ask for redelivery (503)
+only for what can recover."""
 
 import io
 import json
@@ -24,18 +25,20 @@ pytestmark = pytest.mark.django_db
         ('[{"id": "x", "eventType": "T", "data": NaN}]', "NaN is not a JSON number"),
     ],
 )
-def test_eventgrid_poison_bodies_get_400_and_nothing_is_stored(client, grid, body, reason):
+def test_eventgrid_poison_bodies_get_400_and_are_kept_as_unexpected(client, grid, body, reason):
     response = post_json(client, url("eventgrid", grid), body)
     assert response.status_code == 400 and "Retry-After" not in response
     assert reason in response.json()["error"]
-    assert Receipt.objects.count() == 0
+    receipt = Receipt.objects.get()
+    assert receipt.event is None and reason in json.loads(receipt.body)["unparsable"]
 
 
-def test_pubsub_and_eventbridge_poison_ids_get_400(client, pubsub, bridge):
+def test_pubsub_poison_is_acknowledged_and_eventbridge_poison_gets_400_both_kept(client, pubsub, bridge):
     envelope = {**PUSH_SAMPLE, "message": {**PUSH_SAMPLE["message"], "attributes": {"ce-id": "\x00"}}}
     response = post_json(client, url("pubsub", pubsub), envelope)
-    assert response.status_code == 400
-    assert response.json()["error"] == "The ce-id attribute contains the NUL character (\\u0000)."
+    assert response.status_code == 204
+    kept = Receipt.objects.get(provider=pubsub)
+    assert json.loads(kept.body)["unparsable"] == "The ce-id attribute contains the NUL character (\\u0000)."
     event = eventbridge_event("\ud800")
     body = json.dumps(event).encode()  # the lone surrogate travels escaped, as JSON allows
     response = post_json(
@@ -43,7 +46,7 @@ def test_pubsub_and_eventbridge_poison_ids_get_400(client, pubsub, bridge):
     )
     assert response.status_code == 400
     assert "detail.metadata.event_id contains a lone surrogate" in response.json()["error"]
-    assert Receipt.objects.count() == 0
+    assert Receipt.objects.filter(provider=bridge, event=None).count() == 1
 
 
 def test_text_that_cannot_be_stored_outside_the_ids_is_kept_escaped(client, grid):

@@ -107,10 +107,17 @@ def test_eventgrid_structured_and_binary_cloudevents_from_the_cloudevents_sdk(cl
         ),
     ],
 )
-def test_eventgrid_malformed_bodies_get_400_with_the_reason(client, grid, body, reason):
+def test_eventgrid_malformed_bodies_get_400_with_the_reason_and_are_kept_as_unexpected(client, grid, body, reason):
     response = post_json(client, url("eventgrid", grid), body)
-    assert (response.status_code, response.json()) == (400, {"error": reason})
-    assert Receipt.objects.count() == 0
+    assert response.status_code == 400  # Event Grid does not redeliver on 400
+    assert response.json() == {"error": f"{reason} It is refused for good (kept as an unexpected arrival)."}
+    assert_kept_as_poison(reason)
+
+
+def assert_kept_as_poison(reason: str) -> None:
+    receipt = Receipt.objects.get()
+    assert receipt.event is None and receipt.key.startswith("message:poison:")
+    assert json.loads(receipt.body)["unparsable"] == reason
 
 
 # --- Pub/Sub push -------------------------------------------------------------------------
@@ -151,9 +158,13 @@ def test_pubsub_push_of_a_helios_event_confirms_it_and_a_redelivery_is_a_duplica
         ({"message": {"messageId": "1", "attributes": {"a": 1}}}, "The message attributes are not a map of strings."),
     ],
 )
-def test_pubsub_malformed_envelopes_get_400(client, pubsub, envelope, reason):
+def test_pubsub_malformed_envelopes_are_acknowledged_and_kept_as_unexpected(client, pubsub, envelope, reason):
+    """Pub/Sub push redelivers on any status but 102, 200, 201, 202 and 204, a 400 included."""
     response = post_json(client, url("pubsub", pubsub), envelope)
-    assert (response.status_code, response.json()["error"]) == (400, reason)
+    assert response.status_code == 204
+    assert_kept_as_poison(reason)
+    assert post_json(client, url("pubsub", pubsub), envelope).status_code == 204
+    assert Receipt.objects.get().arrivals == 2  # the same poison again is one more arrival of it
 
 
 def test_pubsub_oidc_token_is_verified_against_the_issuers_certificates(
@@ -222,9 +233,9 @@ def test_eventbridge_basic_auth(client, make_provider, make_receiver):
     assert post_json(client, target, body, Authorization=basic("helios", RECEIVER_API_KEY)).status_code == 200
     assert post_json(client, target, body, Authorization=basic("helios", "nope")).status_code == 403
     assert post_json(client, target, body, Authorization="Basic !!!").status_code == 401
-    assert post_json(client, target, {"detail": {}}, Authorization=basic("helios", RECEIVER_API_KEY)).json() == {
-        "error": "The body is not an EventBridge event (needs id and detail)."
-    }
+    poison = post_json(client, target, {"detail": {}}, Authorization=basic("helios", RECEIVER_API_KEY))
+    assert poison.status_code == 400  # API destinations retry only 401, 407, 409, 429 and 5xx
+    assert poison.json()["error"].startswith("The body is not an EventBridge event (needs id and detail).")
 
 
 # --- Every receiver -----------------------------------------------------------------------
@@ -239,6 +250,9 @@ def test_wrong_token_unknown_config_method_size_and_missing_secret(client, grid,
     grid.receiver.save()
     response = post_json(client, url("eventgrid", grid), [{"id": "x", "eventType": "T", "data": "x" * 4000}])
     assert response.status_code == 413
+    assert_kept_as_poison("The body is larger than 2,048 bytes (4,043 bytes).")
+    Receipt.objects.all().delete()
+    assert post_json(client, url("eventgrid", grid, token=None), "x" * 4000).status_code == 401  # size: after auth
     monkeypatch.delenv("TEST_RECEIVER_TOKEN")
     response = post_json(client, url("eventgrid", grid), VALIDATION_EVENT)
     assert response.status_code == 503

@@ -63,12 +63,12 @@ def seed(events_from: int, events_to: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO events_event (id, type, source, subject, data, created_at)
+            INSERT INTO events_event (id, type, source, subject, data, created_at, cloudevent_id)
             SELECT gen_random_uuid(),
                    (ARRAY['OrderPlaced','PaymentProcessed','OrderShipped','RefundIssued'])[1 + i %% 4],
                    'com.example.shop', 'orders/o-' || i,
                    jsonb_build_object('order_id', 'o-' || i, 'amount', (i %% 500) + 0.5, 'currency', 'EUR'),
-                   now() - make_interval(secs => (hashint4(i)::bigint & 2147483647) %% %s)
+                   now() - make_interval(secs => (hashint4(i)::bigint & 2147483647) %% %s), ''
             FROM generate_series(%s, %s - 1) AS i
             """,
             [span, events_from, events_to],
@@ -105,11 +105,11 @@ def seed(events_from: int, events_to: int) -> None:
         cursor.execute(
             """
             INSERT INTO events_deliveryattempt (delivery_id, number, mode, started_at, finished_at, outcome,
-                error_code, error_message, provider_message_id, status_code)
+                error_code, error_message, provider_message_id, status_code, request_body, response_body)
             SELECT d.id, 1, d.mode, d.created_at, d.created_at + interval '20 milliseconds',
                    CASE WHEN d.status = 'succeeded' THEN 'succeeded' WHEN d.status = 'failed'
                         THEN 'permanent_error' ELSE 'retryable_error' END,
-                   d.last_error_code, d.last_error, d.provider_message_id, 200
+                   d.last_error_code, d.last_error, d.provider_message_id, 200, '', ''
             FROM events_delivery d
             WHERE d.status <> 'pending'
               AND NOT EXISTS (SELECT 1 FROM events_deliveryattempt a WHERE a.delivery_id = d.id)

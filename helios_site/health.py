@@ -86,7 +86,7 @@ def worker_health() -> dict[str, Any]:
     stale_after = timedelta(seconds=settings.HELIOS_HEARTBEAT_STALE_SECONDS)
     last = Heartbeat.objects.filter(name=WORKER).first()
     if last is None:
-        return {"ok": False, "detail": "no worker has beaten yet (is a qcluster running?)"}
+        return {"ok": False, "detail": "no worker has beaten yet (is `manage.py worker` running?)"}
     stall = WorkerStall.objects.filter(at__gt=last.at).first()
     if stall is not None:
         return {

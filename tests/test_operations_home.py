@@ -95,3 +95,29 @@ def test_the_section_needs_the_history_permission(client, demo_providers):
     client.force_login(nobody)
     assert client.get(reverse(SECTION)).status_code == 403
     assert 'id="helios-operations"' not in client.get(reverse(HOME)).content.decode()
+
+
+def test_a_worker_cluster_that_stalled_needs_attention_and_fails_readyz_until_a_worker_starts(
+    admin_client, client, demo_providers
+):
+    from core.models import WorkerStall
+
+    beat()
+    WorkerStall.objects.create(
+        at=timezone.now(),
+        host="worker-1",
+        pid=4242,
+        waiting_tasks=3,
+        stalled_seconds=15.2,
+        busy_workers=0,
+        idle_workers=2,
+    )
+    shown = attention(admin_client)
+    assert "A worker cluster on worker-1 stalled at" in shown
+    assert "3 task(s) waited 15 s and none of its workers (2 idle, 0 busy) took one" in shown
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert "stalled at" in ready.json()["checks"]["worker"]["detail"]
+    beat()  # a fresh cluster's worker starts
+    assert client.get("/readyz").status_code == 200
+    assert "stalled at" in attention(admin_client)  # still listed for the hour: it happened

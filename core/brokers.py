@@ -1,5 +1,6 @@
 """django-q2's brokers with one addition: the pusher of a supervised cluster counts the tasks it
-takes (core.worker_state), so the supervisor can see tasks held inside a jammed cluster."""
+takes and hands on (core.worker_state; a task it cannot read is failed, not handed on), so the
+supervisor can see tasks held inside a jammed cluster."""
 
 from typing import Any
 
@@ -17,6 +18,11 @@ class CountingORM(ORM):
         mark_taken(len(tasks or ()))
         return tasks
 
+    def fail(self, task_id: Any) -> None:
+        """A task the pusher took and could not read (a bad signature): never a worker's."""
+        super().fail(task_id)
+        mark_taken(-1)
+
 
 class CountingRedis(Redis):
     """The Redis broker (Q_BROKER=redis)."""
@@ -25,3 +31,8 @@ class CountingRedis(Redis):
         tasks = super().dequeue()
         mark_taken(len(tasks or ()))
         return tasks
+
+    def fail(self, task_id: Any) -> None:
+        """A task the pusher took and could not read (a bad signature): never a worker's."""
+        super().fail(task_id)
+        mark_taken(-1)

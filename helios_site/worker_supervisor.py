@@ -5,7 +5,8 @@ second, compares the work waiting in the broker with what the cluster's workers 
 (core.worker_state). When tasks have waited `HELIOS_WORKER_STALL_SECONDS` while no worker started
 or finished one, and at least one worker was free to take it (or none is alive), the cluster can
 no longer take tasks: the supervisor logs it, records a `WorkerStall` (the operations home and
-/readyz show it), kills the whole process group and exits with `EXIT_STALLED`, so that its own
+/readyz show it), kills the whole process group, rings again for every due delivery (the tasks
+the cluster held come back only after django-q2's `retry`) and exits with `EXIT_STALLED`, so that its own
 supervisor (`make run`'s console, systemd, Kubernetes) starts a fresh one. The cause it was
 written for is django-q2's: see docs/delivery-engine.md, "A jammed cluster".
 
@@ -107,6 +108,8 @@ class Supervisor:
             stalled_for, waiting, marks = self._observe(broker)
             if self.watch.stalled(stalled_for):
                 self._report_stall(stalled_for, waiting, marks)
+                self._kill_group()
+                self._ring_again()
                 return EXIT_STALLED
             time.sleep(CHECK_INTERVAL_SECONDS)
         return self._stop()
@@ -140,6 +143,18 @@ class Supervisor:
         except Exception as error:  # the log line above still says it
             logger.error("could not record the worker stall (%s)", type(error).__name__)
 
+    @staticmethod
+    def _ring_again() -> None:
+        """The tasks the jammed cluster held (its doorbells among them) come back only after
+        django-q2's `retry`: ring for every due delivery now (the sweeper's work, idempotent), so
+        that the fresh cluster finds them at once."""
+        from events.services.sweeper import sweep
+
+        try:
+            sweep()
+        except Exception as error:  # the minute's sweeper will do it
+            logger.error("after the stall, could not ring for due deliveries (%s)", type(error).__name__)
+
     def _stop(self) -> int:
         """Ask the cluster to stop; kill whatever still runs after the stop deadline."""
         assert self.child is not None
@@ -151,7 +166,7 @@ class Supervisor:
         return 0
 
     def _kill_group(self) -> None:
-        """SIGKILL every process left in the cluster's group, then reap the child."""
+        """SIGKILL every process left in the cluster's group, then reap the child (again: a no-op)."""
         assert self.child is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.child.pid, signal.SIGKILL)

@@ -85,3 +85,16 @@ def test_no_live_worker_at_all_with_work_waiting_is_a_stall():
     watch = StallWatch(stall_seconds=15)
     watch.observe(now=0, waiting_tasks=2, marks=marks(idle=0))
     assert watch.stalled(watch.observe(now=16, waiting_tasks=2, marks=marks(idle=0)))
+
+
+def test_a_task_the_pusher_cannot_read_is_not_counted_as_held(state_dir: Path, db):
+    """The pusher fails a package with a bad signature (another SECRET_KEY signed it): no worker
+    will ever start it, so it must not look like a task stuck in the cluster."""
+    from core.brokers import CountingORM
+
+    broker = CountingORM(list_key="helios-test")
+    broker.enqueue("not a signed package")
+    [(ack_id, _package)] = broker.dequeue()
+    assert MarkReader(state_dir, os.getpgid(0)).read().held == 1
+    broker.fail(ack_id)
+    assert MarkReader(state_dir, os.getpgid(0)).read().held == 0

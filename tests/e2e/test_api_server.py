@@ -34,7 +34,8 @@ def test_cloudevents_through_gunicorn_reach_the_stand_in(
 ):
     gcp = production_providers["gcp_pubsub"]
     secret = create_key(name="orders", providers=[gcp], allow_production=True).secret
-    start_qcluster()
+    # One deployment: the worker reads the tasks the web process signs, so it shares its SECRET_KEY.
+    start_qcluster(SECRET_KEY=production_env(static_root)["SECRET_KEY"])
     auth = {"Authorization": f"Bearer {secret}"}
     structured = CloudEvent(
         {"id": str(uuid.uuid4()), "type": "OrderPlaced", "source": "/orders", "heliosproviders": gcp.name},

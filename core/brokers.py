@@ -10,29 +10,23 @@ from django_q.brokers.redis_broker import Redis
 from .worker_state import mark_taken
 
 
-class CountingORM(ORM):
+class CountingPusher:
+    """What the pusher takes from a broker, counted (mixed in before the broker's class)."""
+
+    def dequeue(self) -> list[Any] | None:
+        tasks = super().dequeue()  # type: ignore[misc]
+        mark_taken(len(tasks or ()))
+        return tasks
+
+    def fail(self, task_id: Any) -> None:
+        """A task the pusher took and could not read (a bad signature): never a worker's."""
+        super().fail(task_id)  # type: ignore[misc]
+        mark_taken(-1)
+
+
+class CountingORM(CountingPusher, ORM):
     """The ORM broker (the default: tasks are rows of the database)."""
 
-    def dequeue(self) -> list[Any] | None:
-        tasks = super().dequeue()
-        mark_taken(len(tasks or ()))
-        return tasks
 
-    def fail(self, task_id: Any) -> None:
-        """A task the pusher took and could not read (a bad signature): never a worker's."""
-        super().fail(task_id)
-        mark_taken(-1)
-
-
-class CountingRedis(Redis):
+class CountingRedis(CountingPusher, Redis):
     """The Redis broker (Q_BROKER=redis)."""
-
-    def dequeue(self) -> list[Any] | None:
-        tasks = super().dequeue()
-        mark_taken(len(tasks or ()))
-        return tasks
-
-    def fail(self, task_id: Any) -> None:
-        """A task the pusher took and could not read (a bad signature): never a worker's."""
-        super().fail(task_id)
-        mark_taken(-1)

@@ -22,14 +22,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_console_starts_web_and_worker_prints_login_and_stops_cleanly(tmp_path: Path):
-    port = free_port()
+def console_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """What `make run` gets on a fresh machine: the embedded SQLite database (of this test)."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env |= {
+    return env | {
         "SQLITE_PATH": str(tmp_path / "console.sqlite3"),
         "HELIOS_ADMIN_PASSWORD": "first-run-pw-123",
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
+
+
+def test_console_starts_web_and_worker_prints_login_and_stops_cleanly(tmp_path: Path):
+    port = free_port()
+    env = console_env(tmp_path)
     log_path = tmp_path / "console.log"
     with log_path.open("w") as log:
         console = subprocess.Popen(
@@ -84,13 +90,7 @@ def test_the_console_restarts_a_worker_whose_cluster_jammed_and_nothing_is_left_
     from tests.e2e.test_worker_watchdog import alive, descendants, idle_workers, wait_for
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env |= {
-        "SQLITE_PATH": str(tmp_path / "console.sqlite3"),
-        "HELIOS_ADMIN_PASSWORD": "first-run-pw-123",
-        "PYTHONUNBUFFERED": "1",
-        "HELIOS_WORKER_STALL_SECONDS": "3",
-    }
+    env = console_env(tmp_path, HELIOS_WORKER_STALL_SECONDS="3")
     manage = [sys.executable, str(PROJECT_ROOT / "manage.py")]
     log_path = tmp_path / "console.log"
     with log_path.open("w") as log:

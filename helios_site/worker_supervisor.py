@@ -31,6 +31,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
+from django_q.brokers import Broker, get_broker
 
 from core.lifeline import SUPERVISOR_PID_ENV
 from core.models import WorkerStall
@@ -77,6 +78,7 @@ class Supervisor:
         self.stop_requested = False
         self.state_dir = Path(tempfile.mkdtemp(prefix="helios-worker-"))
         self.child: subprocess.Popen | None = None
+        self.marks: MarkReader | None = None
 
     def run(self) -> int:
         """Start the cluster and watch it; the exit status for this process."""
@@ -97,8 +99,6 @@ class Supervisor:
 
     def _watch(self) -> int:
         assert self.child is not None
-        from django_q.brokers import get_broker
-
         broker = get_broker()
         while not self.stop_requested:
             close_old_connections()
@@ -114,13 +114,13 @@ class Supervisor:
             time.sleep(CHECK_INTERVAL_SECONDS)
         return self._stop()
 
-    def _observe(self, broker: object) -> tuple[float, int, WorkerMarks]:
-        assert self.child is not None
+    def _observe(self, broker: Broker) -> tuple[float, int, WorkerMarks]:
         try:
-            waiting = broker.queue_size()  # type: ignore[attr-defined]
+            waiting = broker.queue_size()
         except Exception as error:  # the database or Redis is away: not the cluster's fault
             logger.warning("worker watchdog: the broker does not answer (%s)", type(error).__name__)
             waiting = 0
+        assert self.marks is not None
         marks = self.marks.read()
         return self.watch.observe(now=time.time(), waiting_tasks=waiting, marks=marks), waiting, marks
 

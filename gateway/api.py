@@ -27,11 +27,12 @@ from core.client_address import client_address
 from events.models import Delivery, Event
 from events.selectors import confirmed_words
 
+from .expansion import waiting_events
 from .idempotency import earlier_answer, remember, request_digest
 from .incoming import BATCH, STRUCTURED, BadRequest, read_request
 from .keys import KeyRefused, KeysThrottled, RateLimited, authenticate, spend
 from .models import ApiEvent, ApiKey, IdempotentRequest
-from .publishing import Refused, accept
+from .publishing import Answer, Refused, accept
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class EventOut(Schema):
     id: str
     cloudevent_id: str
     reused: bool
+    #: "accepted": in the accept log, events and deliveries not made yet; "published": made.
+    status: str
     type: str
     source: str
     subject: str
@@ -132,14 +135,16 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
     )
 
 
-def events_out(request: HttpRequest, key: ApiKey, answered: list[tuple[Event, bool]]) -> list[dict[str, Any]]:
-    """Events (each with whether it was found rather than made) and their deliveries to the key's
-    own provider configs (never another's), with the URLs of their API resource and console
-    pages: one query for all of them."""
-    rows: dict[Any, list[dict[str, Any]]] = {event.pk: [] for event, _ in answered}
+def events_out(request: HttpRequest, key: ApiKey, answered: list[Answer]) -> list[dict[str, Any]]:
+    """Events (each with whether it was found rather than made, and whether it is stored yet or
+    still waits in the accept log) and the deliveries of the stored ones to the key's own
+    provider configs (never another's), with the URLs of their API resource and console pages:
+    at most one query for all of them."""
+    rows: dict[Any, list[dict[str, Any]]] = {answer.event.pk: [] for answer in answered}
+    stored = [answer.event.pk for answer in answered if answer.stored]
     in_scope = ApiKey.providers.through.objects.filter(apikey_id=key.pk).values("providerconfig_id")
     deliveries = (
-        Delivery.objects.filter(event_id__in=rows, provider_id__in=in_scope)
+        Delivery.objects.filter(event_id__in=stored, provider_id__in=in_scope)
         .order_by("provider__name")
         .values(
             "id",
@@ -154,7 +159,7 @@ def events_out(request: HttpRequest, key: ApiKey, answered: list[tuple[Event, bo
             "confirmed_via",
         )
     )
-    for row in deliveries:
+    for row in deliveries if stored else ():
         rows[row["event_id"]].append(row)
     base = request.build_absolute_uri("/")[:-1]
     event_url = _url_maker(base, "api-v1:event", SAMPLE_EVENT_ID)
@@ -163,7 +168,8 @@ def events_out(request: HttpRequest, key: ApiKey, answered: list[tuple[Event, bo
         {
             "id": str(event.id),
             "cloudevent_id": event.cloudevent_id,
-            "reused": reused,
+            "reused": answer.reused,
+            "status": "published" if answer.stored else "accepted",
             "type": event.type,
             "source": event.source,
             "subject": event.subject,
@@ -181,7 +187,8 @@ def events_out(request: HttpRequest, key: ApiKey, answered: list[tuple[Event, bo
                 for row in rows[event.pk]
             ],
         }
-        for event, reused in answered
+        for answer in answered
+        for event in (answer.event,)
     ]
 
 
@@ -264,7 +271,7 @@ def publish(request: HttpRequest) -> Any:
                 with transaction.atomic():
                     spend(key, len(incoming))
                     accepted = accept(key, incoming, remote_addr=client_address(request) or None)
-                    answer = {"events": events_out(request, key, [(a.event, a.reused) for a in accepted])}
+                    answer = {"events": events_out(request, key, accepted)}
                     if idempotency_key and (winner := remember(key, idempotency_key, digest, answer)):
                         transaction.set_rollback(True)  # a concurrent request with the key won: its answer stands
                         return _replay(winner, digest)
@@ -293,11 +300,16 @@ def _replay(earlier: IdempotentRequest, digest: str) -> Any:
 def event_detail(request: HttpRequest, event_id: uuid.UUID) -> Any:
     """The event, each delivery's status, attempts, message id and round-trip confirmation: events
     this key published, or that reached one of its provider configs; deliveries to its own
-    provider configs only."""
+    provider configs only. An event accepted and not yet expanded answers `"status": "accepted"`
+    with no deliveries."""
     key: ApiKey = request.auth
     published = ApiEvent.objects.filter(event_id=OuterRef("pk"), api_key=key)
     reached = Delivery.objects.filter(event_id=OuterRef("pk"), provider__in=key.providers.all())
     event = Event.objects.filter(Q(Exists(published)) | Q(Exists(reached)), pk=event_id).first()
-    if event is None:
+    if event is not None:
+        return Status(200, events_out(request, key, [Answer(event, reused=False, stored=True)])[0])
+    request_id = ApiEvent.objects.filter(event_id=event_id, api_key=key).values_list("request_id", flat=True).first()
+    waiting = waiting_events([request_id]) if request_id else {}
+    if event_id not in waiting:
         return Status(404, {"errors": ["No such event for this API key."]})
-    return Status(200, events_out(request, key, [(event, False)])[0])
+    return Status(200, events_out(request, key, [Answer(waiting[event_id], reused=False, stored=False)])[0])

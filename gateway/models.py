@@ -69,6 +69,30 @@ class IdempotentRequest(models.Model):
         return f"{self.api_key_id}:{self.key}"
 
 
+class AcceptedRequest(models.Model):
+    """The accept log: a publish request read, gated, authorised and routed, kept durably as the
+    events it will make (ids assigned) and where each goes. A worker expands it into events and
+    deliveries (gateway/expansion.py) and stamps `expanded_at`, in one transaction."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="+")
+    accepted_at = models.DateTimeField(default=timezone.now)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    #: [{"providers": [config id], "routes": {config id: route id}, "events": [event fields]}]
+    groups = models.JSONField()
+    expanded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "accepted API request"
+        indexes = [
+            models.Index(
+                fields=["accepted_at"], condition=models.Q(expanded_at__isnull=True), name="accepted_waiting_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"accepted request #{self.pk}"
+
+
 class ApiEvent(models.Model):
     """An event published through the API: by which key, from where, and as which CloudEvent.
 
@@ -78,6 +102,8 @@ class ApiEvent(models.Model):
 
     event_id = models.UUIDField(primary_key=True)
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    #: The accepted request that makes the event (until expanded, the event exists only there).
+    request = models.ForeignKey(AcceptedRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     source = models.CharField(max_length=256, blank=True)
     cloudevent_id = models.CharField(max_length=256, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)

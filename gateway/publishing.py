@@ -1,24 +1,25 @@
-"""Publishing through the API: the key's scope and production grant, the input gate, then every
-event of the request created in one transaction (a batch is all or nothing)."""
+"""Accepting through the API: the key's scope and production grant, the input gate and the
+routes, then the request written to the accept log in one transaction (a batch is all or
+nothing); a worker expands it into events and deliveries (gateway/expansion.py)."""
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
-from core.audit import Actor
 from core.badges import plural
 from events.models import Event, Route
-from events.services.publishing import EventSpec, Published, create_events, routed_providers, validated_events
+from events.services.publishing import EventSpec, routed_providers, validated_events
 from events.services.validation import PublishRejected
 from providers.models import ProviderConfig
 from providers.services import production_names
 
+from .expansion import event_fields, ring_expansion, waiting_events
 from .incoming import Incoming
 from .keys import record_production_use
-from .models import ApiEvent, ApiKey
+from .models import AcceptedRequest, ApiEvent, ApiKey
 
 
 class Refused(Exception):
@@ -30,13 +31,27 @@ class Refused(Exception):
         self.reasons = reasons
 
 
-def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None) -> list[Published]:
-    """Publish what a request carries, or raise Refused (400, 403, 409, 422) creating nothing.
+@dataclass(frozen=True)
+class Answer:
+    """One event of the request: the event (unsaved while its request waits for expansion),
+    whether this request found it rather than made it, and whether it is stored yet."""
+
+    event: Event
+    reused: bool
+    stored: bool
+
+
+def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None) -> list[Answer]:
+    """Accept what a request carries, or raise Refused (400, 403, 409, 422) keeping nothing.
+
+    Every check runs here (the input gate, routing, the key's scope and production grant); what
+    passes is written to the accept log (one `AcceptedRequest`, its `ApiEvent`s) with the event
+    ids it will have, and a worker expands it into events and deliveries (gateway/expansion.py).
 
     A CloudEvent this key sent before (same source and id) answers with that event, reused; a
     CloudEvent id that is a UUID becomes the event id unless another event has it already (then
     the event gets an id of its own, as a CloudEvent id that is not a UUID does)."""
-    answers: list[Published | None] = [None] * len(incoming)
+    answers: list[Answer | None] = [None] * len(incoming)
     groups: dict[tuple, list[tuple[int, EventSpec]]] = defaultdict(list)
     targets: dict[tuple, tuple[list[ProviderConfig], dict[int, Route]]] = {}
     specs = _own_event_ids(key, incoming, [_spec(item) for item in incoming])
@@ -47,7 +62,7 @@ def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None
     for index, item in enumerate(incoming):
         sent = (item.source, item.cloudevent_id) if item.cloudevent_id else None
         if sent in earlier:
-            answers[index] = Published(earlier[sent], reused=True)
+            answers[index] = earlier[sent]
             continue
         if sent is not None and sent in first_of:  # the same CloudEvent twice in one request
             repeats[index] = first_of[sent]
@@ -72,27 +87,39 @@ def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None
     if errors:
         raise Refused(400, errors)
     with transaction.atomic(savepoint=False):  # the request's transaction, when there is one
-        made: list[ApiEvent] = []
-        for configs, routes, numbered, events in planned:
-            # The audit says where the request came from (not "cli"); the key is named in the trail's
-            # production entries.
-            create_events(events, configs, ring=True, actor=Actor(remote_addr=remote_addr), routes=routes)
-            for (index, _), event in zip(numbered, events, strict=True):
-                answers[index] = Published(event, reused=False)
-                made.append(
-                    ApiEvent(
-                        event_id=event.pk,
-                        api_key=key,
-                        source=event.source,
-                        cloudevent_id=event.cloudevent_id,
-                        remote_addr=remote_addr,
+        if planned:
+            accepted = AcceptedRequest.objects.create(
+                api_key=key,
+                remote_addr=remote_addr,
+                groups=[
+                    {
+                        "providers": [c.pk for c in configs],
+                        "routes": {str(pk): route.pk for pk, route in routes.items()},
+                        "events": [event_fields(event) for event in events],
+                    }
+                    for configs, routes, _, events in planned
+                ],
+            )
+            made: list[ApiEvent] = []
+            for configs, _, numbered, events in planned:
+                for (index, _), event in zip(numbered, events, strict=True):
+                    answers[index] = Answer(event, reused=False, stored=False)
+                    made.append(
+                        ApiEvent(
+                            event_id=event.pk,
+                            api_key=key,
+                            request=accepted,
+                            source=event.source,
+                            cloudevent_id=event.cloudevent_id,
+                            remote_addr=remote_addr,
+                        )
                     )
-                )
-            if names := production_names(configs):
-                record_production_use(key, names, len(events), remote_addr=remote_addr)
-        ApiEvent.objects.bulk_create(made)
+                if names := production_names(configs):
+                    record_production_use(key, names, len(events), remote_addr=remote_addr)
+            ApiEvent.objects.bulk_create(made)
+            ring_expansion()
     for index, first in repeats.items():
-        answers[index] = Published(answers[first].event, reused=True)  # type: ignore[union-attr]
+        answers[index] = replace(answers[first], reused=True)  # type: ignore[type-var]
     return [answer for answer in answers if answer is not None]
 
 
@@ -163,6 +190,7 @@ def _own_event_ids(key: ApiKey, incoming: Sequence[Incoming], specs: list[EventS
     if not wanted:
         return specs
     taken = set(Event.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    taken |= set(ApiEvent.objects.filter(event_id__in=wanted).values_list("event_id", flat=True))
     own = dict(ApiEvent.objects.filter(api_key=key, event_id__in=taken).values_list("event_id", "source").iterator())
     claimed: set = set()
     for index, (item, spec) in enumerate(zip(incoming, specs, strict=True)):
@@ -176,16 +204,26 @@ def _own_event_ids(key: ApiKey, incoming: Sequence[Incoming], specs: list[EventS
     return specs
 
 
-def _sent_before(key: ApiKey, incoming: Sequence[Incoming]) -> dict[tuple[str, str], Event]:
-    """The events this key's CloudEvents (by source and id) already are, read at once."""
+def _sent_before(key: ApiKey, incoming: Sequence[Incoming]) -> dict[tuple[str, str], Answer]:
+    """The events this key's CloudEvents (by source and id) already are, read at once: stored, or
+    still waiting in the accept log."""
     wanted = {
         (item.source, item.cloudevent_id) for item in incoming if item.cloudevent_id and isinstance(item.source, str)
     }
     if not wanted:
         return {}
     rows = ApiEvent.objects.filter(api_key=key, cloudevent_id__in={ce_id for _, ce_id in wanted}).values_list(
-        "source", "cloudevent_id", "event_id"
+        "source", "cloudevent_id", "event_id", "request_id"
     )
-    found = {(source, ce_id): event_id for source, ce_id, event_id in rows if (source, ce_id) in wanted}
-    events = Event.objects.in_bulk(found.values())
-    return {pair: events[event_id] for pair, event_id in found.items() if event_id in events}
+    found = {
+        (source, ce_id): (event_id, request) for source, ce_id, event_id, request in rows if (source, ce_id) in wanted
+    }
+    stored = Event.objects.in_bulk([event_id for event_id, _ in found.values()])
+    waiting = waiting_events({request for event_id, request in found.values() if event_id not in stored})
+    answers = {}
+    for pair, (event_id, _) in found.items():
+        if event_id in stored:
+            answers[pair] = Answer(stored[event_id], reused=True, stored=True)
+        elif event_id in waiting:
+            answers[pair] = Answer(waiting[event_id], reused=True, stored=False)
+    return answers

@@ -27,6 +27,7 @@ from core.client_address import client_address
 from core.models import Heartbeat, WorkerStall
 from events import stats
 from events.models import DUE_STATUSES, Delivery, DeliveryAttempt, HourlyStats
+from gateway import expansion
 from gateway.models import AuthFailures
 from providers.models import CircuitState, ProviderConfig, ProviderRuntime
 
@@ -44,6 +45,7 @@ class HeliosCollector:
         yield self._heartbeat()
         yield self._stalls()
         yield from self._api_auth_failures()
+        yield from self._accept_log()
 
     @staticmethod
     def _deliveries(configs: dict) -> Metric:
@@ -167,6 +169,20 @@ class HeliosCollector:
             blocked.add_metric([by], blocked_now[by])
         yield failures
         yield blocked
+
+    @staticmethod
+    def _accept_log() -> Iterator[Metric]:
+        count, oldest = expansion.waiting()
+        waiting = GaugeMetricFamily(
+            "helios_api_accepted_waiting", "Accepted API requests not yet expanded into events."
+        )
+        waiting.add_metric([], count)
+        age = GaugeMetricFamily(
+            "helios_api_accepted_oldest_age_seconds", "Seconds the oldest accepted API request has waited (0: none)."
+        )
+        age.add_metric([], (timezone.now() - oldest).total_seconds() if oldest else 0.0)
+        yield waiting
+        yield age
 
 
 def allowed(request: HttpRequest) -> bool:

@@ -12,12 +12,15 @@ from core.badges import plural
 from core.models import WorkerStall
 from events.models import DeliveryStatus
 from events.overview import ProviderOverview, provider_overview, recent_failures, recent_incidents
+from gateway import expansion
 
 from .health import worker_health
 
 #: A share of failed attempts in the last 15 minutes that needs attention (with enough attempts).
 ATTENTION_FAILURE_PERCENT = 10.0
 ATTENTION_MIN_ATTEMPTS = 5
+#: How long an accepted API request may wait for expansion before it needs attention.
+ACCEPT_LOG_ATTENTION_SECONDS = 60
 #: How long a worker stall stays under "Needs attention".
 STALL_ATTENTION_HOURS = 1
 
@@ -37,6 +40,7 @@ def attention(rows: list[ProviderOverview], worker: dict[str, Any]) -> list[Atte
     if not worker["ok"]:
         found.append(Attention(f"No worker is sending: {worker['detail']}."))
     found += stall_attention()
+    found += accept_log_attention()
     for row in rows:
         if not row.config.enabled:
             continue
@@ -85,6 +89,19 @@ def stall_attention() -> list[Attention]:
             '"A jammed cluster").'
         )
         for stall in stalls
+    ]
+
+
+def accept_log_attention() -> list[Attention]:
+    """API requests accepted (answered 202) and not expanded into events for a while."""
+    count, oldest = expansion.waiting()
+    if not count or (timezone.now() - oldest).total_seconds() < ACCEPT_LOG_ATTENTION_SECONDS:
+        return []
+    return [
+        Attention(
+            f"{plural(count, 'accepted API request')} wait to become events, the oldest since "
+            f"{oldest:%H:%M:%S} UTC: the worker expands them (is it running?)."
+        )
     ]
 
 

@@ -11,6 +11,7 @@ from cloudevents.v1.http import CloudEvent
 
 from core.models import AuditAction, AuditEntry
 from events.models import Delivery, Event
+from gateway.expansion import expand_accepted
 from gateway.keys import revoke_key
 
 pytestmark = pytest.mark.django_db
@@ -31,19 +32,35 @@ def key(make_key, configs):
     return make_key(providers=[configs["aws-demo"], configs["gcp-demo"]])
 
 
-def test_an_envelope_is_accepted_with_its_deliveries_and_can_be_read_back(client, api_post, key):
+def test_an_envelope_is_accepted_then_expanded_into_its_deliveries_and_can_be_read_back(client, api_post, key):
+    """The accept log: a 202 promises valid, authorised, durable, will be delivered; the worker
+    expands the request into the event and its deliveries."""
     response = api_post(key.secret, {**ORDER, "providers": ["aws-demo", "gcp-demo"]})
     assert response.status_code == 202, response.content
     [answer] = response.json()["events"]
+    assert (answer["reused"], answer["status"], answer["type"], answer["deliveries"]) == (
+        False,
+        "accepted",
+        "OrderPlaced",
+        [],
+    )
+    assert answer["url"].endswith(f"/api/v1/events/{answer['id']}")
+    auth = {"Authorization": f"Bearer {key.secret}"}
+    waiting = client.get(f"/api/v1/events/{answer['id']}", headers=auth).json()
+    assert (waiting["status"], waiting["subject"], waiting["deliveries"]) == ("accepted", "orders/o-1", [])
+    assert Event.objects.count() == 0
+
+    assert expand_accepted() == 1
     event = Event.objects.get()
-    assert (answer["id"], answer["reused"], answer["type"]) == (str(event.id), False, "OrderPlaced")
-    assert sorted((d["provider"], d["status"]) for d in answer["deliveries"]) == [
+    assert str(event.id) == answer["id"]
+    read = client.get(f"/api/v1/events/{event.id}", headers=auth).json()
+    assert (read["status"], read["subject"]) == ("published", "orders/o-1")
+    assert sorted((d["provider"], d["status"]) for d in read["deliveries"]) == [
         ("aws-demo", "pending"),
         ("gcp-demo", "pending"),
     ]
-    assert answer["url"].endswith(f"/api/v1/events/{event.id}")
-    read = client.get(f"/api/v1/events/{event.id}", headers={"Authorization": f"Bearer {key.secret}"})
-    assert read.status_code == 200 and read.json()["subject"] == "orders/o-1"
+    assert expand_accepted() == 0  # expanded once: nothing made twice
+    assert Delivery.objects.count() == 2
     key.key.refresh_from_db()
     assert key.key.last_used_at is not None and key.key.last_used_from == "127.0.0.1"
     publish = AuditEntry.objects.get(action=AuditAction.PUBLISH)
@@ -54,6 +71,7 @@ def test_a_batch_of_envelopes_may_name_different_providers(api_post, key):
     batch = [{**ORDER, "providers": ["aws-demo"]}, {**ORDER, "subject": "orders/o-2", "providers": ["gcp-demo"]}]
     response = api_post(key.secret, batch)
     assert response.status_code == 202, response.content
+    expand_accepted()
     assert sorted(Delivery.objects.values_list("event__subject", "provider__name")) == [
         ("orders/o-1", "aws-demo"),
         ("orders/o-2", "gcp-demo"),
@@ -69,6 +87,7 @@ def test_a_structured_cloudevent_keeps_its_uuid_as_the_event_id(api_post, key):
     headers, body = to_structured(event)
     response = api_post(key.secret, body, headers["content-type"])
     assert response.status_code == 202, response.content
+    expand_accepted()
     stored = Event.objects.get()
     assert (str(stored.id), stored.cloudevent_id, stored.subject, stored.data) == (
         ce_id,
@@ -86,11 +105,14 @@ def test_a_binary_cloudevent_with_another_id_is_kept_and_a_repeat_is_the_same_ev
     headers, body = to_binary(event)
     content_type = headers.pop("content-type", "application/json")
     first = api_post(key.secret, body, content_type, **headers)
-    again = api_post(key.secret, body, content_type, **headers)
+    again = api_post(key.secret, body, content_type, **headers)  # found while it waits in the accept log
     assert first.status_code == again.status_code == 202, first.content
+    assert again.json()["events"][0] == {**first.json()["events"][0], "reused": True}
+    expand_accepted()
     stored = Event.objects.get()  # one event: the repeat is found, not made twice
     assert stored.cloudevent_id == "order-4-created" and stored.data == {"order_id": "o-4"}
-    assert again.json()["events"][0] == {**first.json()["events"][0], "reused": True}
+    third = api_post(key.secret, body, content_type, **headers)  # found once expanded
+    assert third.json()["events"][0]["status"] == "published" and third.json()["events"][0]["reused"] is True
     assert Delivery.objects.count() == 1
 
 
@@ -103,7 +125,7 @@ def test_a_cloudevents_batch_is_all_or_nothing(api_post, key):
     assert response.json()["errors"] == ["event 2: The event data must be a JSON object ({…}), not an array."]
     assert nothing_created()
     response = api_post(key.secret, json.dumps([to_dict(good)]), "application/cloudevents-batch+json")
-    assert response.status_code == 202 and Event.objects.count() == 1
+    assert response.status_code == 202 and expand_accepted() == 1 and Event.objects.count() == 1
 
 
 @pytest.mark.parametrize(
@@ -166,9 +188,9 @@ def test_the_same_idempotency_key_and_body_get_the_first_answer_and_another_body
     first = api_post(key.secret, body, **{"Idempotency-Key": "req-1"})
     again = api_post(key.secret, body, **{"Idempotency-Key": "req-1"})
     assert first.status_code == again.status_code == 202
-    assert again.json() == first.json() and Event.objects.count() == 1
+    assert again.json() == first.json() and expand_accepted() == 1 and Event.objects.count() == 1
     other = api_post(key.secret, {**body, "subject": "orders/o-9"}, **{"Idempotency-Key": "req-1"})
-    assert other.status_code == 409 and Event.objects.count() == 1
+    assert other.status_code == 409 and expand_accepted() == 0 and Event.objects.count() == 1
 
 
 def test_an_idempotency_key_is_kept_for_its_hours_then_new_again_and_removed_daily(api_post, key, settings):
@@ -189,6 +211,7 @@ def test_an_idempotency_key_is_kept_for_its_hours_then_new_again_and_removed_dai
 
     again = api_post(key.secret, body, **{"Idempotency-Key": "old"})
     assert again.status_code == 202 and again.json()["events"][0]["reused"] is False
+    expand_accepted()
     assert Event.objects.count() == 3  # an expired key is a new request: a new event
     IdempotentRequest.objects.filter(key="req-1").update(
         created_at=IdempotentRequest.objects.get(key="req-1").created_at - timedelta(hours=25)
@@ -237,7 +260,7 @@ def test_a_keys_rate_limit_answers_429_with_retry_after_and_refusals_spend_nothi
     refused = api_post(limited.secret, two)
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 61
     assert "may send 3 events a minute; 2 were sent this minute" in refused.json()["errors"][0]
-    assert Event.objects.count() == 2
+    assert expand_accepted() == 1 and Event.objects.count() == 2
     ApiKey.objects.filter(pk=limited.key.pk).update(window_started_at=timezone.now() - timedelta(seconds=61))
     assert api_post(limited.secret, two).status_code == 202  # a new minute
 
@@ -254,6 +277,7 @@ def test_an_event_naming_no_provider_goes_where_the_routes_say(api_post, make_ke
     key = make_key("router", providers=[configs["aws-demo"], configs["gcp-demo"]])
     response = api_post(key.secret, {**ORDER, "data": {"country": "DE"}})
     assert response.status_code == 202, response.content
+    expand_accepted()
     routed = dict(Delivery.objects.values_list("provider__name", "route__name"))
     assert routed == {"aws-demo": "orders", "gcp-demo": "german"}  # the first route that chose each
     assert api_post(key.secret, {**ORDER, "type": "Refund", "data": {"country": "FR"}}).status_code == 422
@@ -269,4 +293,5 @@ def test_binary_cloudevents_with_the_same_body_but_other_ids_are_other_requests(
     first["ce-heliosproviders"] = "aws-demo"
     assert api_post(key.secret, body, **first, **{"Idempotency-Key": "k"}).status_code == 202
     again = api_post(key.secret, body, **{**first, "ce-id": "a-2"}, **{"Idempotency-Key": "k"})
-    assert again.status_code == 409 and Event.objects.count() == 1  # another request: not the first answer
+    assert again.status_code == 409  # another request: not the first answer
+    assert expand_accepted() == 1 and Event.objects.count() == 1

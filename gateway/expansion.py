@@ -1,0 +1,141 @@
+"""Expansion: the worker turns accepted API requests (the accept log) into events and deliveries.
+
+An accepted request already holds everything: the events with their ids, where each goes and
+which route chose it (gateway/publishing.py wrote it after every check). Expansion claims waiting
+requests (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serializes writers), creates their events
+and deliveries a set at a time (requests going to the same configs, by the same routes, from the
+same address share one insert of events and one of deliveries), rings the send doorbells and
+stamps the requests expanded, all in one transaction: a crash leaves them waiting, never half
+made, so expansion is idempotent. A task is queued with each accept; the minute's schedule
+(`helios-expand-accepted`) expands whatever a lost task left.
+"""
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import router, transaction
+from django.db.models import Count, Min
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django_q.conf import Conf
+from django_q.tasks import async_task
+
+from core.audit import Actor
+from events.models import Event, Route
+from events.services.publishing import create_events
+from providers.models import ProviderConfig
+
+from .models import AcceptedRequest
+
+logger = logging.getLogger(__name__)
+
+EXPAND_TASK = "gateway.tasks.expand_accepted_requests"
+#: Requests one transaction expands.
+CLAIM_LIMIT = 200
+
+
+def event_fields(event: Event) -> dict[str, Any]:
+    """What the accept log keeps of a validated, unsaved event."""
+    return {
+        "id": str(event.pk),
+        "type": event.type,
+        "source": event.source,
+        "subject": event.subject,
+        "data": event.data,
+        "cloudevent_id": event.cloudevent_id,
+        "created_at": event.created_at.isoformat(),
+    }
+
+
+def event_from_fields(fields: dict[str, Any]) -> Event:
+    """The unsaved event the accept log describes."""
+    return Event(
+        id=uuid.UUID(fields["id"]),
+        type=fields["type"],
+        source=fields["source"],
+        subject=fields["subject"],
+        data=fields["data"],
+        cloudevent_id=fields["cloudevent_id"],
+        created_at=parse_datetime(fields["created_at"]),
+    )
+
+
+def ring_expansion() -> None:
+    """Queue an expansion task (inside the accepting transaction: with the ORM broker on the same
+    database it commits with the request; with another broker it is queued after commit)."""
+    if router.db_for_write(AcceptedRequest) == Conf.ORM or Conf.SYNC:
+        async_task(EXPAND_TASK)
+    else:
+        transaction.on_commit(lambda: async_task(EXPAND_TASK))
+
+
+def expand_accepted(*, limit: int = CLAIM_LIMIT) -> int:
+    """Expand every waiting request, `limit` per transaction; how many were expanded."""
+    expanded = 0
+    while claimed := _expand_some(limit):
+        expanded += claimed
+    return expanded
+
+
+def _expand_some(limit: int) -> int:
+    with transaction.atomic():
+        waiting = (
+            AcceptedRequest.objects.filter(expanded_at__isnull=True)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)[:limit]
+        )
+        requests = list(waiting)
+        if not requests:
+            return 0
+        configs = ProviderConfig.objects.in_bulk({pk for r in requests for g in r.groups for pk in g["providers"]})
+        routes = Route.objects.in_bulk({pk for r in requests for g in r.groups for pk in g["routes"].values()})
+        sets: dict[tuple, list[Event]] = defaultdict(list)
+        for accepted in requests:
+            for group in accepted.groups:
+                key = (tuple(group["providers"]), tuple(sorted(group["routes"].items())), accepted.remote_addr)
+                sets[key] += [event_from_fields(fields) for fields in group["events"]]
+        for (provider_ids, route_ids, remote_addr), events in sets.items():
+            providers = [configs[pk] for pk in provider_ids if pk in configs]
+            if len(providers) < len(provider_ids):
+                logger.warning("expansion: a provider config was deleted after its request was accepted")
+            if not providers:
+                continue
+            chosen = {int(pk): routes[route] for pk, route in route_ids if route in routes}
+            create_events(events, providers, ring=True, actor=Actor(remote_addr=remote_addr), routes=chosen)
+        AcceptedRequest.objects.filter(pk__in=[r.pk for r in requests]).update(expanded_at=timezone.now())
+    return len(requests)
+
+
+def forget_expanded(*, batch_size: int = 1000) -> int:
+    """Remove expanded requests older than HELIOS_API_IDEMPOTENCY_HOURS (their events live on;
+    the API's CloudEvent deduplication keeps to `ApiEvent`), in small batches; how many."""
+    since = timezone.now() - timedelta(hours=settings.HELIOS_API_IDEMPOTENCY_HOURS)
+    old = AcceptedRequest.objects.filter(expanded_at__lt=since).order_by("pk")
+    removed = 0
+    while ids := list(old.values_list("pk", flat=True)[:batch_size]):
+        removed += AcceptedRequest.objects.filter(pk__in=ids).delete()[0]
+    return removed
+
+
+def waiting() -> tuple[int, datetime | None]:
+    """Accepted requests not yet expanded: how many, and when the oldest was accepted."""
+    found = AcceptedRequest.objects.filter(expanded_at__isnull=True).aggregate(n=Count("pk"), oldest=Min("accepted_at"))
+    return found["n"], found["oldest"]
+
+
+def waiting_events(request_ids: Iterable[int]) -> dict[uuid.UUID, Event]:
+    """The events of these accepted requests that are not expanded yet, unsaved, by id."""
+    found = {}
+    for groups in AcceptedRequest.objects.filter(pk__in=set(request_ids), expanded_at__isnull=True).values_list(
+        "groups", flat=True
+    ):
+        for group in groups:
+            for fields in group["events"]:
+                event = event_from_fields(fields)
+                found[uuid.UUID(fields["id"])] = event
+    return found

@@ -1,0 +1,92 @@
+"""The accept log: a 202 is durable before anything is made; the worker expands accepted requests
+once, in sets; a lost expansion is picked up by the schedule; the operations home and /metrics
+show what waits."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django_q.models import Schedule
+
+from core.heartbeat import beat
+from events.models import Delivery, Event
+from gateway.expansion import expand_accepted
+from gateway.models import AcceptedRequest, ApiEvent
+from gateway.tasks import expand_accepted_requests
+
+pytestmark = pytest.mark.django_db
+ORDER = {"type": "OrderPlaced", "source": "com.example.orders", "data": {}, "providers": ["aws-demo", "gcp-demo"]}
+
+
+@pytest.fixture
+def key(make_key, demo_providers):
+    return make_key(providers=[c for c in demo_providers if c.name in ("aws-demo", "gcp-demo")])
+
+
+def test_an_accept_writes_the_request_and_nothing_else_until_expansion(api_post, key):
+    response = api_post(key.secret, [ORDER] * 3)
+    assert response.status_code == 202
+    ids = [e["id"] for e in response.json()["events"]]
+    accepted = AcceptedRequest.objects.get()
+    assert accepted.expanded_at is None and accepted.api_key == key.key
+    assert sorted(str(pk) for pk in ApiEvent.objects.values_list("event_id", flat=True)) == sorted(ids)
+    assert Event.objects.count() == 0 and Delivery.objects.count() == 0
+    assert expand_accepted_requests() == 1  # what the queued task runs
+    assert sorted(str(pk) for pk in Event.objects.values_list("id", flat=True)) == sorted(ids)
+    assert Delivery.objects.count() == 6
+    accepted.refresh_from_db()
+    assert accepted.expanded_at is not None
+
+
+def test_requests_to_the_same_configs_expand_in_one_set(api_post, key):
+    for n in range(20):
+        assert api_post(key.secret, {**ORDER, "subject": f"o-{n}"}).status_code == 202
+    with CaptureQueriesContext(connection) as one_set:
+        assert expand_accepted() == 20
+    inserts = [q["sql"] for q in one_set.captured_queries if q["sql"].startswith('INSERT INTO "events_event"')]
+    assert len(inserts) == 1  # 20 requests, one insert of their 20 events
+    assert Event.objects.count() == 20 and Delivery.objects.count() == 40
+
+
+def test_a_lost_expansion_is_done_by_the_minute_schedule_and_never_twice(api_post, key):
+    """The accept's task is lost (a broker wiped): the schedule expands; a late task finds nothing."""
+    api_post(key.secret, ORDER)
+    schedule = Schedule.objects.get(name="helios-expand-accepted")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
+        "gateway.tasks.expand_accepted_requests",
+        Schedule.MINUTES,
+        1,
+    )
+    assert expand_accepted_requests() == 1
+    assert expand_accepted_requests() == 0
+    assert Event.objects.count() == 1 and Delivery.objects.count() == 2
+
+
+def test_waiting_requests_need_attention_and_are_counted_in_metrics(api_post, key, admin_client, client):
+    beat()
+    api_post(key.secret, ORDER)
+    home = admin_client.get(reverse("admin:index")).content.decode()
+    assert "wait to become events" not in home  # just accepted: the worker is on it
+    AcceptedRequest.objects.update(accepted_at=timezone.now() - timedelta(minutes=5))
+    home = admin_client.get(reverse("admin:index")).content.decode()
+    assert "1 accepted API request wait to become events" in home
+    metrics = client.get("/metrics").content.decode()
+    assert "helios_api_accepted_waiting 1.0" in metrics
+    expand_accepted()
+    assert "helios_api_accepted_waiting 0.0" in client.get("/metrics").content.decode()
+
+
+def test_an_expanded_request_is_forgotten_after_the_idempotency_hours_and_its_events_stay(api_post, key, settings):
+    from gateway.tasks import forget_idempotency_keys
+
+    settings.HELIOS_API_IDEMPOTENCY_HOURS = 24
+    event_id = api_post(key.secret, json.dumps(ORDER)).json()["events"][0]["id"]
+    expand_accepted()
+    AcceptedRequest.objects.update(expanded_at=timezone.now() - timedelta(hours=25))
+    assert forget_idempotency_keys() == 1
+    assert AcceptedRequest.objects.count() == 0
+    assert str(Event.objects.get().id) == event_id and ApiEvent.objects.get().request is None

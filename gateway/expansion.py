@@ -11,6 +11,7 @@ made, so expansion is idempotent. A task is queued with each accept; the minute'
 """
 
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -74,11 +75,15 @@ def ring_expansion() -> None:
         transaction.on_commit(lambda: async_task(EXPAND_TASK))
 
 
-def expand_accepted(*, limit: int = CLAIM_LIMIT) -> int:
-    """Expand every waiting request, `limit` per transaction; how many were expanded."""
+def expand_accepted(*, limit: int = CLAIM_LIMIT, budget_seconds: float | None = None) -> int:
+    """Expand waiting requests, `limit` per transaction, until none waits (or the time budget is
+    spent: the next task or the schedule goes on); how many were expanded."""
+    deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
     expanded = 0
     while claimed := _expand_some(limit):
         expanded += claimed
+        if deadline is not None and time.monotonic() > deadline:
+            break
     return expanded
 
 

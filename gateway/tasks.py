@@ -1,11 +1,14 @@
 """The gateway's background work (django-q2): thin entry points."""
 
+from django.conf import settings
+
 from . import expansion, idempotency
 
 
 def expand_accepted_requests() -> int:
-    """Queued with each accepted request, and every minute by schedule: expand what waits."""
-    return expansion.expand_accepted()
+    """Queued with each accepted request, and every minute by schedule: expand what waits (for
+    half the task timeout at most)."""
+    return expansion.expand_accepted(budget_seconds=settings.Q_TASK_TIMEOUT_SECONDS / 2)
 
 
 def forget_idempotency_keys() -> int:

@@ -90,3 +90,11 @@ def test_an_expanded_request_is_forgotten_after_the_idempotency_hours_and_its_ev
     assert forget_idempotency_keys() == 1
     assert AcceptedRequest.objects.count() == 0
     assert str(Event.objects.get().id) == event_id and ApiEvent.objects.get().request is None
+
+
+def test_an_expansion_task_stops_when_its_time_budget_is_spent_and_the_rest_waits(api_post, key):
+    for n in range(3):
+        api_post(key.secret, {**ORDER, "subject": f"o-{n}"})
+    assert expand_accepted(limit=1, budget_seconds=-1) == 1  # one transaction's worth, then it yields
+    assert AcceptedRequest.objects.filter(expanded_at__isnull=True).count() == 2
+    assert expand_accepted() == 2

@@ -17,9 +17,8 @@ from ..forms import StrictJSONField
 from ..models import Delivery, Route
 from ..routing import matches
 
-SAMPLE_EVENT = (
-    '{"type": "OrderPlaced", "source": "com.example.shop", "subject": "orders/o-1", "data": {"country": "DE"}}'
-)
+#: The test page's example: a value, shown as JSON by the field (text here would show quoted).
+SAMPLE_EVENT = {"type": "OrderPlaced", "source": "com.example.shop", "subject": "orders/o-1", "data": {"country": "DE"}}
 
 
 class RouteForm(forms.ModelForm):

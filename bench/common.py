@@ -1,9 +1,15 @@
-"""What every benchmark needs: a PostgreSQL database for Django, and the memory of processes."""
+"""What the benchmarks share: a PostgreSQL database for Django, the memory of processes, provider
+configs aimed at the stand-ins, and gunicorn as the Procfile runs it."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def setup_django(database_url: str, **env: str) -> None:
@@ -96,3 +102,80 @@ def save_in_production(configs: list) -> list:
         config.full_clean()
         config.save()
     return configs
+
+
+def standin_configs(moto, bus: str, standin, sink, *, mode: str) -> dict:
+    """One provider config per kind sending to the test suite's stand-ins (credentials from BENCH_*)."""
+    from providers.models import ProviderConfig
+
+    shared = {"mode": mode, "demo_latency_ms": 0, "circuit_failure_threshold": 1000}
+    configs = {
+        "aws_eventbridge": ProviderConfig(
+            name=f"aws-{mode}",
+            kind="aws_eventbridge",
+            aws_region="eu-west-1",
+            aws_event_bus=bus,
+            aws_source="com.bench",
+            aws_endpoint_url=moto.url,
+            credentials_env_prefix="BENCH_",
+            **shared,
+        ),
+        "gcp_pubsub": ProviderConfig(
+            name=f"gcp-{mode}",
+            kind="gcp_pubsub",
+            gcp_project="helios-bench",
+            gcp_topic="orders",
+            gcp_emulator_host=standin.host,
+            **shared,
+        ),
+        "azure_eventgrid": ProviderConfig(
+            name=f"azure-{mode}",
+            kind="azure_eventgrid",
+            azure_endpoint=sink.endpoint,
+            credentials_env_prefix="BENCH_",
+            **shared,
+        ),
+    }
+    for config in configs.values():
+        config.full_clean()
+        config.save()
+    return configs
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """gunicorn as the Procfile runs it (its workers and timeout), serving `app`."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            app,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            os.environ.get("WEB_CONCURRENCY", "3"),
+            "--timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2)
+            return process, url
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not start")

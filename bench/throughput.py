@@ -191,43 +191,6 @@ def reset_database() -> None:
         )
 
 
-def make_configs(moto, bus: str, standin, sink, *, mode: str) -> dict:
-    from providers.models import ProviderConfig
-
-    common = {"mode": mode, "demo_latency_ms": 0, "circuit_failure_threshold": 1000}
-    configs = {
-        "aws_eventbridge": ProviderConfig(
-            name=f"aws-{mode}",
-            kind="aws_eventbridge",
-            aws_region="eu-west-1",
-            aws_event_bus=bus,
-            aws_source="com.bench",
-            aws_endpoint_url=moto.url,
-            credentials_env_prefix="BENCH_",
-            **common,
-        ),
-        "gcp_pubsub": ProviderConfig(
-            name=f"gcp-{mode}",
-            kind="gcp_pubsub",
-            gcp_project="helios-bench",
-            gcp_topic="orders",
-            gcp_emulator_host=standin.host,
-            **common,
-        ),
-        "azure_eventgrid": ProviderConfig(
-            name=f"azure-{mode}",
-            kind="azure_eventgrid",
-            azure_endpoint=sink.endpoint,
-            credentials_env_prefix="BENCH_",
-            **common,
-        ),
-    }
-    for config in configs.values():
-        config.full_clean()
-        config.save()
-    return configs
-
-
 def specs(n: int) -> list:
     from events.services.publishing import EventSpec
 
@@ -390,19 +353,19 @@ def main() -> None:
     print("L0", json.dumps(figures["L0"]), flush=True)
 
     reset_database()
-    configs = make_configs(moto, bus, standin, sink, mode="production")
+    configs = common.standin_configs(moto, bus, standin, sink, mode="production")
     figures["L1"] = {kind: l1(configs[kind], n) for kind in KINDS}
     print("L1", json.dumps(figures["L1"]), flush=True)
 
     reset_database()
-    configs = make_configs(moto, bus, standin, sink, mode="production")
+    configs = common.standin_configs(moto, bus, standin, sink, mode="production")
     cluster = Cluster()
     try:
         figures["L2"] = {kind: l2(configs[kind], n) for kind in KINDS}
         print("L2", json.dumps(figures["L2"]), flush=True)
         figures["idle_latency"] = idle_latency(configs["gcp_pubsub"])
         print("idle", json.dumps(figures["idle_latency"]), flush=True)
-        demo = make_configs(moto, bus, standin, sink, mode="demo")
+        demo = common.standin_configs(moto, bus, standin, sink, mode="demo")
         figures["demo"] = {kind: l2(demo[kind], n) for kind in KINDS}
         print("demo", json.dumps(figures["demo"]), flush=True)
         figures["worker_memory"] = memory_run(cluster, demo["gcp_pubsub"], args.memory_events)

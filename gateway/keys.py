@@ -18,6 +18,7 @@ from core.badges import plural
 from core.models import AuditAction
 from providers.models import ProviderConfig
 
+from .catalog import stamp_subquery
 from .models import ApiKey
 from .throttle import count_failure, scopes_of
 
@@ -101,7 +102,7 @@ def authenticate(authorization: str, *, remote_addr: str | None) -> ApiKey:
         raise KeyRefused("Send the API key as `Authorization: Bearer <key>`.")
     secret = secret.strip()
     prefix = secret[len(KEY_PREFIX) :].partition("_")[0] if secret.startswith(KEY_PREFIX) else ""
-    key = ApiKey.objects.filter(prefix=prefix).first() if prefix else None
+    key = ApiKey.objects.filter(prefix=prefix).annotate(catalog_stamp=stamp_subquery()).first() if prefix else None
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
         wait = count_failure(scopes_of(remote_addr=remote_addr, prefix=prefix if PREFIX.match(prefix) else ""))
         if wait:

@@ -138,3 +138,14 @@ class AuthFailures(models.Model):
 
     def __str__(self) -> str:
         return self.scope
+
+
+class CatalogStamp(models.Model):
+    """One row: a token the database itself renews (triggers, migration 0008) whenever a provider
+    config, a route or a key's scope changes, in the change's own transaction, whoever writes it.
+    The front door keeps what it reads of them per process under this token (gateway/catalog.py)."""
+
+    token = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return self.token

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 
 from core.badges import plural
 from events.models import Event, Route
@@ -16,6 +15,7 @@ from events.services.validation import PublishRejected
 from providers.models import ProviderConfig
 from providers.services import production_names
 
+from .catalog import catalog
 from .expansion import event_fields, ring_expansion, waiting_events
 from .incoming import Incoming
 from .keys import record_production_use
@@ -139,26 +139,19 @@ def _destinations(
 ) -> list[tuple[list[ProviderConfig], dict[int, Route]]]:
     """Each event's provider configs (named, or else routed) and the route that chose each; all
     known, within the key's scope, and in production only with the key's grant."""
+    current = catalog(getattr(key, "catalog_stamp", None))
     named = {name for item in incoming for name in item.providers or []}
-    in_scope = ApiKey.providers.through.objects.filter(apikey_id=key.pk, providerconfig_id=OuterRef("pk"))
-    known = (
-        {c.name: c for c in ProviderConfig.objects.filter(name__in=named).annotate(in_scope=Exists(in_scope))}
-        if named
-        else {}
-    )
     # A name this key may not use gets the same answer whether or not a config has it, so a key
     # cannot list the deployment's config names.
-    unknown = named - set(known)
+    unknown = {name for name in named if name not in current.configs}
     chosen = []
     unrouted = 0
-    enabled_routes = None
     for item, spec in zip(incoming, specs, strict=True):
         if item.providers:
-            chosen.append(([known[name] for name in dict.fromkeys(item.providers) if name in known], {}))
+            names = [name for name in dict.fromkeys(item.providers) if name in current.configs]
+            chosen.append(([current.configs[name] for name in names], {}))
             continue
-        if enabled_routes is None:  # read once per request, whatever the batch's size
-            enabled_routes = list(Route.objects.filter(enabled=True).prefetch_related("providers"))
-        configs, routes = routed_providers(spec, enabled_routes)
+        configs, routes = routed_providers(spec, current.routes)
         unrouted += not configs
         chosen.append((configs, routes))
     if unrouted:
@@ -170,9 +163,7 @@ def _destinations(
                 "CloudEvents extension `heliosproviders`) or ask an Admin for a route."
             ],
         )
-    allowed = {c.pk for c in known.values() if c.in_scope}
-    if enabled_routes is not None:  # routed configs came without the key's scope
-        allowed = set(key.providers.values_list("pk", flat=True))
+    allowed = current.scope_of(key)
     outside = sorted(unknown | {c.name for configs, _ in chosen for c in configs if c.pk not in allowed})
     if outside:
         raise Refused(403, [f"The API key {key.name} may not publish to: {', '.join(outside)}."])

@@ -343,6 +343,7 @@ class ReconciliationReport(models.Model):
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     grace_seconds = models.PositiveIntegerField()
+    window_note = models.CharField(max_length=300, blank=True, help_text="Why the window is not the one asked for.")
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -134,6 +134,9 @@ else:
     # A persistent, health-checked connection: django-q2's ORM broker polls several
     # times a second and reconnecting each time was measured ~10x slower.
     _db.setdefault("OPTIONS", {})
+    # Behind PgBouncer in transaction mode a cursor cannot outlive its transaction: Django's
+    # `.iterator()` must not use server-side cursors (docs/scaling.md).
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DATABASE_BEHIND_PGBOUNCER", default=False)
 _db["CONN_MAX_AGE"] = number("CONN_MAX_AGE", 600, minimum=0)
 _db["CONN_HEALTH_CHECKS"] = True
 

@@ -218,6 +218,14 @@ class ReceiverSettings(models.Model):
 
     provider = models.OneToOneField(ProviderConfig, on_delete=models.CASCADE, related_name="receiver")
     enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(
+        "set up",
+        null=True,
+        blank=True,
+        default=timezone.now,
+        editable=False,
+        help_text="Reconciliation never looks before this: nothing sent earlier could come back (empty: unknown).",
+    )
     method = models.CharField("round trip", max_length=8, choices=RoundTripMethod.choices, default=RoundTripMethod.PUSH)
     pull_subscription = models.CharField(
         max_length=500,

@@ -10,10 +10,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from providers.models import ProviderConfig
 from providers.services import bootstrap_demo_providers, close_clients
@@ -271,14 +273,16 @@ RECEIVER_API_KEY = "hEl1os-receiver-apikey-DO-NOT-LEAK-9e7d"
 
 @pytest.fixture
 def make_receiver(db: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
-    """Receiver settings for a provider config (token auth unless told otherwise)."""
+    """Receiver settings for a provider config (token auth unless told otherwise), set up a week
+    ago unless told otherwise (`created_at`): reconciliation never looks before a receiver's set-up."""
     from providers.models import ReceiverSettings
 
     monkeypatch.setenv("TEST_RECEIVER_TOKEN", RECEIVER_TOKEN)
     monkeypatch.setenv("TEST_RECEIVER_API_KEY", RECEIVER_API_KEY)
 
     def make(provider: ProviderConfig, **fields: object) -> ReceiverSettings:
-        defaults = {"auth": "token", "secret_env": "TEST_RECEIVER_TOKEN"}
+        week_ago = timezone.now() - timedelta(days=7)
+        defaults = {"auth": "token", "secret_env": "TEST_RECEIVER_TOKEN", "created_at": week_ago}
         receiver = ReceiverSettings(provider=provider, **{**defaults, **fields})
         receiver.full_clean()
         receiver.save()

@@ -42,6 +42,21 @@ def test_debug_is_off_unless_asked_for():
     assert manage_check(DEBUG="true").returncode == 0
 
 
+def test_behind_pgbouncer_no_server_side_cursors_are_used():
+    show = "from django.db import connection; print(connection.settings_dict['DISABLE_SERVER_SIDE_CURSORS'])"
+    postgres = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test", "DEBUG": "true"}
+    for behind, expected in (("true", "True"), ("false", "False")):
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", show],
+            cwd=PROJECT_ROOT,
+            env=subprocess_env(**postgres, DATABASE_BEHIND_PGBOUNCER=behind),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.stdout.strip().splitlines()[-1] == expected, result.stderr
+
+
 def test_env_example_lists_every_variable_the_settings_read():
     settings_text = (PROJECT_ROOT / "helios_site" / "settings.py").read_text()
     read = set(re.findall(r'(?:env\.\w+|number)\(\s*"([A-Z][A-Z0-9_]+)"', settings_text))

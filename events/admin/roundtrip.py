@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -14,12 +15,14 @@ from django.utils.safestring import SafeString
 
 from core.admin_pages import page_context
 from core.audit import Actor
+from core.badges import plural
 from core.permissions import require
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig, ReceiverSettings
 
 from ..models import Receipt, ReconciliationItem, ReconciliationReport
 from ..services.exports import export_findings
+from ..services.healing import heal, healing_words
 from ..services.reconcile import reconcile, retry_missing
 from .history import streamed
 
@@ -88,6 +91,7 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "provider",
         "window_start",
         "window_end",
+        "window_note",
         "grace_seconds",
         "created_at",
         "created_by",
@@ -98,9 +102,16 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "unexpected",
         "out_of_order",
         "findings",
+        "healing_policy",
     ]
     readonly_fields = fields
     change_list_template = "admin/events/reconciliationreport/change_list.html"
+    change_form_template = "admin/events/reconciliationreport/change_form.html"
+
+    @admin.display(description="healing policy")
+    def healing_policy(self, obj: ReconciliationReport) -> str:
+        receiver = ReceiverSettings.objects.filter(provider_id=obj.provider_id).first()
+        return receiver.get_healing_display() if receiver else "no receiver"
 
     @admin.display(description="findings")
     def findings(self, obj: ReconciliationReport) -> SafeString:
@@ -109,7 +120,26 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_urls(self):
         run = path("run/", self.admin_site.admin_view(self.run_view), name="events_reconciliationreport_run")
-        return [run, *super().get_urls()]
+        resend = path(
+            "<int:report_id>/resend-missing/",
+            self.admin_site.admin_view(self.resend_missing_view),
+            name="events_reconciliationreport_resend_missing",
+        )
+        return [run, resend, *super().get_urls()]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        extra = {"can_resend": self.has_retry_permission(request)}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def resend_missing_view(self, request: HttpRequest, report_id: int) -> HttpResponse:
+        """The report page's *Resend missing events* (POST): as the list action, for this report."""
+        require(request.user, "events.retry_delivery", to="resend missing events")
+        report = get_object_or_404(ReconciliationReport, pk=report_id)
+        if request.method == "POST":
+            count = retry_missing(report=report, actor=Actor.from_request(request))
+            said = f"{plural(count, 'missing event')} will be sent again." if count else "Nothing to send again."
+            self.message_user(request, said, messages.SUCCESS if count else messages.INFO)
+        return HttpResponseRedirect(reverse("admin:events_reconciliationreport_change", args=[report.pk]))
 
     def has_run_permission(self, request: HttpRequest) -> bool:
         """Running a reconciliation is an operator's action."""
@@ -127,7 +157,16 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 grace_seconds=values["grace_seconds"],
                 actor=Actor.from_request(request),
             )
-            self.message_user(request, f"Reconciliation #{report.pk} of {report.provider.name} done.", messages.SUCCESS)
+            said = " ".join(
+                part
+                for part in (
+                    f"Reconciliation #{report.pk} of {report.provider.name} done: {report.missing} missing.",
+                    report.window_note,
+                    healing_words(report, heal(report)),
+                )
+                if part
+            )
+            self.message_user(request, said, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:events_reconciliationreport_change", args=[report.pk]))
         context = page_context(
             self,

@@ -79,6 +79,26 @@ def heal(report: ReconciliationReport) -> Healing:
     return Healing(resent=len(chosen), held_back=f"{held} over the hourly limit" if held else "")
 
 
+def healing_words(report: ReconciliationReport, healing: Healing) -> str:
+    """What the config's healing policy did with a report's missing events, in words ("" when
+    nothing is missing)."""
+    if not report.missing:
+        return ""
+    policy = (
+        ReceiverSettings.objects.filter(provider_id=report.provider_id).values_list("healing", flat=True).first()
+        or HealingPolicy.OFF
+    )
+    if policy != HealingPolicy.AUTOMATIC:
+        label = "suggests resending" if policy == HealingPolicy.SUGGEST else "is off"
+        return f"Healing {label} for this config: resend the missing events from the report's page."
+    if healing.resent:
+        done = f"Healing (automatic): {plural(healing.resent, 'missing event')} sent again"
+        return done + (f"; {healing.held_back}." if healing.held_back else ".")
+    if healing.held_back:
+        return f"Healing (automatic) held back: {healing.held_back}."
+    return "Healing (automatic): nothing to send again (each event is healed once, while young enough)."
+
+
 def _healable(report: ReconciliationReport):
     """Missing items whose delivery is still sent-and-unconfirmed and was never healed."""
     return (

@@ -22,6 +22,7 @@ from ..models import (
     DeliveryAttempt,
     DeliveryStatus,
 )
+from .rows import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -162,31 +163,13 @@ ATTEMPT_CALL_COLUMNS = ["mode", "started_at", "finished_at"]
 
 
 def _insert_attempts(rows: Sequence[tuple], *, mode: str, started_at: datetime, finished_at: datetime) -> None:
-    """Insert one attempt per row (values in ATTEMPT_ROW_COLUMNS order) with multi-row INSERTs.
+    """Insert one attempt per row (values in ATTEMPT_ROW_COLUMNS order) in one go (rows.py).
 
     The hot path of every send: building model instances for `bulk_create` cost more than
     the provider call for a large batch."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(DeliveryAttempt._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in ATTEMPT_ROW_COLUMNS + ATTEMPT_CALL_COLUMNS)
     shared = (mode, connection.ops.adapt_datetimefield_value(started_at))
     shared += (connection.ops.adapt_datetimefield_value(finished_at),)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # COPY: several times faster than a long INSERT
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row((*row, *shared))
-            return
-        width = len(ATTEMPT_ROW_COLUMNS) + len(ATTEMPT_CALL_COLUMNS)
-        chunk = max(connection.ops.bulk_batch_size(ATTEMPT_ROW_COLUMNS + ATTEMPT_CALL_COLUMNS, rows), 1)
-        placeholder = "(" + ", ".join(["%s"] * width) + ")"
-        for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(part))}",
-                [value for row in part for value in (*row, *shared)],
-            )
+    insert_rows(DeliveryAttempt, ATTEMPT_ROW_COLUMNS + ATTEMPT_CALL_COLUMNS, [(*row, *shared) for row in rows])
 
 
 #: What a failed attempt changes on its delivery (besides latency).

@@ -9,7 +9,7 @@ came back through the config's receiver.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 
 from django.db import transaction
@@ -60,9 +60,10 @@ def reconcile(
     """Build and store the report for deliveries sent, and receipts received, in [since, until)."""
     now = timezone.now()
     until = min(until or now, now)
+    receiver = ReceiverSettings.objects.filter(provider=provider).first()
     if grace_seconds is None:
-        receiver = ReceiverSettings.objects.filter(provider=provider).first()
         grace_seconds = receiver.grace_seconds if receiver else DEFAULT_GRACE_SECONDS
+    since, window_note = _from_set_up(receiver, since, until)
     sent = Delivery.objects.filter(
         provider=provider, status=DeliveryStatus.SUCCEEDED, completed_at__gte=since, completed_at__lt=until
     )
@@ -86,6 +87,7 @@ def reconcile(
             window_start=since,
             window_end=until,
             grace_seconds=grace_seconds,
+            window_note=window_note,
             created_by=actor.account if actor else None,
             sent=sent.count(),
             received=received.count(),
@@ -194,6 +196,19 @@ def retry_missing(*, report: ReconciliationReport, actor: Actor | None = None) -
             )
             ring_doorbell(report.provider_id, force=True)
     return count
+
+
+def _from_set_up(receiver: ReceiverSettings | None, since: datetime, until: datetime) -> tuple[datetime, str]:
+    """The window's start, never before the receiver was set up (nothing sent earlier could come
+    back), and the note saying so when that cut the window."""
+    set_up = receiver.created_at if receiver else None
+    if set_up is None or since >= set_up:
+        return since, ""
+    start = min(set_up, until)
+    return start, (
+        f"Starts when the receiver was set up ({set_up.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC), not at "
+        f"{since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC as asked: events sent before it could not come back."
+    )
 
 
 def reconcile_recent() -> list[ReconciliationReport]:

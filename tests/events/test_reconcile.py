@@ -115,7 +115,10 @@ def test_reports_in_the_console_export_and_retry(admin_client, seeded):
         reverse("admin:events_reconciliationreport_run"), {"provider": grid.pk, "hours": 1}, follow=True
     )
     report = ReconciliationReport.objects.get()
-    assert f"Reconciliation #{report.pk} of grid done." in page.content.decode()
+    assert f"Reconciliation #{report.pk} of grid done: 1 missing." in page.content.decode()
+    assert "Healing is off for this config: resend the missing events from the report&#x27;s page." in (
+        page.content.decode()
+    )
     changelist = reverse("admin:events_reconciliationreport_changelist")
     export = admin_client.post(changelist, {"action": "export_findings", "_selected_action": [report.pk]})
     lines = b"".join(export.streaming_content).decode().splitlines()

@@ -9,8 +9,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from events.models import ReconciliationKind
+from events.services.healing import heal, healing_words
 from events.services.reconcile import reconcile, retry_missing
-from providers.models import ProviderConfig
+from providers.models import ProviderConfig, ReceiverSettings
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -27,11 +28,17 @@ def moment(value: str) -> datetime:
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
+def _with_receiver() -> list[str]:
+    return list(ProviderConfig.objects.filter(receiver__isnull=False).order_by("name").values_list("name", flat=True))
+
+
 class Command(BaseCommand):
     help = (
         "Reconcile a provider config: events sent in the window but not received back (missing), "
         "received twice (duplicated), received but never sent here (unexpected), or out of order. "
-        "Exit status 0 when the window is clean, 1 when anything was found, 2 on bad arguments."
+        "The config's healing policy applies, as after the scheduled run (--retry-missing resends "
+        "instead). Exit status 0 when the window is clean, 1 when anything was found, 2 on bad "
+        "arguments or a config without a receiver."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,6 +54,13 @@ class Command(BaseCommand):
             config = ProviderConfig.objects.filter(name=name).first()
             if config is None:
                 raise CommandError(f"No provider config named {name!r}.", returncode=2)
+            if not ReceiverSettings.objects.filter(provider=config).exists():
+                raise CommandError(
+                    f"{name} has no receiver: nothing comes back to compare with. Set one up on the config's "
+                    "page (Round trip), or reconcile a config that has one"
+                    + (f": {', '.join(with_receiver)}." if (with_receiver := _with_receiver()) else "."),
+                    returncode=2,
+                )
             configs.append(config)
         since, until = moment(options["since"]), moment(options["until"]) if options["until"] else None
         found_any = False
@@ -60,8 +74,12 @@ class Command(BaseCommand):
             )
             for item in report.items.all()[:50]:
                 self.stdout.write(f"  {ReconciliationKind(item.kind).name.lower():<12} {item.key}  {item.detail}")
+            if report.window_note:
+                self.stdout.write(f"  {report.window_note}")
             if options["retry_missing"] and report.missing:
                 self.stdout.write(f"  {retry_missing(report=report)} missing events will be sent again.")
+            elif words := healing_words(report, heal(report)):
+                self.stdout.write(f"  {words}")
             found_any = found_any or not report.clean_result
         if found_any:
             raise SystemExit(1)

@@ -13,15 +13,23 @@ from .models import AuditEntry
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts, and from where: a console user and their IP, or (no address) the command line."""
+    """Who acts, and from where: a console user and their IP, a service through an API key and its
+    IP, or (no address) the command line."""
 
     user: AbstractBaseUser | None = None
     remote_addr: str | None = None
+    #: How, when it is not a console user: e.g. "API key order-service".
+    via: str = ""
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> "Actor":
         """The logged-in user and the client's address (behind the trusted proxies, if any)."""
         return cls(user=request.user, remote_addr=client_address(request) or None)
+
+    def origin(self) -> str:
+        """How and from where, in words: "API key order-service, from 10.0.0.5", "from 10.0.0.5"."""
+        where = f"from {self.remote_addr}" if self.remote_addr else ""
+        return ", ".join(part for part in (self.via, where) if part)
 
     @property
     def account(self) -> AbstractBaseUser | None:

@@ -10,9 +10,10 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
-from providers.circuit import circuit_status
+from providers.circuit import CircuitStatus, circuit_status
 from providers.models import CircuitState, CircuitTransition, ProviderConfig
 from providers.services import effective_mode
+from providers.simulation import simulation_words
 
 from . import stats
 from .models import ReconciliationReport, Resend
@@ -119,6 +120,25 @@ def markers(since: datetime, hours: list[dict[str, Any]]) -> list[Marker]:
     return placed
 
 
+#: Attempts failing at least this share (%) over 24 h make a config's row lead with it.
+FAILING_ATTEMPTS_PERCENT = 10
+
+
+def what_is_wrong(circuit: CircuitStatus, figures: dict[str, Any], simulated_failures: str) -> list[str]:
+    """What an operator must see first about a config, before any success rate: its circuit when
+    not closed, attempts failing, and a demo set to fail on purpose."""
+    wrong = []
+    if not circuit.is_closed:
+        wrong.append(f"circuit {circuit.short()}")
+    rate = figures.get("attempt_failure_rate")
+    if rate is not None and rate >= FAILING_ATTEMPTS_PERCENT:
+        failed, tried = figures.get("attempts_failed", 0), figures.get("attempts", 0)
+        wrong.append(f"{rate} % of attempts failed in 24 h ({failed} of {tried})")
+    if simulated_failures:
+        wrong.append(simulated_failures)
+    return wrong
+
+
 def dashboard_context() -> dict[str, Any]:
     """Everything the dashboard page shows, for the last 24 hours."""
     since = timezone.now() - timedelta(hours=24)
@@ -127,12 +147,16 @@ def dashboard_context() -> dict[str, Any]:
     rows = []
     for config in ProviderConfig.objects.order_by("kind", "name"):
         by_provider = {"provider__id__exact": config.pk}
+        mode, circuit, figures = effective_mode(config), circuit_status(config), health.get(config.pk, {})
+        simulated = "" if mode.is_production else simulation_words(config)
         rows.append(
             {
                 "config": config,
-                "mode": effective_mode(config),
-                "circuit": circuit_status(config),
-                "stats": health.get(config.pk, {}),
+                "mode": mode,
+                "circuit": circuit,
+                "simulation": simulated,
+                "wrong": what_is_wrong(circuit, figures, simulated if config.demo_failure_rate else ""),
+                "stats": figures,
                 "urls": {
                     "sent": deliveries_url(**by_provider, created_at__gte=window),
                     "succeeded": deliveries_url(**by_provider, statuses="succeeded", completed_at__gte=window),
@@ -144,6 +168,7 @@ def dashboard_context() -> dict[str, Any]:
     hours = hourly_volume(since=since)
     return {
         "rows": rows,
+        "wrong": [row for row in rows if row["wrong"]],
         "round_trip": round_trip_rows(since),
         "bars": chart(hours),
         "ticks": ticks(hours),

@@ -86,6 +86,9 @@ class Event(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    created_from = models.CharField(
+        max_length=200, blank=True, help_text='How and from where: "API key order-service, from 10.0.0.5", "CLI".'
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     idempotency_key = models.CharField(
         max_length=200,
@@ -222,7 +225,7 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id} → {self.provider_id}"
+        return f"{str(self.event_id)[:8]} → {self.provider.name}"
 
     @property
     def is_final(self) -> bool:
@@ -309,7 +312,7 @@ class Receipt(models.Model):
     none): a second arrival counts as a duplicate instead of a second row."""
 
     provider = models.ForeignKey(ProviderConfig, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=300, help_text="The HELIOS event id, else message:<cloud message id>.")
+    key = models.CharField(max_length=300, help_text="The HELIOS event id, else message:{cloud message id}.")
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="receipts")
     delivery = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="receipts")
     message_id = models.CharField(max_length=300, blank=True)
@@ -326,7 +329,7 @@ class Receipt(models.Model):
         indexes = [models.Index(fields=["provider", "first_received_at"], name="receipt_recent_idx")]
 
     def __str__(self) -> str:
-        return f"{self.key} via {self.provider_id}"
+        return f"{self.key} via {self.provider.name}"
 
 
 class ReconciliationKind(models.TextChoices):
@@ -372,7 +375,7 @@ class ReconciliationItem(models.Model):
 
     report = models.ForeignKey(ReconciliationReport, on_delete=models.CASCADE, related_name="items")
     kind = models.CharField(max_length=16, choices=ReconciliationKind.choices)
-    key = models.CharField(max_length=300, help_text="The event id (or message:<id>).")
+    key = models.CharField(max_length=300, help_text="The event id (or message:{id}).")
     delivery = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     receipt = models.ForeignKey(Receipt, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     detail = models.CharField(max_length=500, blank=True)

@@ -23,6 +23,7 @@ from providers.models import (
     RoundTripMethod,
 )
 from providers.services import EffectiveMode, effective_mode
+from providers.simulation import simulation_words
 
 from . import stats
 from .models import OPEN_STATUSES, AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, HourlyStats
@@ -76,6 +77,11 @@ class ProviderOverview:
         if self.pull.last_poll_at is None:
             return "pull: not polled yet"
         return f"pull: polled {_ago(self.pull.last_poll_at)}, {self.pull.last_received} received"
+
+    @property
+    def simulation(self) -> str:
+        """What demo mode simulates for this config, when it is in demo ("" otherwise, or when plain)."""
+        return "" if self.mode.is_production else simulation_words(self.config)
 
     @property
     def backlog(self) -> int:

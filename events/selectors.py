@@ -9,7 +9,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from providers.circuit import circuit_status
-from providers.models import ProviderConfig
+from providers.models import CircuitState, ProviderConfig
 
 from . import stats
 from .models import FINAL_STATUSES, OPEN_STATUSES, BulkUpload, Delivery, DeliveryStatus, Event, HourlyStats
@@ -42,9 +42,36 @@ def delivery_status_rows(event: Event) -> list[dict[str, Any]]:
             "completed_at": d.completed_at.isoformat() if d.completed_at else None,
             "confirmed": confirmation_text(d),
             "circuit": "" if d.is_final else circuit_note(d.provider),
+            "waiting": "" if d.is_final else waiting_words(d, *_circuit_of(d.provider)),
         }
         for d in deliveries_of(event)
     ]
+
+
+def _circuit_of(config: ProviderConfig) -> tuple[str | None, datetime | None]:
+    status = circuit_status(config)
+    return status.state, status.since
+
+
+def waiting_words(delivery: Delivery, circuit_state: str | None, circuit_changed_at: datetime | None) -> str:
+    """What an unfinished delivery waits for, as of now: "held by open circuit, probe 13:53:10
+    UTC", "next attempt 13:52:42 UTC", or "due now: waiting for a worker" ("" when final or
+    being sent). Never a time already past as if it were still ahead."""
+    if delivery.is_final or delivery.status == DeliveryStatus.SENDING:
+        return ""
+    now = timezone.now()
+    if circuit_state == CircuitState.OPEN and circuit_changed_at is not None:
+        probe = circuit_changed_at + timedelta(seconds=delivery.provider.circuit_cooldown_seconds)
+        return (
+            f"held by open circuit, probe {probe:%H:%M:%S} UTC"
+            if probe > now
+            else "held by open circuit, probe due now"
+        )
+    if circuit_state == CircuitState.HALF_OPEN:
+        return "held while the circuit's probe is sent"
+    if delivery.next_attempt_at and delivery.next_attempt_at > now:
+        return f"next attempt {delivery.next_attempt_at:%H:%M:%S} UTC"
+    return "due now: waiting for a worker"
 
 
 def awaiting_round_trip(event: Event) -> bool:

@@ -91,8 +91,9 @@ def _expand_some(limit: int) -> int:
     with transaction.atomic():
         waiting = (
             AcceptedRequest.objects.filter(expanded_at__isnull=True)
+            .select_related("api_key")
             .order_by("pk")
-            .select_for_update(skip_locked=True)[:limit]
+            .select_for_update(skip_locked=True, of=("self",))[:limit]
         )
         requests = list(waiting)
         if not requests:
@@ -102,16 +103,27 @@ def _expand_some(limit: int) -> int:
         sets: dict[tuple, list[Event]] = defaultdict(list)
         for accepted in requests:
             for group in accepted.groups:
-                key = (tuple(group["providers"]), tuple(sorted(group["routes"].items())), accepted.remote_addr)
+                key = (
+                    tuple(group["providers"]),
+                    tuple(sorted(group["routes"].items())),
+                    accepted.remote_addr,
+                    accepted.api_key.name,
+                )
                 sets[key] += [event_from_fields(fields) for fields in group["events"]]
-        for (provider_ids, route_ids, remote_addr), events in sets.items():
+        for (provider_ids, route_ids, remote_addr, key_name), events in sets.items():
             providers = [configs[pk] for pk in provider_ids if pk in configs]
             if len(providers) < len(provider_ids):
                 logger.warning("expansion: a provider config was deleted after its request was accepted")
             if not providers:
                 continue
             chosen = {int(pk): routes[route] for pk, route in route_ids if route in routes}
-            create_events(events, providers, ring=True, actor=Actor(remote_addr=remote_addr), routes=chosen)
+            create_events(
+                events,
+                providers,
+                ring=True,
+                actor=Actor(remote_addr=remote_addr, via=f"API key {key_name}"),
+                routes=chosen,
+            )
         AcceptedRequest.objects.filter(pk__in=[r.pk for r in requests]).update(expanded_at=timezone.now())
     return len(requests)
 

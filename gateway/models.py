@@ -127,7 +127,7 @@ class AuthFailures(models.Model):
     """Wrong API keys from one client address, or naming one key prefix: counted per minute;
     past the limit, further wrong keys from there are answered 429 until `blocked_until`."""
 
-    scope = models.CharField(max_length=80, unique=True, help_text='"address:<ip>" or "prefix:<key prefix>".')
+    scope = models.CharField(max_length=80, unique=True, help_text='"address:{ip}" or "prefix:{key prefix}".')
     window_started_at = models.DateTimeField()
     failures = models.PositiveIntegerField(default=0, help_text="Wrong keys in the current minute.")
     total = models.PositiveBigIntegerField(default=0, help_text="Wrong keys ever (for /metrics).")

@@ -1,5 +1,6 @@
-"""First-run setup of the console's admin user."""
+"""First-run setup of the console: its admin user, and where it serves."""
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ class AdminLogin:
 #: The first start's generated password, readable by this user only, for `console --show-login`
 #: (this local console's embedded default; a production deployment sets its own users).
 FIRST_LOGIN_FILE = Path(settings.BASE_DIR) / ".helios-first-login"
+#: Where `make run`'s console last served, for `console --show-login`.
+SERVED_ADDRESS_FILE = Path(settings.BASE_DIR) / ".helios-console-addr"
 
 
 def ensure_admin_user(*, username: str = "admin") -> AdminLogin:
@@ -50,3 +53,17 @@ def first_login() -> AdminLogin:
         return AdminLogin(username=existing.get_username(), password=None)
     unchanged = username == existing.get_username() and existing.check_password(password)
     return AdminLogin(username=existing.get_username(), password=password if unchanged else None)
+
+
+def record_served_address(addr: str) -> None:
+    """Remember where the console serves (best effort: a read-only checkout only loses the hint)."""
+    with contextlib.suppress(OSError):
+        SERVED_ADDRESS_FILE.write_text(addr + "\n")
+
+
+def served_address() -> str | None:
+    """Where the console last served, if it was recorded."""
+    try:
+        return SERVED_ADDRESS_FILE.read_text().strip() or None
+    except OSError:
+        return None

@@ -18,6 +18,7 @@ from .inbound.pulling import PullFailed
 from .kinds import build_client, payload_format, spec_for
 from .models import ProviderConfig, ProviderMode, ReceiverSettings, RoundTripMethod
 from .services import client_settings, puller_for, resolve_credentials
+from .simulation import fails_every_send, simulation_words
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +92,16 @@ def _demo_check(config: ProviderConfig) -> ConnectionCheck:
     limits = fmt.problems(fmt.build(sample))
     if limits:
         return ConnectionCheck(False, "demo: " + " ".join(limits))
+    if fails_every_send(config):
+        return ConnectionCheck(
+            False,
+            "demo: set to fail every send (demo failure rate 100 %): nothing is delivered until it is lowered "
+            "on the config's page.",
+        )
+    simulated = simulation_words(config).removeprefix("demo: ") or "no failures, no latency"
     return ConnectionCheck(
         True,
-        f"demo: no cloud call; simulated settings OK (failure rate {config.demo_failure_rate:.0%}, "
-        f'latency about {config.demo_latency_ms} ms). "Test the real cloud" checks production readiness.',
+        f'demo: no cloud call; simulated settings OK ({simulated}). "Test the real cloud" checks production readiness.',
     )
 
 

@@ -236,7 +236,7 @@ class ReceiverSettings(models.Model):
     pull_namespace_endpoint = models.URLField(
         "pull: Event Grid namespace endpoint",
         blank=True,
-        help_text="Event Grid only: https://<namespace>.<region>-1.eventgrid.azure.net",
+        help_text="Event Grid only: https://{namespace}.{region}-1.eventgrid.azure.net",
     )
     pull_namespace_topic = models.CharField("pull: Event Grid namespace topic", max_length=200, blank=True)
     pull_batch = models.PositiveIntegerField(

@@ -72,7 +72,7 @@ def make_provider(db: None) -> Callable[..., ProviderConfig]:
     }
 
     def make(name: str, kind: str, **fields: object) -> ProviderConfig:
-        config = ProviderConfig(name=name, kind=kind, demo_latency_ms=0, **{**defaults[kind], **fields})
+        config = ProviderConfig(name=name, kind=kind, **{"demo_latency_ms": 0, **defaults[kind], **fields})
         config.full_clean()
         config.save()
         return config

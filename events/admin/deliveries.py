@@ -3,7 +3,7 @@
 import json
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -13,9 +13,11 @@ from core.audit import Actor
 from core.badges import badge, clipped, copyable, moment
 from core.readonly import ReadOnlyAdminMixin
 from core.strictjson import pretty
+from providers.models import ProviderRuntime
 
 from ..filters import ConfirmedFilter, DeliveryEventTypeFilter, ErrorCodeFilter, StatusesFilter
 from ..models import Delivery, DeliveryAttempt, DeliveryStatus
+from ..selectors import waiting_words
 from ..services.exports import export_deliveries
 from ..services.operator import retry_now, retry_outcome
 from .history import EventMatch, HistoryListMixin, streamed
@@ -182,16 +184,27 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def provider_mode(self, obj: Delivery) -> SafeString:
         return format_html("{}<div>{}</div>", obj.provider.name, badge(obj.mode))
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
+        """With each row's provider circuit (one subquery, not a query per row)."""
+        runtime = ProviderRuntime.objects.filter(provider_id=OuterRef("provider_id"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                circuit_state=Subquery(runtime.values("circuit_state")[:1]),
+                circuit_changed_at=Subquery(runtime.values("circuit_changed_at")[:1]),
+            )
+        )
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Delivery) -> SafeString:
-        """The status; a retrying delivery also says when its next attempt is due."""
-        if obj.status == DeliveryStatus.RETRYING and obj.next_attempt_at:
-            return format_html(
-                '{}<div class="helios-note">next {}</div>',
-                badge(obj.status, obj.get_status_display()),
-                f"{obj.next_attempt_at:%H:%M:%S}",
-            )
-        return badge(obj.status, obj.get_status_display())
+        """The status; an unfinished delivery also says what it waits for: an open circuit's
+        probe, its next attempt, or a worker (due now)."""
+        shown = badge(obj.status, obj.get_status_display())
+        if obj.is_final or obj.status == DeliveryStatus.SENDING:
+            return shown
+        waiting = waiting_words(obj, getattr(obj, "circuit_state", None), getattr(obj, "circuit_changed_at", None))
+        return format_html('{}<div class="helios-note">{}</div>', shown, waiting) if waiting else shown
 
     @admin.display(description="tries", ordering="attempts")
     def tries(self, obj: Delivery) -> int:

@@ -31,11 +31,11 @@ from .history import EventMatch, HistoryListMixin
 
 @admin.register(Event)
 class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["short_id", "type", "source", "subject", "created", "created_by", "delivery_summary"]
+    list_display = ["short_id", "type", "source", "subject", "created", "creator", "delivery_summary"]
     list_display_links = None  # the short id links to the event; its copy button copies the full id
     list_filter = [EventTypeFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["subject"]  # see HistoryListMixin: exact, index-backed
-    readonly_fields = ["id", "type", "source", "subject", "data_json", "idempotency_key", "created_by", "created_at"]
+    readonly_fields = ["id", "type", "source", "subject", "data_json", "idempotency_key", "creator", "created_at"]
     fields = readonly_fields
     change_form_template = "admin/events/event/change_form.html"
     actions = ["resend_to_other_providers"]
@@ -60,6 +60,13 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
     @admin.display(description="created", ordering="created_at")
     def created(self, obj: Event) -> SafeString:
         return moment(obj.created_at)
+
+    @admin.display(description="created by")
+    def creator(self, obj: Event) -> str:
+        """The console user, the API key or the CLI, and from where ("-" for events from before
+        HELIOS recorded it)."""
+        user = obj.created_by.get_username() if obj.created_by else ""
+        return ", ".join(part for part in (user, obj.created_from) if part) or "-"
 
     @admin.display(description="deliveries")
     def delivery_summary(self, obj: Event) -> SafeString:

@@ -201,12 +201,45 @@ class ReconciliationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(ReconciliationItem)
 class ReconciliationItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["report", "kind", "key", "delivery", "receipt", "detail"]
+    list_display = ["report_link", "kind_short", "key", "delivery_link", "receipt_link", "detail"]
+    list_display_links = None  # each column links where it names
     list_filter = ["kind", "report__provider"]
-    list_select_related = ["report", "report__provider", "delivery", "receipt"]
+    list_select_related = [
+        "report",
+        "report__provider",
+        "delivery",
+        "delivery__provider",
+        "receipt",
+        "receipt__provider",
+    ]
     search_fields = ["=key"]
     readonly_fields = ["report", "kind", "key", "delivery", "receipt", "detail"]
     fields = readonly_fields
+
+    @admin.display(description="report", ordering="report")
+    def report_link(self, obj: ReconciliationItem) -> SafeString:
+        url = reverse("admin:events_reconciliationreport_change", args=[obj.report_id])
+        return format_html('<a href="{}">#{} {}</a>', url, obj.report_id, obj.report.provider.name)
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_short(self, obj: ReconciliationItem) -> SafeString:
+        return format_html('<span title="{}">{}</span>', obj.get_kind_display(), obj.kind.replace("_", " "))
+
+    @admin.display(description="delivery")
+    def delivery_link(self, obj: ReconciliationItem) -> SafeString | str:
+        if obj.delivery is None:
+            return "-"
+        url = reverse("admin:events_delivery_change", args=[obj.delivery_id])
+        return format_html('<a href="{}">{}</a>', url, obj.delivery)
+
+    @admin.display(description="receipt")
+    def receipt_link(self, obj: ReconciliationItem) -> SafeString | str:
+        if obj.receipt is None:
+            return "-"
+        url = reverse("admin:events_receipt_change", args=[obj.receipt_id])
+        return format_html(
+            '<a href="{}" title="{}">{}</a>', url, obj.receipt.key, plural(obj.receipt.arrivals, "arrival")
+        )
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         """Findings of one report (linked from the report's page)."""

@@ -242,8 +242,10 @@ def create_events(
     modes = {provider.pk: effective_mode(provider).mode for provider in providers}
     names = ", ".join(f"{p.name} ({modes[p.pk]})" for p in providers)
     action, target, summary = _publish_audit(events, names, bulk_upload)
+    origin = actor.origin()[:200] if actor else "CLI"
     for event in events:
         event.bulk_upload = bulk_upload
+        event.created_from = origin
     with transaction.atomic():
         rows = [prepared_values(event) for event in events]
         insert_rows(Event, list(rows[0]) if rows else [], [tuple(row.values()) for row in rows])

@@ -73,7 +73,7 @@ def test_console_starts_web_and_worker_prints_login_and_stops_cleanly(tmp_path: 
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2)
     again = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "manage.py"), "console", "--show-login", "--addr", f"127.0.0.1:{port}"],
+        [sys.executable, str(PROJECT_ROOT / "manage.py"), "console", "--show-login"],  # where it last served
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -82,6 +82,7 @@ def test_console_starts_web_and_worker_prints_login_and_stops_cleanly(tmp_path: 
     )
     assert again.returncode == 0, again.stderr
     assert "user:     admin" in again.stdout and "password: first-run-pw-123" in again.stdout
+    assert f"console:  http://127.0.0.1:{port}/admin/" in again.stdout
 
 
 def test_the_console_restarts_a_worker_whose_cluster_jammed_and_nothing_is_left_behind(tmp_path: Path):

@@ -59,7 +59,10 @@ def test_a_healed_event_says_so_on_its_page(browser, live_server, admin_user, ma
     from playwright.sync_api import expect
 
     lossy = make_provider("gcp-lossy", "gcp_pubsub")
-    ReceiverSettings.objects.create(provider=lossy, healing="automatic", demo_loss_rate=1.0, grace_seconds=0)
+    set_up = timezone.now() - timedelta(days=1)  # before the sends it reconciles
+    ReceiverSettings.objects.create(
+        provider=lossy, healing="automatic", demo_loss_rate=1.0, grace_seconds=0, created_at=set_up
+    )
     event = publish_event(event_type="OrderPlaced", source="com.shop", data={"n": 1}, providers=[lossy], ring=False)
     send_due(provider_id=lossy.pk)
     Delivery.objects.filter(provider=lossy).update(completed_at=timezone.now() - timedelta(minutes=10))

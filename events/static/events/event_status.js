@@ -22,9 +22,10 @@
       setBadge(tr.querySelector('[data-field="status"]'), row.status, row.status_label);
       var waiting = tr.querySelector('[data-field="waiting"]');
       if (waiting) {
-        // An open circuit holds the delivery; else its next attempt (UTC, to the second).
-        var next = row.next_attempt_at ? "next attempt " + new Date(row.next_attempt_at).toISOString().substr(11, 8) + " UTC" : "—";
-        waiting.textContent = row.circuit || next;
+        // What it waits for, worded by the server as of now (an open circuit's probe, the next
+        // attempt, or a worker); the circuit's full sentence as the tooltip.
+        waiting.textContent = row.waiting || "—";
+        waiting.title = row.circuit || "";
       }
       FIELDS.forEach(function (name) {
         var cell = tr.querySelector('[data-field="' + name + '"]');

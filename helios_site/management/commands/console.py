@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from helios_site.bootstrap import ensure_admin_user, first_login
+from helios_site.bootstrap import ensure_admin_user, first_login, record_served_address, served_address
 from helios_site.worker_supervisor import EXIT_STALLED
 from providers.services import bootstrap_demo_providers
 
@@ -33,6 +33,8 @@ def wait_until_serving(addr: str, children: list[subprocess.Popen], timeout: flo
             time.sleep(0.3)
 
 
+#: Where the console serves unless told otherwise (--addr, $HELIOS_ADDR).
+DEFAULT_ADDR = "127.0.0.1:8000"
 RESTART_LIMIT = 5
 RESTART_WINDOW_SECONDS = 300.0
 
@@ -78,8 +80,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--addr",
-            default=os.environ.get("HELIOS_ADDR", "127.0.0.1:8000"),
-            help="host:port for the web server (default 127.0.0.1:8000 or $HELIOS_ADDR).",
+            help="host:port for the web server (default $HELIOS_ADDR or 127.0.0.1:8000; with --show-login, "
+            "where the console last served).",
         )
         parser.add_argument(
             "--show-login",
@@ -88,22 +90,25 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        addr = options["addr"] or os.environ.get("HELIOS_ADDR")
         if options["show_login"]:
             login = first_login()
-            self.banner(options["addr"], login.username, login.password, [], running=False)
+            self.banner(addr or served_address() or DEFAULT_ADDR, login.username, login.password, [], running=False)
             return
+        addr = addr or DEFAULT_ADDR
         call_command("migrate", interactive=False, verbosity=0)
         created = bootstrap_demo_providers()
         login = ensure_admin_user()
         manage = [sys.executable, os.path.abspath(sys.argv[0])]
-        web = subprocess.Popen([*manage, "runserver", options["addr"], "--noreload", "--insecure"])
+        web = subprocess.Popen([*manage, "runserver", addr, "--noreload", "--insecure"])
         worker = WorkerProcess([*manage, "worker"])
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         failed = False
         try:
             # The banner comes last, once the web server answers, so start-up logs do not bury it.
-            wait_until_serving(options["addr"], [web, worker.process])
-            self.banner(options["addr"], login.username, login.password, [c.name for c in created])
+            wait_until_serving(addr, [web, worker.process])
+            record_served_address(addr)
+            self.banner(addr, login.username, login.password, [c.name for c in created])
             while web.poll() is None:
                 if (code := worker.process.poll()) is not None and not self.restart(worker, code):
                     failed = True

@@ -9,6 +9,7 @@ from providers.circuit import circuit_text
 from providers.kinds import spec_for
 from providers.models import ProviderConfig
 from providers.services import bootstrap_demo_providers, effective_mode
+from providers.simulation import simulation_words
 
 
 class Command(BaseCommand):
@@ -55,7 +56,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{config.name:<20} {config.kind:<16} {state:<8} {mode.mode:<10} {circuit_text(config):<24} {target}"
             )
-            self.stdout.write(f"{'':<20} {mode.reason}")
+            simulated = simulation_words(config) if not mode.is_production else ""
+            self.stdout.write(
+                f"{'':<20} {mode.reason}" + (f"; {simulated.removeprefix('demo: ')}" if simulated else "")
+            )
 
     def check_connections(self, names: list[str], *, cloud: bool) -> None:
         """Test each config; exit 1 when any test failed, 2 for an unknown name."""

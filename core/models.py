@@ -27,6 +27,7 @@ class AuditAction(models.TextChoices):
     REPLAY_CANCEL = "replay_cancel", "Replay cancelled"
     HEALING_POLICY = "healing_policy", "Healing policy changed"
     HEALING = "healing", "Healing resend"
+    ROLE_ASSIGN = "role_assign", "Role assigned"
 
 
 class AuditEntry(models.Model):

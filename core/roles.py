@@ -4,8 +4,14 @@ Created after every `migrate` (post_migrate) and by `manage.py roles`; idempoten
 permissions are reset to exactly this table each time, so a change here reaches every deployment.
 """
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group, Permission
+from django.db import transaction
 from django.db.models import Q
+
+from . import audit
+from .audit import Actor
+from .models import AuditAction
 
 VIEWER = [
     "events.view_event",
@@ -74,3 +80,33 @@ def ensure_roles() -> list[str]:
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.set(found)
     return list(ROLES)
+
+
+def assign_role(user: AbstractBaseUser, role: str, *, actor: Actor | None = None) -> list[str]:
+    """Give `user` the role `role` and only it (other role groups removed, other groups kept),
+    with staff status so they can log in to the console; audited. The roles they had before."""
+    groups = {group.name: group for group in Group.objects.filter(name__in=ROLES)}
+    before = sorted(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    with transaction.atomic():
+        user.groups.remove(*[groups[name] for name in before if name != role])
+        user.groups.add(groups[role])
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+        audit.record(
+            actor=actor,
+            action=AuditAction.ROLE_ASSIGN,
+            target=f"user {user.get_username()}",
+            summary=f"{user.get_username()} is now {role}" + (f" (was {', '.join(before)})" if before else ""),
+            details={"role": role, "before": before},
+        )
+    return before
+
+
+def role_members() -> dict[str, list[str]]:
+    """Each role's users, by user name."""
+    members: dict[str, list[str]] = {}
+    for name, username in Group.objects.filter(name__in=ROLES).values_list("name", "user__username"):
+        if username:
+            members.setdefault(name, []).append(username)
+    return {name: sorted(users) for name, users in members.items()}

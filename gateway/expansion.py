@@ -6,7 +6,8 @@ requests (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serializes writers), crea
 and deliveries a set at a time (requests going to the same configs, by the same routes, from the
 same address share one insert of events and one of deliveries), rings the send doorbells and
 stamps the requests expanded, all in one transaction: a crash leaves them waiting, never half
-made, so expansion is idempotent. A task is queued with each accept; the minute's schedule
+made, so expansion is idempotent. An accept queues a task unless one is queued and not started
+yet (`ExpansionBell`: one task expands what many requests accepted); the minute's schedule
 (`helios-expand-accepted`) expands whatever a lost task left.
 """
 
@@ -31,7 +32,7 @@ from events.models import Event, Route
 from events.services.publishing import create_events
 from providers.models import ProviderConfig
 
-from .models import AcceptedRequest
+from .models import AcceptedRequest, ExpansionBell
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +68,24 @@ def event_from_fields(fields: dict[str, Any]) -> Event:
 
 
 def ring_expansion() -> None:
-    """Queue an expansion task (inside the accepting transaction: with the ORM broker on the same
-    database it commits with the request; with another broker it is queued after commit)."""
+    """Queue an expansion task, unless one is queued and not started yet (it will find this
+    request too). Call it last in the accepting transaction: the bell's row stays locked until
+    commit, so a task starting meanwhile either answered first (and this accept rings) or waits
+    for this commit and then claims this request, as the send doorbells do. With the ORM broker
+    on the same database the task row commits with the request; another broker is rung after."""
+    bell, _ = ExpansionBell.objects.select_for_update().get_or_create(pk=1)
+    if bell.pending:
+        return
+    ExpansionBell.objects.filter(pk=1).update(pending=True)
     if router.db_for_write(AcceptedRequest) == Conf.ORM or Conf.SYNC:
         async_task(EXPAND_TASK)
     else:
         transaction.on_commit(lambda: async_task(EXPAND_TASK))
+
+
+def answer_bell() -> None:
+    """An expansion task has started: the next accept must queue a task of its own."""
+    ExpansionBell.objects.filter(pk=1, pending=True).update(pending=False)
 
 
 def expand_accepted(*, limit: int = CLAIM_LIMIT, budget_seconds: float | None = None) -> int:

@@ -149,3 +149,13 @@ class CatalogStamp(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+class ExpansionBell(models.Model):
+    """One row: whether an expansion task is queued and not started yet. Accepts ring only when
+    it is not (one task expands what many requests accepted); a starting task answers it."""
+
+    pending = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return "expansion queued" if self.pending else "no expansion queued"

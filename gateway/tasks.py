@@ -6,8 +6,9 @@ from . import expansion, idempotency
 
 
 def expand_accepted_requests() -> int:
-    """Queued with each accepted request, and every minute by schedule: expand what waits (for
-    half the task timeout at most)."""
+    """Queued by accepts (coalesced), and every minute by schedule: answer the bell, then expand
+    what waits (for half the task timeout at most)."""
+    expansion.answer_bell()
     return expansion.expand_accepted(budget_seconds=settings.Q_TASK_TIMEOUT_SECONDS / 2)
 
 

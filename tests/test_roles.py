@@ -125,3 +125,43 @@ def test_a_viewer_sees_no_button_it_cannot_use(client, demo_providers):
     member(client, "Publisher")
     page = client.get(reverse("admin:events_event_change", args=[event.pk])).content.decode()
     assert 'id="helios-duplicate"' in page
+
+
+def test_a_role_is_given_by_command_one_at_a_time_and_audited(django_user_model):
+    from core.models import AuditEntry
+
+    alice = django_user_model.objects.create_user("alice", password="x")
+    out = io.StringIO()
+    call_command("roles", "assign", "alice", "operator", stdout=out)
+    assert out.getvalue().strip() == "alice is now Operator; staff status on."
+    alice.refresh_from_db()
+    assert alice.is_staff and list(alice.groups.values_list("name", flat=True)) == ["Operator"]
+    assert alice.has_perm("events.retry_delivery")
+    again = io.StringIO()
+    call_command("roles", "assign", "alice", "Viewer", stdout=again)
+    assert again.getvalue().strip() == "alice is now Viewer (was Operator); staff status on."
+    alice = django_user_model.objects.get(pk=alice.pk)  # fresh permission cache
+    assert list(alice.groups.values_list("name", flat=True)) == ["Viewer"]
+    assert not alice.has_perm("events.retry_delivery")
+    entry = AuditEntry.objects.filter(action="role_assign").first()
+    assert entry.summary == "alice is now Viewer (was Operator)" and entry.remote_addr == "cli"
+    listed = io.StringIO()
+    call_command("roles", "list", stdout=listed)
+    assert any(line.startswith("Viewer") and line.endswith("users: alice") for line in listed.getvalue().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("operands", "message"),
+    [
+        (["nobody", "Viewer"], "No user 'nobody': create it first"),
+        (["alice", "Superhero"], "No role 'Superhero': choose one of Viewer, Publisher, Operator, Admin."),
+        (["alice"], "Usage: manage.py roles assign USER ROLE"),
+    ],
+)
+def test_assigning_an_unknown_user_or_role_exits_2(django_user_model, operands, message):
+    from django.core.management.base import CommandError
+
+    django_user_model.objects.create_user("alice", password="x")
+    with pytest.raises(CommandError) as refused:
+        call_command("roles", "assign", *operands, stdout=io.StringIO())
+    assert refused.value.returncode == 2 and message in str(refused.value)

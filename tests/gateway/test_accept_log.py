@@ -106,3 +106,25 @@ def test_an_expansion_task_stops_when_its_time_budget_is_spent_and_the_rest_wait
     assert expand_accepted(limit=1, budget_seconds=-1) == 1  # one transaction's worth, then it yields
     assert AcceptedRequest.objects.filter(expanded_at__isnull=True).count() == 2
     assert expand_accepted() == 2
+
+
+def test_accepts_ring_once_until_a_task_starts_and_nothing_waits_unrung(api_post, key):
+    """Twenty accepts queue one expansion task; once it starts (answers the bell) the next
+    accept queues another; each task expands all that waits."""
+    from django_q.models import OrmQ
+
+    from gateway.expansion import EXPAND_TASK
+    from gateway.models import ExpansionBell
+
+    def expansion_tasks() -> int:
+        return sum(queued.func() == EXPAND_TASK for queued in OrmQ.objects.all())
+
+    for n in range(20):
+        assert api_post(key.secret, {**ORDER, "subject": f"o-{n}"}).status_code == 202
+    assert expansion_tasks() == 1 and ExpansionBell.objects.get(pk=1).pending
+    assert expand_accepted_requests() == 20  # what the queued task runs: answers, then expands all
+    assert not ExpansionBell.objects.get(pk=1).pending
+    assert api_post(key.secret, ORDER).status_code == 202
+    assert expansion_tasks() == 2  # rung again
+    assert expand_accepted_requests() == 1
+    assert Event.objects.count() == 21

@@ -22,6 +22,30 @@ def require(user: User | AnonymousUser, permission: str, *, to: str) -> None:
     """Raise PermissionDenied, in words, unless the user has the permission."""
     if user.has_perm(permission):
         return
+    raise PermissionDenied(refusal_for(permission, to=to))
+
+
+def refusal_for(permission: str, *, to: str) -> str:
+    """Why a user may not do something, in words: the permission and the roles that have it."""
     roles = roles_with(permission)
     granted_by = f" (roles: {', '.join(roles)})" if roles else " (no console role grants it; ask an administrator)"
-    raise PermissionDenied(f"To {to} you need the permission “{permission_label(permission)}”{granted_by}.")
+    return f"To {to} you need the permission “{permission_label(permission)}”{granted_by}."
+
+
+def admin_page_permission(url_name: str) -> tuple[str, str] | None:
+    """For a stock admin page's URL name ("core_auditentry_changelist"), the permission it needs
+    and what the page does in words ("open audit entries"); None for another page."""
+    from django.contrib import admin
+
+    for model in admin.site._registry:
+        prefix = f"{model._meta.app_label}_{model._meta.model_name}_"
+        if not url_name.startswith(prefix):
+            continue
+        action = url_name.removeprefix(prefix)
+        verb = {"changelist": "view", "change": "view", "history": "view", "add": "add", "delete": "delete"}.get(action)
+        if verb is None:
+            return None
+        names = model._meta.verbose_name_plural if action == "changelist" else model._meta.verbose_name
+        words = {"view": f"open {names}", "add": f"add {names}", "delete": f"delete {names}"}[verb]
+        return f"{model._meta.app_label}.{verb}_{model._meta.model_name}", words
+    return None

@@ -15,7 +15,8 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Sequence[tuple
     names = ", ".join(connection.ops.quote_name(column) for column in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # COPY: several times faster than a long INSERT
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            # The raw cursor's errors become Django's (IntegrityError…), as a query's would.
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return

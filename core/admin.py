@@ -1,7 +1,9 @@
-"""The audit trail in the console: read-only, filterable, searchable."""
+"""The audit trail in the console: read-only, filterable, searchable; and the Users page
+(core/user_admin.py)."""
 
 from django.contrib import admin
 
+from . import user_admin  # noqa: F401 (registers the Users page with the role by name)
 from .models import AuditEntry
 from .readonly import ReadOnlyAdminMixin
 

@@ -83,3 +83,24 @@ def _artifact(name: str) -> str:
 
     ARTIFACTS.mkdir(exist_ok=True)
     return str(ARTIFACTS / f"{name}.png")
+
+
+def test_a_user_gets_a_role_by_name_on_their_page(browser, live_server, admin_user, django_user_model):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from core.models import AuditEntry
+
+    bob = django_user_model.objects.create_user("bob", password="a-long-password-1")
+    page = log_in(browser, live_server)
+    page.set_viewport_size(WIDE)
+    page.goto(f"{live_server.url}/admin/auth/user/{bob.pk}/change/")
+    expect(page.locator("#id_role")).to_have_value("")
+    page.select_option("#id_role", "Operator")
+    shot(page, "user-role")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    bob = django_user_model.objects.get(pk=bob.pk)
+    assert bob.is_staff and list(bob.groups.values_list("name", flat=True)) == ["Operator"]
+    assert AuditEntry.objects.get(action="role_assign").summary == "bob is now Operator"
+    page.goto(f"{live_server.url}/admin/auth/user/{bob.pk}/change/")
+    expect(page.locator("#id_role")).to_have_value("Operator")

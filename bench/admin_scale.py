@@ -1,9 +1,11 @@
-"""HELIOS console pages at 10,000 and at 1,000,000 deliveries (PostgreSQL).
+"""HELIOS console pages at 10,000 and at 1,000,000 deliveries, two PostgreSQL databases side by side.
 
-Seeds deliveries the way a busy month looks (three demo provider configs, one event per three
+Seeds two databases the way a busy month looks (three demo provider configs, one event per three
 deliveries spread over 30 days, ~90 % succeeded, the rest failed, dead, retrying or pending, one
-attempt per delivery), first 10,000, then up to 1,000,000, and times these pages through Django's
-test client (view, queries and template, no network):
+attempt per delivery): a small one with 10,000 deliveries and a large one with 1,000,000. Then it
+times these pages through Django's test client (view, queries and template, no network),
+interleaved page by page: small, large, large, small, ... so a slow moment of the machine hits
+both sizes alike:
 
   changelist   the delivery history, first page
   filtered     the history filtered on one provider and two statuses (failed, dead)
@@ -11,21 +13,25 @@ test client (view, queries and template, no network):
   event        one event's page
   dashboard    the 24-hour dashboard
 
-It prints each page's median at both sizes and the ratio 1M/10k (target ≤ 1.5), and with
+It prints each page's median at both sizes and the ratio large/small (target <= 1.5), and with
 --json one JSON object of all figures on its last line.
 
     .venv/bin/python bench/admin_scale.py [--rows 1000000] [--small 10000] [--repeats 15] [--json]
 
-Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/helios_admin_bench;
-the database is created if missing and its HELIOS tables are emptied).
+Needs PostgreSQL (--database-url, default postgres://postgres@127.0.0.1:5432/helios_admin_bench;
+the small database is the same name with "_small"; both are created if missing and their HELIOS
+tables emptied).
 """
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,12 +69,12 @@ def seed(events_from: int, events_to: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO events_event (id, type, source, subject, data, created_at, cloudevent_id)
+            INSERT INTO events_event (id, type, source, subject, data, created_at, cloudevent_id, created_from)
             SELECT gen_random_uuid(),
                    (ARRAY['OrderPlaced','PaymentProcessed','OrderShipped','RefundIssued'])[1 + i %% 4],
                    'com.example.shop', 'orders/o-' || i,
                    jsonb_build_object('order_id', 'o-' || i, 'amount', (i %% 500) + 0.5, 'currency', 'EUR'),
-                   now() - make_interval(secs => (hashint4(i)::bigint & 2147483647) %% %s), ''
+                   now() - make_interval(secs => (hashint4(i)::bigint & 2147483647) %% %s), '', 'CLI'
             FROM generate_series(%s, %s - 1) AS i
             """,
             [span, events_from, events_to],
@@ -138,25 +144,79 @@ def pages() -> dict[str, str]:
     }
 
 
-def measure(client, repeats: int) -> dict[str, float]:
-    """Median milliseconds per page (after one warm-up request each)."""
-    figures = {}
-    for name, url in pages().items():
-        response = client.get(url)
-        assert response.status_code == 200, (name, response.status_code)
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            client.get(url)
-            times.append((time.perf_counter() - started) * 1000)
-        figures[name] = round(statistics.median(times), 1)
-    return figures
+@contextlib.contextmanager
+def database(wrapper) -> Iterator[None]:
+    """Run everything inside on one of the two databases: Django's default connection is swapped."""
+    from django.db import connections
+
+    previous = connections["default"]
+    connections["default"] = wrapper
+    try:
+        yield
+    finally:
+        connections["default"] = previous
+
+
+def second_database(name: str):
+    """A connection to another database of the same server, as Django's default (created if missing)."""
+    import psycopg
+    from django.db import connections
+
+    default = connections["default"]
+    with psycopg.connect(dbname="postgres", **_libpq_params(default.settings_dict), autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    return type(default)({**default.settings_dict, "NAME": name}, "default")
+
+
+def _libpq_params(settings_dict: dict) -> dict:
+    params = {"host": settings_dict["HOST"], "user": settings_dict["USER"], "password": settings_dict["PASSWORD"]}
+    if settings_dict["PORT"]:
+        params["port"] = settings_dict["PORT"]
+    return params
+
+
+def timed_get(client, url: str) -> float:
+    """Milliseconds for one request of a page that must answer 200."""
+    started = time.perf_counter()
+    response = client.get(url)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, (url, response.status_code)
+    return elapsed
+
+
+def measure_side_by_side(small: "Side", large: "Side", repeats: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median milliseconds per page on each database, requests interleaved (after one warm-up each)."""
+    urls = {}
+    for side in (small, large):
+        with database(side.connection):
+            urls[side] = pages()
+    medians: dict[Side, dict[str, float]] = {small: {}, large: {}}
+    for name in urls[small]:
+        times: dict[Side, list[float]] = {small: [], large: []}
+        order = [small, large]
+        for _ in range(repeats + 1):
+            for side in order:
+                with database(side.connection):
+                    times[side].append(timed_get(side.client, urls[side][name]))
+            order.reverse()  # small, large, large, small, ...: neither size always goes first
+        for side in (small, large):
+            medians[side][name] = round(statistics.median(times[side][1:]), 1)
+    return medians[small], medians[large]
+
+
+@dataclasses.dataclass(frozen=True)
+class Side:
+    """One of the two databases and a test client logged in to it."""
+
+    connection: object
+    client: object
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000, help="deliveries at the large size (1000000)")
-    parser.add_argument("--small", type=int, default=10_000, help="deliveries at the small size (10000)")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="deliveries in the large database (1000000)")
+    parser.add_argument("--small", type=int, default=10_000, help="deliveries in the small database (10000)")
     parser.add_argument("--repeats", type=int, default=15, help="requests per page and size (15)")
     parser.add_argument(
         "--database-url",
@@ -166,30 +226,35 @@ def main() -> None:
     args = parser.parse_args()
     setup_django(args.database_url)
     from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connections
     from django.test import Client
     from django.test.utils import setup_test_environment
 
     setup_test_environment()  # the test client's response.context, ALLOWED_HOSTS for testserver
-    reset()
-    user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True, "is_superuser": True})
-    client = Client()
-    client.force_login(user)
+    large_db = connections["default"]
+    small_db = second_database(large_db.settings_dict["NAME"] + "_small")
+    sides = []
+    for wrapper, deliveries in ((small_db, args.small), (large_db, args.rows)):
+        started = time.monotonic()
+        with database(wrapper):
+            call_command("migrate", verbosity=0)
+            reset()
+            user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True, "is_superuser": True})
+            client = Client()
+            client.force_login(user)  # the session lives in this database
+            seed(0, deliveries // PROVIDERS_PER_EVENT)
+        sides.append(Side(wrapper, client))
+        print(f"{deliveries:>9,} deliveries seeded in {time.monotonic() - started:.0f} s", flush=True)
 
-    small_events = args.small // PROVIDERS_PER_EVENT
-    large_events = args.rows // PROVIDERS_PER_EVENT
-    started = time.monotonic()
-    seed(0, small_events)
-    small = measure(client, args.repeats)
-    print(f"{args.small:>9,} deliveries (seeded in {time.monotonic() - started:.0f} s):", json.dumps(small), flush=True)
-    started = time.monotonic()
-    seed(small_events, large_events)
-    large = measure(client, args.repeats)
-    print(f"{args.rows:>9,} deliveries (seeded in {time.monotonic() - started:.0f} s):", json.dumps(large), flush=True)
+    small, large = measure_side_by_side(*sides, args.repeats)
+    print(f"{args.small:>9,} deliveries, median ms:", json.dumps(small))
+    print(f"{args.rows:>9,} deliveries, median ms:", json.dumps(large))
     ratios = {name: round(large[name] / small[name], 2) for name in small}
-    print("ratio 1M/10k:", json.dumps(ratios))
-    print("target ratio <= 1.5 met:", json.dumps({name: r <= TARGET_RATIO for name, r in ratios.items()}))
+    print("ratio large/small:", json.dumps(ratios))
+    print(f"target ratio <= {TARGET_RATIO} met:", json.dumps({name: r <= TARGET_RATIO for name, r in ratios.items()}))
     if args.json:
-        summary = {"cores": os.cpu_count(), "small_rows": args.small, "large_rows": args.rows}
+        summary = {"cores": os.cpu_count(), "small_rows": args.small, "large_rows": args.rows, "interleaved": True}
         print(json.dumps({**summary, "median_ms_small": small, "median_ms_large": large, "ratios": ratios}))
 
 

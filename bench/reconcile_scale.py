@@ -50,8 +50,8 @@ def load(config, n: int, start) -> None:
     created = [start + timedelta(milliseconds=i) for i in range(n)]
     copy(
         Event,
-        ["id", "type", "source", "subject", "data", "created_at", "cloudevent_id"],
-        ((ids[i], "OrderPlaced", "com.bench", f"orders/{i % 4999}", "{}", created[i], "") for i in range(n)),
+        ["id", "type", "source", "subject", "data", "created_at", "cloudevent_id", "created_from"],
+        ((ids[i], "OrderPlaced", "com.bench", f"orders/{i % 4999}", "{}", created[i], "", "bench") for i in range(n)),
     )
     copy(
         Delivery,

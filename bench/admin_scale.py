@@ -48,7 +48,7 @@ TARGET_RATIO = 1.5
 def reset() -> None:
     from django.db import connection
 
-    from providers.services import bootstrap_demo_providers
+    from providers.startup import bootstrap_demo_providers
 
     with connection.cursor() as cursor:
         cursor.execute(

@@ -81,7 +81,7 @@ def main() -> None:
     from events.models import Route
     from gateway.keys import create_key
     from providers.models import ProviderConfig
-    from providers.services import bootstrap_demo_providers
+    from providers.startup import bootstrap_demo_providers
 
     with connection.cursor() as cursor:
         cursor.execute(

@@ -143,6 +143,45 @@ def outcomes(event_ids: list[str]) -> dict[str, list[tuple[str, datetime | None]
     return found
 
 
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    """p50 and p99 of seconds, in milliseconds."""
+    if not values:
+        return {"p50_ms": None, "p99_ms": None}
+    values = sorted(values)
+    return {
+        "p50_ms": round(statistics.median(values) * 1000, 1),
+        "p99_ms": round(values[max(int(len(values) * 0.99) - 1, 0)] * 1000, 1),
+    }
+
+
+def stages(answered_at: dict[str, float]) -> dict[str, dict[str, float | None]]:
+    """Where the added latency goes, per delivery sent on its first attempt: the 202 until its
+    request was expanded (`expansion`), until the send task started its attempt (`send_queue`),
+    and the cloud call (`cloud_call`; the outcome is recorded with the call's end)."""
+    from events.models import DeliveryAttempt
+    from gateway.models import AcceptedRequest
+
+    expanded_at: dict[str, float] = {}
+    for groups, expanded in AcceptedRequest.objects.filter(expanded_at__isnull=False).values_list(
+        "groups", "expanded_at"
+    ):
+        for group in groups:
+            for fields in group["events"]:
+                expanded_at[fields["id"]] = expanded.timestamp()
+    found: dict[str, list[float]] = {"expansion": [], "send_queue": [], "cloud_call": []}
+    first_attempts = DeliveryAttempt.objects.filter(number=1, outcome="succeeded").values_list(
+        "delivery__event_id", "started_at", "finished_at"
+    )
+    for event_id, started, finished in first_attempts.iterator(chunk_size=5000):
+        answered, expanded = answered_at.get(str(event_id)), expanded_at.get(str(event_id))
+        if answered is None or expanded is None:
+            continue
+        found["expansion"].append(expanded - answered)
+        found["send_queue"].append(started.timestamp() - expanded)
+        found["cloud_call"].append(finished.timestamp() - started.timestamp())
+    return {stage: percentiles(values) for stage, values in found.items()}
+
+
 def direct(configs: list, n: int, drain: float) -> dict:
     """L2 fed directly: events per second from the commit to the last success."""
     from events.services.publishing import EventSpec, publish_many
@@ -177,15 +216,16 @@ def through_api(url: str, secret: str, configs: list, *, rate: float, seconds: f
         for completed in done:
             latencies.append(completed.timestamp() - load.accepted[event_id])
             last_success = max(last_success, completed.timestamp())
-    latencies.sort()
     delivered = len(accepted) - lost
+    added = percentiles(latencies)
     return {
         "offered_events_per_s": round(rate, 1),
         "accepted": len(accepted),
         "refused": load.refused,
         "sustained_events_per_s": round(delivered / (last_success - first_post), 1) if delivered else 0.0,
-        "added_latency_p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
-        "added_latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1) if latencies else None,
+        "added_latency_p50_ms": added["p50_ms"],
+        "added_latency_p99_ms": added["p99_ms"],
+        "stages": stages(load.accepted),
         "lost": lost,
     }
 

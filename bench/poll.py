@@ -209,7 +209,7 @@ def main() -> None:
         config.save()
         ReceiverSettings.objects.create(provider=config, method="pull", pull_batch=n, **targets[kind])
 
-    from providers.services import puller_for
+    from providers.live_clients import puller_for
 
     fill = {
         "aws_eventbridge": lambda events: fill_sqs(sqs, queue_url, events),

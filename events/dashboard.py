@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from providers.circuit import CircuitStatus, circuit_status
 from providers.models import CircuitState, CircuitTransition, ProviderConfig
-from providers.services import effective_mode
+from providers.modes import effective_mode
 from providers.simulation import simulation_words
 
 from . import stats

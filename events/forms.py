@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 
 from core import strictjson
 from providers.models import ProviderConfig
-from providers.services import effective_mode, production_names, production_send_problem
+from providers.modes import effective_mode
+from providers.production import production_names, production_send_problem
 
 from .models import Event, EventTemplate
 from .services.publishing import EventSpec, routed_providers

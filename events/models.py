@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from providers.models import ProviderConfig, ProviderMode
 
+from .route_filters import filter_problems
+
 
 def validate_json_schema(value: object) -> None:
     """The value must be a valid JSON Schema (any draft jsonschema knows)."""
@@ -145,8 +147,6 @@ class Route(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from .routing import filter_problems
-
         problems = filter_problems(self.filter)
         if problems:
             raise ValidationError({"filter": problems})

@@ -22,7 +22,7 @@ from providers.models import (
     ReceiverSettings,
     RoundTripMethod,
 )
-from providers.services import EffectiveMode, effective_mode
+from providers.modes import EffectiveMode, effective_mode
 from providers.simulation import simulation_words
 
 from . import stats

@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from providers.clients.base import OutgoingEvent
 from providers.kinds import payload_format
+from providers.live_clients import client_settings
 from providers.models import ProviderConfig
-from providers.services import client_settings, effective_mode
+from providers.modes import effective_mode
 
 from .models import EventTemplate, Route
 from .services.publishing import EventSpec, routed_providers

@@ -13,7 +13,7 @@ from events.models import Event, Route
 from events.services.publishing import EventSpec, routed_providers, validated_events
 from events.services.validation import PublishRejected
 from providers.models import ProviderConfig
-from providers.services import production_names
+from providers.production import production_names
 
 from .catalog import catalog
 from .expansion import event_fields, ring_expansion, waiting_events

@@ -8,6 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helios_site.settings")
 
 application = get_asgi_application()
 
-from providers.services import log_effective_modes  # noqa: E402  (needs Django set up)
+from providers.startup import log_effective_modes  # noqa: E402  (needs Django set up)
 
 log_effective_modes(process="web")

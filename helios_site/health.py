@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from core.heartbeat import WORKER
 from core.models import Heartbeat, WorkerStall
 from providers.models import ProviderConfig, ProviderRuntime
-from providers.services import effective_mode
+from providers.modes import effective_mode
 
 from .metrics import allowed
 

@@ -41,6 +41,6 @@ def _guarded(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[byte
 
 application = _guarded(get_wsgi_application())
 
-from providers.services import log_effective_modes  # noqa: E402  (needs Django set up)
+from providers.startup import log_effective_modes  # noqa: E402  (needs Django set up)
 
 log_effective_modes(process="web")

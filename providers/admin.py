@@ -28,15 +28,10 @@ from .models import (
     ProviderConfig,
     ProviderMode,
 )
+from .modes import deployment_allows_production, effective_mode, resolve_credentials
+from .production import production_target_problem
 from .receiver_admin import ReceiverSettingsInline
-from .services import (
-    ModeSwitchRefused,
-    deployment_allows_production,
-    effective_mode,
-    production_target_problem,
-    resolve_credentials,
-    switch_mode,
-)
+from .switching import ModeSwitchRefused, switch_mode
 
 
 class ProviderConfigForm(forms.ModelForm):

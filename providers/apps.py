@@ -12,7 +12,8 @@ class ProvidersConfig(AppConfig):
     def ready(self) -> None:
         from django_q.signals import post_spawn
 
-        from .services import close_clients, log_effective_modes
+        from .live_clients import close_clients
+        from .startup import log_effective_modes
 
         def on_worker_spawn(sender: object, proc_name: str, **kwargs: object) -> None:
             log_effective_modes(process=f"worker:{proc_name}")

@@ -8,7 +8,7 @@ from core.audit import Actor
 from core.models import AuditAction
 
 from .models import ProviderConfig, ProviderMode, ReceiverSettings
-from .services import TARGET_FIELDS
+from .production import TARGET_FIELDS
 
 
 def record_config_saved(

@@ -12,12 +12,14 @@ from core import audit
 from core.audit import Actor
 from core.models import AuditAction
 
-from .clients.base import OutgoingEvent, SdkMissing
+from .clients.base import OutgoingEvent
+from .clients.lazy_sdk import SdkMissing
 from .endpoints import EndpointRefused
-from .inbound.pulling import PullFailed
+from .inbound.puller import PullFailed
 from .kinds import build_client, payload_format, spec_for
+from .live_clients import client_settings, puller_for
 from .models import ProviderConfig, ProviderMode, ReceiverSettings, RoundTripMethod
-from .services import client_settings, puller_for, resolve_credentials
+from .modes import resolve_credentials
 from .simulation import fails_every_send, simulation_words
 
 logger = logging.getLogger(__name__)

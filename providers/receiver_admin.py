@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from .kinds import spec_for
 from .models import HealingPolicy, ProviderMode, ReceiverAuth, ReceiverSettings
+from .production import names_config
 
 
 class ReceiverSettingsForm(forms.ModelForm):
@@ -33,7 +34,7 @@ class ReceiverSettingsForm(forms.ModelForm):
         automatic = cleaned.get("healing") == HealingPolicy.AUTOMATIC
         unconfirmed = self.instance.healing_confirmed_at is None or "healing" in self.changed_data
         production = config is not None and config.mode == ProviderMode.PRODUCTION
-        confirmed = config is not None and cleaned.get("confirm_healing", "").strip() == config.name
+        confirmed = names_config(cleaned.get("confirm_healing", ""), config)
         if automatic and production and unconfirmed and not confirmed:
             self.add_error("confirm_healing", f"{config.name} is in production: type its name to confirm.")
         return cleaned
@@ -42,7 +43,7 @@ class ReceiverSettingsForm(forms.ModelForm):
         receiver = super().save(commit=False)
         if receiver.healing != HealingPolicy.AUTOMATIC:
             receiver.healing_confirmed_at = None
-        elif self.cleaned_data.get("confirm_healing", "").strip() == receiver.provider.name:
+        elif names_config(self.cleaned_data.get("confirm_healing", ""), receiver.provider):
             receiver.healing_confirmed_at = timezone.now()
         if commit:
             receiver.save()

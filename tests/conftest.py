@@ -17,8 +17,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from providers.live_clients import close_clients
 from providers.models import ProviderConfig
-from providers.services import bootstrap_demo_providers, close_clients
+from providers.startup import bootstrap_demo_providers
 from tests.oidc_issuer import OidcIssuer
 from tests.standins import EventGridSink, MotoServer, PubSubStandIn
 

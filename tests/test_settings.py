@@ -66,7 +66,8 @@ def test_env_example_lists_every_variable_the_settings_read():
 
 
 def test_a_missing_sdk_is_a_configuration_error_in_words(monkeypatch):
-    from providers.clients.base import ClientSettings, SdkMissing
+    from providers.clients.base import ClientSettings
+    from providers.clients.lazy_sdk import SdkMissing
     from providers.kinds import build_client
 
     monkeypatch.setitem(sys.modules, "boto3", None)  # as if boto3 were not installed

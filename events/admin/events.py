@@ -18,7 +18,7 @@ from core.audit import Actor
 from core.badges import badge, copyable, moment, plural
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
-from providers.services import production_names, production_send_problem
+from providers.production import production_names, production_send_problem
 
 from ..filters import EventTypeFilter
 from ..models import Event, Resend

@@ -15,7 +15,7 @@ from core.permissions import require
 
 from ..forms import StrictJSONField
 from ..models import Delivery, Route
-from ..routing import matches
+from ..route_filters import matches
 
 #: The test page's example: a value, shown as JSON by the field (text here would show quoted).
 SAMPLE_EVENT = {"type": "OrderPlaced", "source": "com.example.shop", "subject": "orders/o-1", "data": {"country": "DE"}}

@@ -2,11 +2,16 @@
 
 - validation: the input gate (strict JSON, envelope fields, template schemas)
 - publishing: events and their deliveries, created in one transaction
+- rows: many rows of one table in one statement (the hot paths)
 - doorbell: the django-q2 task that says "send what is due for this provider"
 - sending: claim, send through the provider's client, record (leases, fresh connections)
 - outcomes: attempts and next statuses, with the engine's SQL
 - sweeper: expired leases and due retries
 - operator: retry now, resend
-- bulk, receipts, reconcile, retention: bulk uploads, round-trip arrivals, reconciliation reports,
-  the retention purge
+- bulk: bulk uploads (files or a template)
+- replay: a window of events sent again
+- receipts, polling, demo_arrivals: the round trip's arrivals (push, pull, demo)
+- reconcile, healing: reconciliation reports, and resending what never came back
+- exports: history and findings as files
+- retention: the retention purge
 """

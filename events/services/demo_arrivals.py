@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from providers.clients.base import PayloadFormat
 from providers.kinds import payload_format, spec_for
+from providers.live_clients import client_settings
 from providers.models import ProviderConfig, ProviderMode, ReceiverSettings
-from providers.services import client_settings
 
 from ..models import Delivery, DeliveryStatus, DemoArrival
 from .publishing import outgoing_event

@@ -23,7 +23,7 @@ from core.badges import plural
 from core.models import AuditAction
 from providers.circuit import circuit_status
 from providers.models import HealingPolicy, ReceiverSettings
-from providers.services import effective_mode
+from providers.modes import effective_mode
 
 from ..models import Delivery, DeliveryStatus, ReconciliationItem, ReconciliationKind, ReconciliationReport, Resend
 from .doorbell import ring_doorbell

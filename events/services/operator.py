@@ -15,8 +15,9 @@ from core.audit import Actor
 from core.badges import plural
 from core.models import AuditAction
 from providers.circuit import circuit_status
+from providers.live_clients import check_event
 from providers.models import ProviderConfig
-from providers.services import check_event, effective_mode
+from providers.modes import effective_mode
 
 from .. import stats
 from ..models import (

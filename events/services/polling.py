@@ -20,10 +20,11 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from core.redaction import redact
-from providers.inbound.pulling import PullFailed
+from providers.inbound.puller import PullFailed
 from providers.kinds import spec_for
+from providers.live_clients import puller_for
 from providers.models import ProviderConfig, ProviderMode, PullState, RoundTripMethod
-from providers.services import effective_mode, puller_for
+from providers.modes import effective_mode
 
 from .receipts import record_arrivals
 

@@ -14,8 +14,9 @@ from core import audit
 from core.audit import Actor
 from core.models import AuditAction
 from providers.clients.base import OutgoingEvent
+from providers.live_clients import check_event
 from providers.models import ProviderConfig
-from providers.services import check_event, effective_mode
+from providers.modes import effective_mode
 
 from .. import stats
 from ..models import (

@@ -21,7 +21,7 @@ from core.audit import Actor
 from core.badges import plural
 from core.models import AuditAction
 from providers.models import ProviderConfig
-from providers.services import production_names, production_send_problem
+from providers.production import production_names, production_send_problem
 
 from ..models import FINAL_STATUSES, Delivery, Event, Replay, ReplayState, Resend
 from .doorbell import ring_doorbells

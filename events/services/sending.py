@@ -19,8 +19,9 @@ from django.utils import timezone
 from core import logs
 from providers import circuit, ratelimit
 from providers.clients.base import Outcome, PublishResult
+from providers.live_clients import client_for
 from providers.models import ProviderConfig, ProviderMode
-from providers.services import client_for, effective_mode
+from providers.modes import effective_mode
 
 from ..models import (
     DUE_STATUSES,

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import enum
 import logging
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
+
+from .lazy_sdk import LazySdk, SdkMissing
 
 logger = logging.getLogger(__name__)
 
@@ -219,10 +220,6 @@ class PayloadFormat(ABC):
             yield batch
 
 
-class SdkMissing(RuntimeError):
-    """The cloud SDK a production client needs is not installed: a configuration error, in words."""
-
-
 class ProviderClient(ABC):
     """Owns the publish flow; subclasses only say how one batch is sent."""
 
@@ -317,22 +314,12 @@ class SdkClient(ProviderClient):
 
     def __init__(self, settings: ClientSettings, payload_format: PayloadFormat) -> None:
         super().__init__(settings, payload_format)
-        self._sdk: Any = None
-        self._lock = threading.Lock()
+        self.lazy_sdk = LazySdk(settings.name, self.make_sdk, self.close_sdk)
 
     @property
     def sdk(self) -> Any:
         """The SDK client, created on first use (thread-safe) and reused across tasks."""
-        with self._lock:
-            if self._sdk is None:
-                try:
-                    self._sdk = self.make_sdk()
-                except ImportError as missing:
-                    raise SdkMissing(
-                        f"The SDK for {self.settings.name} is not installed ({missing.name}): "
-                        "install requirements.txt into this environment."
-                    ) from missing
-            return self._sdk
+        return self.lazy_sdk.get()
 
     @abstractmethod
     def make_sdk(self) -> Any:
@@ -343,7 +330,4 @@ class SdkClient(ProviderClient):
         sdk.close()
 
     def close(self) -> None:
-        with self._lock:
-            if self._sdk is not None:
-                self.close_sdk(self._sdk)
-                self._sdk = None
+        self.lazy_sdk.close()

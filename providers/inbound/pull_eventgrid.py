@@ -5,7 +5,7 @@ subscription's dead-letter destination keeps it, where one is set)."""
 from typing import Any, ClassVar
 
 from .parsing import cloudevent_message
-from .pulling import Pulled, Puller, PullFailed, failed, parse_or_keep
+from .puller import Pulled, Puller, PullFailed, failed, parse_or_keep
 
 
 class EventGridPuller(Puller):

@@ -3,7 +3,7 @@
 from typing import Any, ClassVar
 
 from .parsing import pubsub_message
-from .pulling import Pulled, Puller, failed, parse_or_keep
+from .puller import Pulled, Puller, failed, parse_or_keep
 
 
 class PubSubPuller(Puller):

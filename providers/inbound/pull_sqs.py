@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 
 from ..clients.aws import aws_client
 from .parsing import parse_eventbridge
-from .pulling import Pulled, Puller, PullFailed, failed, parse_or_keep
+from .puller import Pulled, Puller, PullFailed, failed, parse_or_keep
 
 
 class SqsPuller(Puller):

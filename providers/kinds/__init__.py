@@ -38,11 +38,6 @@ def by_cli_alias(alias: str) -> KindSpec | None:
     return next((spec for spec in SPECS if spec.cli_alias == alias), None)
 
 
-def by_receiver_path(path: str) -> KindSpec | None:
-    """The kind whose receiver answers at /receive/<path>/…, if any."""
-    return next((spec for spec in SPECS if spec.receiver.path == path), None)
-
-
 def target_fields() -> tuple[str, ...]:
     """Every kind's target-deciding option fields."""
     return tuple(name for spec in SPECS for name in spec.target_fields)

@@ -10,7 +10,7 @@ from ..clients.base import Payload, PayloadFormat, ProviderClient
 from ..credentials import Credentials
 from ..endpoints import Endpoint
 from ..inbound.parsing import Parsed
-from ..inbound.pulling import Puller
+from ..inbound.puller import Puller
 
 
 class ReceiverAuth(models.TextChoices):

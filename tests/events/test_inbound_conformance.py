@@ -21,7 +21,7 @@ from events.services.publishing import outgoing_event, publish_event
 from events.services.sending import send_due
 from providers.clients.base import Payload
 from providers.kinds import KINDS, payload_format, spec_for
-from providers.services import client_settings
+from providers.live_clients import client_settings
 from tests.conftest import RECEIVER_TOKEN
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ from events.services.operator import resend_to
 from events.services.publishing import EventSpec, outgoing_event, publish_event, publish_once
 from events.services.validation import PublishRejected
 from providers.kinds import payload_format
-from providers.services import client_settings
+from providers.live_clients import client_settings
 
 pytestmark = pytest.mark.django_db
 

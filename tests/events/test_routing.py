@@ -6,7 +6,7 @@ import json
 import pytest
 
 from events.models import Route
-from events.routing import filter_problems, matches
+from events.route_filters import filter_problems, matches
 
 EVENT = {
     "type": "OrderPlaced",

@@ -85,7 +85,7 @@ def test_an_event_over_the_limit_fails_alone_and_permanently(client):
 def test_nothing_to_publish_sends_nothing(client, request):
     assert client.publish([]) == []
     if client.mode == "production":  # the SDK client is made on first use: none made, no call possible
-        assert client._sdk is None
+        assert client.lazy_sdk.current is None
     if "pubsub_standin" in request.fixturenames:
         assert request.getfixturevalue("pubsub_standin").publish_calls == 0
     if "eventgrid_sink" in request.fixturenames:
@@ -98,11 +98,13 @@ PRODUCTION = [(mode, kind) for mode, kind in CLIENTS if mode == "production"]
 @pytest.mark.parametrize("client", PRODUCTION, indirect=True, ids=[kind for _, kind in PRODUCTION])
 def test_a_closed_client_reconnects_on_next_use(client):
     assert client.publish(make_events(1))[0].ok
-    first = client._sdk
+    first = client.lazy_sdk.current
     client.close()
-    assert client._sdk is None  # closed: its connections are released
+    assert client.lazy_sdk.current is None  # closed: its connections are released
     assert client.publish(make_events(1))[0].ok
-    assert client._sdk is not None and client._sdk is not first  # a new SDK client, connected again
+    assert (
+        client.lazy_sdk.current is not None and client.lazy_sdk.current is not first
+    )  # a new SDK client, connected again
 
 
 def test_after_a_whole_batch_fails_the_rest_is_not_sent(eventgrid_sink):

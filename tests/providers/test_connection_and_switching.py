@@ -49,7 +49,7 @@ class TestConnectionCheck:
             call_command("providers", "check", "aws-prod", stdout=out)
         assert "ResourceNotFoundException: The event bus does not exist" in out.getvalue()
         monkeypatch.delenv("TEST_EVENTGRID_ACCESS_KEY")
-        from providers.services import close_clients
+        from providers.live_clients import close_clients
 
         close_clients()
         with pytest.raises(SystemExit):

@@ -12,7 +12,7 @@ from providers.endpoints import Endpoint, endpoint_problem
 from providers.kinds.aws_eventbridge import AWS_HOST_SUFFIXES
 from providers.kinds.azure_eventgrid import EVENTGRID_HOST_SUFFIXES
 from providers.models import ProviderConfig, ReceiverSettings, RoundTripMethod
-from providers.services import effective_mode
+from providers.modes import effective_mode
 from tests.conftest import EVENTGRID_TEST_KEY
 
 EVENT_GRID = Endpoint("azure_endpoint", cloud_suffixes=EVENTGRID_HOST_SUFFIXES)

@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from providers.kinds import KINDS, SPECS, ProviderKind, ReceiverAuth
 from providers.models import ProviderConfig
-from providers.services import TARGET_FIELDS, bootstrap_demo_providers
+from providers.production import TARGET_FIELDS
+from providers.startup import bootstrap_demo_providers
 from tests.conftest import PROJECT_ROOT
 
 APP_DIRS = ("core", "events", "providers", "gateway", "helios_site", "templates")

@@ -12,7 +12,8 @@ from events.services.publishing import publish_event
 from events.services.sending import send_due
 from providers.clients.base import ClientSettings, Outcome, OutgoingEvent
 from providers.kinds import build_client
-from providers.services import client_settings, effective_mode
+from providers.live_clients import client_settings
+from providers.modes import effective_mode
 from tests.conftest import EVENTGRID_TEST_KEY, PUBSUB_TOPIC
 
 pytestmark = pytest.mark.django_db

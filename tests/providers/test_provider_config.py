@@ -7,7 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from providers.models import ProviderConfig
-from providers.services import bootstrap_demo_providers, effective_mode, log_effective_modes
+from providers.modes import effective_mode
+from providers.startup import bootstrap_demo_providers, log_effective_modes
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ import pytest
 
 from providers.clients.base import ClientSettings, OutgoingEvent
 from providers.inbound.pull_pubsub import PubSubPuller
-from providers.inbound.pulling import PullTarget
+from providers.inbound.puller import PullTarget
 from providers.kinds import build_client
 from tests.standins import free_port
 

@@ -27,7 +27,9 @@ from events.services.sending import deliver_now
 from events.services.validation import PublishRejected, parse_data
 from providers.kinds import SPECS, by_cli_alias
 from providers.models import ProviderConfig
-from providers.services import production_names, production_send_problem
+from providers.production import production_send_problem
+
+from ..production_prompt import production_confirmation
 
 #: What --provider accepts besides a config name: each kind's alias, then "all".
 PROVIDER_CHOICES = "|".join([*(spec.cli_alias for spec in SPECS), "all"])
@@ -149,16 +151,10 @@ class Command(BaseCommand):
 
     def confirm_production(self, providers: list[ProviderConfig], *, assume_yes: bool) -> None:
         """The console's rule: a send to production is confirmed by naming the production configs."""
-        names = production_names(providers)
-        if not names or assume_yes:
-            return
-        if not sys.stdin.isatty():
-            raise CommandError(
-                f"This sends to PRODUCTION: {names}. Add --yes to confirm. Nothing was published.", returncode=2
-            )
-        answer = input(f"This sends to PRODUCTION: {names}. Type these names to confirm: ")
+        nothing = "Nothing was published."
+        answer = production_confirmation(providers, assume_yes=assume_yes, sends="sends", nothing=nothing)
         if problem := production_send_problem(providers, answer):
-            raise CommandError(f"{problem} Nothing was published.", returncode=2)
+            raise CommandError(f"{problem} {nothing}", returncode=2)
 
     @staticmethod
     def given(value: str | None, default: str) -> str:

@@ -14,7 +14,6 @@ A production target needs the production configs' names typed on a terminal, or 
 """
 
 import re
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,8 +28,8 @@ from events.models import DeliveryStatus, Replay, ReplayState
 from events.services.replay import ReplayFilter, dry_run, start_replay
 from events.services.validation import PublishRejected
 from providers.models import ProviderConfig
-from providers.services import production_names
 
+from ..production_prompt import production_confirmation
 from .publish import quiet_library_logs
 
 AGE = re.compile(r"^(\d+)([mhd])$")
@@ -91,7 +90,9 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self.stdout.write("Dry run: nothing was sent.")
             return
-        confirmation = self.confirmation(targets, assume_yes=options["yes"])
+        confirmation = production_confirmation(
+            targets, assume_yes=options["yes"], sends="replays", nothing="Nothing was replayed."
+        )
         try:
             replay = start_replay(
                 choice, targets, rate_per_second=options["rate"], confirmation=confirmation, actor=Actor()
@@ -112,17 +113,6 @@ class Command(BaseCommand):
         if unknown := [name for name in names if name not in found]:
             raise CommandError(f"Unknown provider config(s): {', '.join(unknown)}. Nothing was replayed.", returncode=2)
         return [found[name] for name in dict.fromkeys(names)]
-
-    def confirmation(self, targets: list[ProviderConfig], *, assume_yes: bool) -> str:
-        """The production configs' names: typed on a terminal, or given by --yes."""
-        names = production_names(targets)
-        if not names or assume_yes:
-            return names
-        if not sys.stdin.isatty():
-            raise CommandError(
-                f"This replays to PRODUCTION: {names}. Add --yes to confirm. Nothing was replayed.", returncode=2
-            )
-        return input(f"This replays to PRODUCTION: {names}. Type these names to confirm: ")
 
     def wait(self, replay: Replay, *, timeout: float) -> None:
         deadline = time.monotonic() + timeout

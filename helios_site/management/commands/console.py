@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from helios_site.bootstrap import ensure_admin_user, first_login, record_served_address, served_address
 from helios_site.worker_supervisor import EXIT_STALLED
-from providers.services import bootstrap_demo_providers
+from providers.startup import bootstrap_demo_providers
 
 
 def wait_until_serving(addr: str, children: list[subprocess.Popen], timeout: float = 30.0) -> None:

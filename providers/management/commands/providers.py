@@ -8,8 +8,9 @@ from providers.checks import check_cloud, check_connection
 from providers.circuit import circuit_text
 from providers.kinds import spec_for
 from providers.models import ProviderConfig
-from providers.services import bootstrap_demo_providers, effective_mode
+from providers.modes import effective_mode
 from providers.simulation import simulation_words
+from providers.startup import bootstrap_demo_providers
 
 
 class Command(BaseCommand):

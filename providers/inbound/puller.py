@@ -1,9 +1,10 @@
-"""Pull-based round trip: HELIOS fetches its events back from a cloud subscription instead of
-waiting for a push to a public URL (Pub/Sub pull subscription, an SQS queue behind an
+"""The puller interface of the pull round trip: HELIOS fetches its events back from a cloud
+subscription instead of waiting for a push to a public URL (Pub/Sub pull subscription, an SQS queue behind an
 EventBridge rule, an Event Grid namespace subscription in queue mode).
 
 A `Puller` wraps one cloud SDK's receive/acknowledge calls and returns plain `Pulled` values;
-what to do with them (receipts, confirmation) belongs to `events.services.polling`.
+when pollers run and what to do with what they pull (receipts, confirmation) belongs to
+`events.services.polling`.
 """
 
 from abc import ABC, abstractmethod
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..clients.base import ClientSettings, exception_text
+from ..clients.lazy_sdk import LazySdk
 from .parsing import InboundEvent, InboundRejected
 
 
@@ -60,14 +62,12 @@ class Puller(ABC):
         self.settings = settings
         self.target = target
         self.wait_seconds = wait_seconds
-        self._sdk: Any = None
+        self.lazy_sdk = LazySdk(settings.name, self.make_sdk, self.close_sdk)
 
     @property
     def sdk(self) -> Any:
         """The SDK client, made on first use."""
-        if self._sdk is None:
-            self._sdk = self.make_sdk()
-        return self._sdk
+        return self.lazy_sdk.get()
 
     @abstractmethod
     def make_sdk(self) -> Any:
@@ -89,11 +89,14 @@ class Puller(ABC):
     def check(self) -> str:
         """Prove the subscription exists and may be read; what was proved, in words."""
 
+    def close_sdk(self, sdk: Any) -> None:
+        """Release the SDK client's connections (SDKs without a close hold none)."""
+        if hasattr(sdk, "close"):
+            sdk.close()
+
     def close(self) -> None:
         """Close the SDK client."""
-        if self._sdk is not None and hasattr(self._sdk, "close"):
-            self._sdk.close()
-        self._sdk = None
+        self.lazy_sdk.close()
 
 
 def failed(action: str, exc: BaseException) -> PullFailed:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class GatewayConfig(AppConfig):
@@ -7,3 +8,8 @@ class GatewayConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "gateway"
     verbose_name = "Gateway"
+
+    def ready(self) -> None:
+        from .catalog_triggers import ensure_sqlite_triggers
+
+        post_migrate.connect(ensure_sqlite_triggers, sender=self, dispatch_uid="helios-catalog-triggers")

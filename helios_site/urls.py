@@ -25,5 +25,6 @@ urlpatterns = [
     *(
         path(f"receive/{s.receiver.path}/<int:config_id>/", receive, {"kind": s.name}, name=s.receiver.url_name)
         for s in SPECS
+        if s.receiver is not None
     ),
 ]

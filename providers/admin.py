@@ -63,6 +63,13 @@ class ProviderConfigForm(forms.ModelForm):
 class ProviderConfigAdmin(admin.ModelAdmin):
     form = ProviderConfigForm
     inlines = [ReceiverSettingsInline]
+
+    def get_inlines(self, request: HttpRequest, obj: ProviderConfig | None) -> list:
+        """The round trip's inline, unless the config's kind has none (a webhook)."""
+        if obj is not None and not spec_for(obj.kind).round_trip:
+            return []
+        return super().get_inlines(request, obj)
+
     list_display = [
         "name",
         "kind",

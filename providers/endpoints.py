@@ -1,8 +1,11 @@
 """Where HELIOS may send a provider's traffic (and with it the deployment's credentials).
 
 A provider config's endpoint options (an EventBridge endpoint override, an Event Grid topic or
-namespace endpoint, a Pub/Sub emulator) may point only at:
+namespace endpoint, a Pub/Sub emulator, a webhook URL) may point only at:
 - the cloud's own hosts, over https (each kind declares its host suffixes: `Endpoint`), or
+- for an endpoint any service may run (`public_hosts`: a webhook), any public host over https:
+  one whose every address is a global one (looked up again before each request:
+  `connection_problem`), or
 - a host the deployment names in `HELIOS_ALLOWED_ENDPOINTS` (stand-ins, emulators, private
   endpoints): `host`, `host:port`, `*.suffix` or a CIDR range such as `10.0.0.0/8`.
 Link-local and cloud metadata addresses are refused always, even when named. Anything else is
@@ -11,6 +14,7 @@ config saved before these rules). A Pub/Sub emulator never gets credentials (cre
 """
 
 import ipaddress
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +39,8 @@ class Endpoint:
     #: Host suffixes of the cloud itself (https only); empty: only hosts the deployment allows.
     cloud_suffixes: tuple[str, ...] = ()
     host_only: bool = False
+    #: Any public host may get the traffic (https, global addresses only): a webhook's endpoint.
+    public_hosts: bool = False
 
 
 class EndpointRefused(ValueError):
@@ -57,11 +63,48 @@ def endpoint_problem(endpoint: Endpoint, value: str) -> str:
         if scheme != "https":
             return "The cloud's endpoints take https only."
         return ""
+    if endpoint.public_hosts:
+        return _public_host_problem(scheme, host)
     where = f"the cloud's own hosts (*{', *'.join(endpoint.cloud_suffixes)}) or " if endpoint.cloud_suffixes else ""
     return (
         f"{host} is not an endpoint HELIOS may send to (and send credentials to): use {where}a host "
         "the deployment names in HELIOS_ALLOWED_ENDPOINTS (stand-ins, emulators, private endpoints)."
     )
+
+
+def connection_problem(endpoint: Endpoint, value: str) -> str:
+    """Why HELIOS may not connect to `value` now ("" when it may): the saved rules, and for a public
+    host its addresses looked up again, so a name that has come to point at a private or
+    link-local address since the config was saved gets nothing."""
+    if problem := endpoint_problem(endpoint, value):
+        return problem
+    scheme, host, port = _parts(value, host_only=endpoint.host_only)
+    if not endpoint.public_hosts or not host or _allowed_by_deployment(host, port):
+        return ""
+    return _public_host_problem(scheme, host, look_up=True)
+
+
+def _public_host_problem(scheme: str, host: str, *, look_up: bool = False) -> str:
+    if scheme != "https":
+        return "Use https: events and their signatures go to public endpoints encrypted."
+    literal = _address(host)
+    if literal is not None:
+        addresses = [literal]
+    elif look_up or host in ("localhost",) or host.endswith((".localhost", ".local", ".internal")):
+        try:
+            found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except OSError:
+            return f"{host} does not resolve to an address." if look_up else ""
+        addresses = [a for a in (_address(str(info[4][0]).split("%")[0]) for info in found) if a is not None]
+    else:
+        return ""
+    private = sorted({str(a) for a in addresses if not a.is_global})
+    if private:
+        return (
+            f"{host} is not a public address ({', '.join(private)}): private endpoints get events only when "
+            "the deployment names them in HELIOS_ALLOWED_ENDPOINTS."
+        )
+    return ""
 
 
 def options_problems(endpoints: Iterable[Endpoint], values: Mapping[str, Any]) -> dict[str, str]:

@@ -31,8 +31,8 @@ def puller_for(config: ProviderConfig) -> Puller:
     """The SDK puller for the config's pull subscription (its receiver must be set to pull)."""
     receiver = config.receiver
     spec = spec_for(config.kind).receiver
-    puller = spec.puller
-    if puller is None:
+    puller = spec.puller if spec is not None else None
+    if spec is None or puller is None:
         raise ValueError(f"{config.get_kind_display()} has no pull round trip.")
     refused = options_problems(spec.pull_endpoints, {e.field: getattr(receiver, e.field) for e in spec.pull_endpoints})
     if refused:

@@ -322,18 +322,23 @@ class ReceiverSettings(models.Model):
     def clean(self) -> None:
         """Pull needs its subscription; push an authentication the cloud's push delivery can use,
         with what it needs."""
+        cloud = spec_for(self.provider.kind).receiver if self.provider_id else None
+        if self.provider_id and cloud is None:
+            raise ValidationError(
+                f"{self.provider.get_kind_display()} has no round trip: nothing comes back to receive."
+            )
         if self.method == RoundTripMethod.PULL:
-            needed = spec_for(self.provider.kind).receiver.pull_fields if self.provider_id else ("pull_subscription",)
+            needed = cloud.pull_fields if cloud is not None else ("pull_subscription",)
             missing = {name: "Pull needs this." for name in needed if not getattr(self, name)}
             if missing:
                 raise ValidationError(missing)
-            if self.provider_id:
-                endpoints = spec_for(self.provider.kind).receiver.pull_endpoints
+            if cloud is not None:
+                endpoints = cloud.pull_endpoints
                 refused = options_problems(endpoints, {e.field: getattr(self, e.field) for e in endpoints})
                 if refused:
                     raise ValidationError(refused)
             return
-        allowed = spec_for(self.provider.kind).receiver.auths if self.provider_id else ()
+        allowed = cloud.auths if cloud is not None else ()
         if allowed and self.auth not in allowed:
             names = ", ".join(ReceiverAuth(a).label for a in allowed)
             raise ValidationError({"auth": f"{self.provider.get_kind_display()} can use: {names}."})

@@ -51,12 +51,15 @@ def log_effective_modes(*, process: str) -> None:
 
 
 def bootstrap_demo_providers() -> list[ProviderConfig]:
-    """On first run, create one demo config per kind; do nothing once any config exists."""
+    """On first run, create one demo config per cloud (each kind that asks for one); do nothing
+    once any config exists."""
     with transaction.atomic():
         if ProviderConfig.objects.exists():
             return []
         created = []
         for spec in kinds.SPECS:
+            if not spec.demo_on_first_run:
+                continue
             config = ProviderConfig(kind=spec.name, mode=ProviderMode.DEMO, **spec.demo_config)
             config.full_clean()
             config.save()

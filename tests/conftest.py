@@ -21,7 +21,7 @@ from providers.live_clients import close_clients
 from providers.models import ProviderConfig
 from providers.startup import bootstrap_demo_providers
 from tests.oidc_issuer import OidcIssuer
-from tests.standins import EventGridSink, MotoServer, PubSubStandIn
+from tests.standins import EventGridSink, MotoServer, PubSubStandIn, WebhookEndpoint
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -44,7 +44,7 @@ def sync_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def demo_providers(db: None) -> list[ProviderConfig]:
-    """The three first-run demo configs, with no simulated latency."""
+    """The first-run demo configs (one per kind), with no simulated latency."""
     configs = bootstrap_demo_providers()
     ProviderConfig.objects.update(demo_latency_ms=0)
     for config in configs:
@@ -70,6 +70,7 @@ def make_provider(db: None) -> Callable[..., ProviderConfig]:
         "aws_eventbridge": {"aws_region": "eu-west-1", "aws_event_bus": "default", "aws_source": "com.test.orders"},
         "gcp_pubsub": {"gcp_project": "helios-test", "gcp_topic": "orders"},
         "azure_eventgrid": {"azure_endpoint": "https://t.westeurope-1.eventgrid.azure.net/api/events"},
+        "cloudevents_http": {"webhook_url": "https://events.example.com/cloudevents"},
     }
 
     def make(name: str, kind: str, **fields: object) -> ProviderConfig:
@@ -164,6 +165,8 @@ def _wait_for_text(path: Path, text: str, process: subprocess.Popen, *, timeout:
 AWS_TEST_KEY_ID = "AKIAHELIOSTESTKEY777"
 AWS_TEST_SECRET = "hEl1os-AWS-secret-DO-NOT-LEAK-4f9a2c"
 EVENTGRID_TEST_KEY = "hEl1os-EG-key-DO-NOT-LEAK-88d1b0"
+#: A Standard Webhooks secret: whsec_ and the base64 of the key's bytes.
+WEBHOOK_TEST_SECRET = "whsec_aEVsMW9zLXdlYmhvb2stc2VjcmV0LURPLU5PVC1MRUFLLTNiN2U="
 PUBSUB_TOPIC = "projects/helios-test/topics/orders"
 
 
@@ -221,6 +224,14 @@ def eventgrid_sink() -> Iterator[EventGridSink]:
 
 
 @pytest.fixture
+def webhook_endpoint() -> Iterator[WebhookEndpoint]:
+    """A CloudEvents webhook receiver that verifies HELIOS's signatures with the test secret."""
+    endpoint = WebhookEndpoint(WEBHOOK_TEST_SECRET)
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
 def production(settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The deployment allows production; test credentials sit under the TEST_ prefix."""
     settings.HELIOS_DEPLOYMENT_MODE = "production"
@@ -231,12 +242,13 @@ def production(settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_AWS_ACCESS_KEY_ID", AWS_TEST_KEY_ID)
     monkeypatch.setenv("TEST_AWS_SECRET_ACCESS_KEY", AWS_TEST_SECRET)
     monkeypatch.setenv("TEST_EVENTGRID_ACCESS_KEY", EVENTGRID_TEST_KEY)
+    monkeypatch.setenv("TEST_WEBHOOK_SECRET", WEBHOOK_TEST_SECRET)
     close_clients()
 
 
 @pytest.fixture
 def production_providers(
-    production, make_provider, moto_server, eventbridge_target, pubsub_standin, eventgrid_sink
+    production, make_provider, moto_server, eventbridge_target, pubsub_standin, eventgrid_sink, webhook_endpoint
 ) -> dict[str, ProviderConfig]:
     """One production config per kind, each pointed at its stand-in by endpoint override."""
     return {
@@ -254,6 +266,13 @@ def production_providers(
             "azure_eventgrid",
             mode="production",
             azure_endpoint=eventgrid_sink.endpoint,
+            credentials_env_prefix="TEST_",
+        ),
+        "cloudevents_http": make_provider(
+            "webhook-prod",
+            "cloudevents_http",
+            mode="production",
+            webhook_url=webhook_endpoint.endpoint,
             credentials_env_prefix="TEST_",
         ),
     }

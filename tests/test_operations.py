@@ -272,7 +272,7 @@ def test_every_line_of_a_production_publish_is_json_and_secret_free(
     loggers = {record["logger"] for record in records}
     assert {"botocore.endpoint", "azure.core.pipeline.policies.http_logging_policy"} <= loggers
     modes = [r for r in records if r["message"] == "provider_mode"]
-    assert {r["provider"] for r in modes} == {"aws-prod", "gcp-prod", "azure-prod"}
+    assert {r["provider"] for r in modes} == {"aws-prod", "gcp-prod", "azure-prod", "webhook-prod"}
     assert all(r["process"] == "web" and r["mode"] == "production" for r in modes)
     for secret in (AWS_TEST_SECRET, EVENTGRID_TEST_KEY):
         assert secret not in result.stderr + result.stdout + web.stderr

@@ -76,6 +76,8 @@ def _arrive(arrival: DemoArrival, fmt: PayloadFormat) -> None:
     """One simulated push: the cloud's request, parsed by the kind's receiver, recorded."""
     config = arrival.provider
     receiver = spec_for(config.kind).receiver
+    if receiver is None:  # a kind without a round trip has no arrivals to simulate
+        return
     payload = fmt.build(outgoing_event(arrival.delivery.event))
     body, content_type, headers = receiver.simulate(payload)
     parsed = receiver.parse(body, content_type, headers)

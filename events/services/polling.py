@@ -102,7 +102,8 @@ def poll(provider_id: int, *, budget_seconds: float, now: datetime | None = None
 
 
 def _pull(config: ProviderConfig, *, budget_seconds: float) -> PollReport:
-    via = spec_for(config.kind).receiver.pull_via
+    receiver = spec_for(config.kind).receiver
+    via = receiver.pull_via if receiver is not None else ""
     deadline = time.monotonic() + budget_seconds
     limit = config.receiver.pull_batch
     totals = {"received": 0, "new": 0, "duplicates": 0, "confirmed": 0, "unparsable": 0}

@@ -2,8 +2,8 @@
 a route's providers or a key's scope changes (any writer: the console, a queryset update, SQL
 typed by hand), so every process's copy of them is replaced on its next request.
 
-SQLite drops a table's triggers when a migration rebuilds that table: tests/gateway/test_catalog.py
-fails then, and a migration must create them again (these functions)."""
+SQLite drops a table's triggers when a migration rebuilds that table: gateway/catalog_triggers.py
+creates them again after every `migrate` (tests/gateway/test_catalog.py fails if it does not)."""
 
 from django.db import migrations, models
 

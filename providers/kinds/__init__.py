@@ -1,9 +1,10 @@
 """The registry of provider kinds: each cloud HELIOS publishes to is one module here.
 
-Everything else asks the registry. Adding a cloud is one module declaring a `KindSpec` (options,
-payload format, client, credentials, receiver, labels) and one line in `SPECS`; then run
-`manage.py makemigrations providers` for its option fields and the conformance suites
-(tests/providers/test_client_conformance.py, tests/providers/test_inbound_conformance.py).
+Everything else asks the registry. Adding a cloud is one module (or one folder, as
+`cloudevents_http/`) declaring a `KindSpec` (options, payload format, client, credentials,
+receiver or none, labels) and one line in `SPECS`; then run `manage.py makemigrations providers`
+for its option fields and the conformance suites (tests/providers/test_client_conformance.py,
+tests/events/test_inbound_conformance.py).
 """
 
 from django.db import models
@@ -12,10 +13,11 @@ from ..clients.base import ClientSettings, PayloadFormat, ProviderClient
 from ..clients.demo import DemoClient
 from .aws_eventbridge import EVENTBRIDGE
 from .azure_eventgrid import EVENT_GRID
+from .cloudevents_http import CLOUDEVENTS_HTTP
 from .gcp_pubsub import PUBSUB
 from .spec import KindSpec, Receiver, ReceiverAuth
 
-SPECS: tuple[KindSpec, ...] = (EVENTBRIDGE, PUBSUB, EVENT_GRID)
+SPECS: tuple[KindSpec, ...] = (EVENTBRIDGE, PUBSUB, EVENT_GRID, CLOUDEVENTS_HTTP)
 
 KINDS: dict[str, KindSpec] = {spec.name: spec for spec in SPECS}
 

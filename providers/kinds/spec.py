@@ -83,12 +83,21 @@ class KindSpec:
     resolve_credentials: Callable[[str, Mapping[str, Any]], Credentials]
     #: The target in one line for lists, from the options by client key.
     describe_target: Callable[[Mapping[str, Any]], str]
-    receiver: Receiver
+    #: How the cloud sends events back (None: no round trip, e.g. a webhook to any endpoint).
+    receiver: Receiver | None
     #: Option fields that say where the client connects: only the cloud's own hosts, or hosts the
     #: deployment allows, may get its traffic and credentials (providers.endpoints).
     endpoints: tuple[Endpoint, ...] = ()
-    #: The demo config created on first run: name, description and option field values.
+    #: A demo config of this kind: name, description and option field values.
     demo_config: Mapping[str, Any] = field(default_factory=dict)
+    #: Whether the first run creates the demo config (the clouds: yes; an endpoint only the
+    #: operator can name, a webhook: no).
+    demo_on_first_run: bool = True
+
+    @property
+    def round_trip(self) -> bool:
+        """Whether events sent to this kind can come back to HELIOS (push or pull)."""
+        return self.receiver is not None
 
     @property
     def option_fields(self) -> tuple[str, ...]:

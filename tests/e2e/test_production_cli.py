@@ -35,22 +35,24 @@ def publish_all(timeout: int = 30, *, confirm: bool = True) -> subprocess.Comple
     )
 
 
-def test_three_successes_in_production_then_a_stand_in_down_fails_in_words(
-    production_providers, eventbridge_target, pubsub_standin, eventgrid_sink, qcluster
+def test_every_kind_succeeds_in_production_then_a_stand_in_down_fails_in_words(
+    production_providers, eventbridge_target, pubsub_standin, eventgrid_sink, webhook_endpoint, qcluster
 ):
     from events.models import Event
 
     refused = publish_all(confirm=False)  # no terminal to ask on, no --yes: nothing is sent
     assert refused.returncode == 2
-    assert "This sends to PRODUCTION: aws-prod, azure-prod, gcp-prod. Add --yes to confirm." in refused.stderr
+    names = "aws-prod, azure-prod, gcp-prod, webhook-prod"
+    assert f"This sends to PRODUCTION: {names}. Add --yes to confirm." in refused.stderr
     assert not Event.objects.exists()
     result = publish_all()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("production  SUCCESS  message id") == 3
-    assert "3 deliveries: 3 succeeded" in result.stdout
+    assert result.stdout.count("production  SUCCESS  message id") == 4
+    assert "4 deliveries: 4 succeeded" in result.stdout
     assert len(eventbridge_target.received(1)) == 1
     assert len(pubsub_standin.messages) == 1
     assert len(eventgrid_sink.requests) == 1
+    assert [e["data"]["order_id"] for e in webhook_endpoint.accepted_events()] == ["o-1"]  # signature verified
 
     azure = production_providers["azure_eventgrid"]
     azure.max_attempts = 1
@@ -58,6 +60,6 @@ def test_three_successes_in_production_then_a_stand_in_down_fails_in_words(
     eventgrid_sink.stop()
     result = publish_all()
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.count("SUCCESS") == 2
+    assert result.stdout.count("SUCCESS") == 3
     assert "FAILED   ServiceRequestError: Could not reach the Event Grid endpoint" in result.stdout
-    assert "3 deliveries: 1 dead, 2 succeeded" in result.stdout
+    assert "4 deliveries: 1 dead, 3 succeeded" in result.stdout

@@ -23,7 +23,7 @@ def send(config, n=1):
     send_due(provider_id=config.pk)
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("kind", sorted(kind for kind, spec in KINDS.items() if spec.round_trip))
 def test_each_clouds_simulated_push_confirms_the_delivery(make_provider, make_receiver, kind):
     config = make_provider(f"demo-{kind[:3]}", kind)
     make_receiver(config, demo_arrival_seconds=0)

@@ -107,7 +107,8 @@ def test_a_wait_names_the_open_circuit_that_holds_the_delivery(demo_providers):
         (["--provider", "all", "--data", '{"pad": "' + "x" * 300_000 + '"}'], "aws-demo: The EventBridge entry is"),
         (
             ["--data", "{}"],
-            "No route matches this event: say where to send it with --provider aws|gcp|azure|all|NAME (enabled configs",
+            "No route matches this event: say where to send it with --provider aws|gcp|azure|webhook|all|NAME "
+            "(enabled configs",
         ),
     ],
 )

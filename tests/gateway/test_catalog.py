@@ -76,3 +76,23 @@ def test_a_config_renamed_in_the_database_is_known_by_its_new_name_at_once(api_p
     ProviderConfig.objects.filter(pk=aws.pk).update(name="aws-orders")
     assert api_post(key.secret, {**ENVELOPE, "providers": ["aws-orders"]}).status_code == 202
     assert api_post(key.secret, {**ENVELOPE, "providers": ["aws-demo"]}).status_code == 403
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="SQLite drops triggers on table rebuilds; PostgreSQL does not"
+)
+def test_triggers_a_table_rebuild_dropped_are_made_again_after_migrate(aws):
+    """A migration that rebuilds providers_providerconfig on SQLite (a new kind's option columns)
+    drops its triggers; the post-migrate hook makes them again."""
+    from gateway.catalog_triggers import ensure_sqlite_triggers
+
+    with connection.cursor() as cursor:
+        for operation in ("insert", "update", "delete"):
+            cursor.execute(f"DROP TRIGGER helios_catalog_stamp_providers_providerconfig_{operation}")
+    before = stamp()
+    ProviderConfig.objects.filter(pk=aws.pk).update(enabled=False)
+    assert stamp() == before  # the hole a rebuild leaves
+
+    ensure_sqlite_triggers(using="default")
+    ProviderConfig.objects.filter(pk=aws.pk).update(enabled=True)
+    assert stamp() != before

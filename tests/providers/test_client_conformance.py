@@ -16,15 +16,17 @@ from providers.checks import check_connection
 from providers.clients.base import ClientSettings, Outcome, OutgoingEvent
 from providers.kinds import KINDS, build_client
 from providers.models import ProviderConfig
-from tests.conftest import EVENTGRID_TEST_KEY
+from tests.conftest import EVENTGRID_TEST_KEY, WEBHOOK_TEST_SECRET
 
 CLIENTS = [
     ("demo", "aws_eventbridge"),
     ("demo", "gcp_pubsub"),
     ("demo", "azure_eventgrid"),
+    ("demo", "cloudevents_http"),
     ("production", "aws_eventbridge"),
     ("production", "gcp_pubsub"),
     ("production", "azure_eventgrid"),
+    ("production", "cloudevents_http"),
 ]
 #: An event whose data breaks every provider's limit at these settings.
 OVERSIZE = {"pad": "x" * 10_000_001}
@@ -44,11 +46,16 @@ def client(request):
         options = {"project": "helios-test", "topic": "orders", "ordering_by_subject": False}
         if mode == "production":
             credentials = {"emulator_host": request.getfixturevalue("pubsub_standin").host}
-    else:
+    elif kind == "azure_eventgrid":
         options = {"endpoint": "https://t.example/api/events", "input_schema": "cloudevents"}
         if mode == "production":
             options["endpoint"] = request.getfixturevalue("eventgrid_sink").endpoint
             credentials = {"key": EVENTGRID_TEST_KEY}
+    else:
+        options = {"url": "https://events.example.com/ce", "content_mode": "batched", "max_request_bytes": 1048576}
+        if mode == "production":
+            options["url"] = request.getfixturevalue("webhook_endpoint").endpoint
+            credentials = {"secret": WEBHOOK_TEST_SECRET}
     settings = ClientSettings(
         name=f"{mode}-{kind}", kind=kind, options=options, timeout_seconds=3.0, credentials=credentials
     )
@@ -216,7 +223,32 @@ class EventGridWire:
         return {"azure_endpoint": self.sink.endpoint}
 
 
-WIRES = {wire.kind: wire for wire in (EventBridgeWire, PubSubWire, EventGridWire)}
+class WebhookWire:
+    kind = "cloudevents_http"
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self.endpoint = request.getfixturevalue("webhook_endpoint")
+
+    def settings(self, timeout: float) -> ClientSettings:
+        options = {"url": self.endpoint.endpoint, "content_mode": "structured", "max_request_bytes": 1048576}
+        credentials = {"secret": WEBHOOK_TEST_SECRET}
+        return ClientSettings("webhook", "cloudevents_http", options, timeout_seconds=timeout, credentials=credentials)
+
+    def throttle(self) -> float | None:
+        self.endpoint.fail_always = (429, {"Retry-After": "11"})
+        return 11.0
+
+    def refuse_credentials(self) -> None:
+        self.endpoint.fail_always = 401
+
+    def slow_down(self, seconds: float) -> None:
+        self.endpoint.delay_seconds = seconds
+
+    def config_fields(self) -> dict[str, str]:
+        return {"webhook_url": self.endpoint.endpoint}
+
+
+WIRES = {wire.kind: wire for wire in (EventBridgeWire, PubSubWire, EventGridWire, WebhookWire)}
 #: The stand-ins answer slower than this by far: a timeout is certain however loaded the machine.
 SHORT_TIMEOUT, SLOW_ANSWER = 1.0, 8.0
 

@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_datetime
 from events.models import ReconciliationKind
 from events.services.healing import heal, healing_words
 from events.services.reconcile import reconcile, retry_missing
+from providers.kinds import spec_for
 from providers.models import ProviderConfig, ReceiverSettings
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -54,6 +55,13 @@ class Command(BaseCommand):
             config = ProviderConfig.objects.filter(name=name).first()
             if config is None:
                 raise CommandError(f"No provider config named {name!r}.", returncode=2)
+            if not spec_for(config.kind).round_trip:
+                raise CommandError(
+                    f"{name} is {config.get_kind_display()}: nothing comes back from it to compare with "
+                    "(no round trip). Reconcile a config that has a receiver"
+                    + (f": {', '.join(with_receiver)}." if (with_receiver := _with_receiver()) else "."),
+                    returncode=2,
+                )
             if not ReceiverSettings.objects.filter(provider=config).exists():
                 raise CommandError(
                     f"{name} has no receiver: nothing comes back to compare with. Set one up on the config's "

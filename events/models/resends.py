@@ -1,5 +1,5 @@
 """Deliveries sent again on purpose: a replay of a window of events, and self-healing of events
-reconciliation found missing. Imported by events.models (Django registers them there)."""
+reconciliation found missing."""
 
 from django.conf import settings
 from django.db import models

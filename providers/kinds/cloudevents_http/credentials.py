@@ -1,0 +1,25 @@
+"""The webhook's signing secret, from the environment: `<prefix>WEBHOOK_SECRET`, a Standard Webhooks
+secret (`whsec_` and base64), never stored in the database."""
+
+import os
+
+from ...credentials import Credentials
+
+SECRET_VARIABLE = "WEBHOOK_SECRET"
+
+
+def resolve_secret(prefix: str) -> Credentials:
+    """The signing secret under the prefix, checked to be a usable Standard Webhooks secret."""
+    from standardwebhooks.webhooks import Webhook
+
+    name = f"{prefix}{SECRET_VARIABLE}"
+    secret = os.environ.get(name, "").strip()
+    if not secret:
+        return Credentials(ok=False, source="none", problem=f"set {name} (a Standard Webhooks secret: whsec_…)")
+    try:
+        Webhook(secret)
+    except Exception:
+        return Credentials(
+            ok=False, source=name, problem=f"{name} is not a Standard Webhooks secret (whsec_ and base64)"
+        )
+    return Credentials(ok=True, source=f"signing secret from {name}", secret={"secret": secret})

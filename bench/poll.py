@@ -65,7 +65,7 @@ def outgoing(events: list) -> list:
 def fill_pubsub(standin, subscription: str, events: list) -> None:
     from google.pubsub_v1 import types as pubsub_types
 
-    from providers.clients.gcp_pubsub import PubSubFormat
+    from providers.kinds.gcp_pubsub.client import PubSubFormat
 
     for number, event in enumerate(outgoing(events)):
         body = PubSubFormat({}).build(event).body
@@ -76,7 +76,7 @@ def fill_pubsub(standin, subscription: str, events: list) -> None:
 
 
 def fill_sqs(sqs, queue_url: str, events: list) -> None:
-    from providers.clients.aws_eventbridge import EventBridgeFormat
+    from providers.kinds.aws_eventbridge.client import EventBridgeFormat
 
     fmt = EventBridgeFormat({"source": "com.bench", "event_bus": "bench", "max_entry_bytes": 262144})
     bodies = []
@@ -102,7 +102,7 @@ def fill_sqs(sqs, queue_url: str, events: list) -> None:
 
 
 def fill_eventgrid(namespace, events: list) -> None:
-    from providers.clients.azure_eventgrid import EventGridFormat
+    from providers.kinds.azure_eventgrid.client import EventGridFormat
 
     fmt = EventGridFormat({"input_schema": "cloudevents"})
     namespace.enqueue([fmt.build(event).body for event in outgoing(events)])

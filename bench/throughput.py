@@ -88,7 +88,7 @@ def l0_batches(kind: str, where: dict, n: int, size: int) -> Callable[[], None]:
     if kind == "aws_eventbridge":
         import boto3
 
-        from providers.clients.aws_eventbridge import EventBridgeFormat
+        from providers.kinds.aws_eventbridge.client import EventBridgeFormat
 
         client = boto3.client(
             "events",
@@ -105,7 +105,7 @@ def l0_batches(kind: str, where: dict, n: int, size: int) -> Callable[[], None]:
         from google.cloud import pubsub_v1
         from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 
-        from providers.clients.gcp_pubsub import PubSubFormat
+        from providers.kinds.gcp_pubsub.client import PubSubFormat
 
         host = where["pubsub_host"]
         transport = PublisherGrpcTransport(channel=grpc.insecure_channel(host), host=host)
@@ -128,7 +128,7 @@ def l0_batches(kind: str, where: dict, n: int, size: int) -> Callable[[], None]:
     from azure.core.credentials import AzureKeyCredential
     from azure.eventgrid import EventGridPublisherClient
 
-    from providers.clients.azure_eventgrid import EventGridFormat
+    from providers.kinds.azure_eventgrid.client import EventGridFormat
 
     sender = EventGridPublisherClient(where["eventgrid_endpoint"], AzureKeyCredential("bench-key"))
     bodies = [EventGridFormat({"input_schema": "cloudevents"}).build(e).body for e in events]

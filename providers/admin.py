@@ -46,6 +46,12 @@ class ProviderConfigForm(forms.ModelForm):
     #: Who is saving (set per request by ProviderConfigAdmin.get_form).
     actor: Actor = Actor()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:  # a new config: the page hides the round trip for kinds without one
+            no_round_trip = ",".join(spec.name for spec in SPECS if not spec.round_trip)
+            self.fields["kind"].widget.attrs["data-no-round-trip"] = no_round_trip
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         problem = production_target_problem(

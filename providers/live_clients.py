@@ -40,8 +40,7 @@ def puller_for(config: ProviderConfig) -> Puller:
         raise EndpointRefused(f"{config.name}: {words}")
     target = PullTarget(
         subscription=receiver.pull_subscription,
-        namespace_endpoint=receiver.pull_namespace_endpoint,
-        namespace_topic=receiver.pull_namespace_topic,
+        options={key: getattr(receiver, name) for name, key in spec.pull_option_keys.items()},
     )
     return puller(client_settings(config, with_credentials=True), target, wait_seconds=receiver.pull_wait_seconds)
 

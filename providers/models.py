@@ -9,9 +9,18 @@ from django.db import models
 from django.utils import timezone
 
 from .endpoints import options_problems
-from .kinds import KINDS, OPTION_MODELS, ProviderKind, ReceiverAuth, spec_for
+from .kinds import KINDS, OPTION_MODELS, RECEIVER_OPTION_MODELS, ProviderKind, ReceiverAuth, spec_for
+from .receiver_models import (
+    DemoRoundTrip,
+    HealingPolicy,
+    HealingSettings,
+    PullSettings,
+    PushAuthentication,
+    ReconciliationSettings,
+    RoundTripMethod,
+)
 
-__all__ = ["ProviderKind", "ReceiverAuth"]
+__all__ = ["HealingPolicy", "ProviderKind", "ReceiverAuth", "RoundTripMethod"]
 
 
 class ProviderMode(models.TextChoices):
@@ -53,7 +62,8 @@ class ProviderConfig(*OPTION_MODELS, models.Model):
         help_text=(
             "Empty: the SDK's default chain. With ORDERS_: ORDERS_AWS_ACCESS_KEY_ID / ORDERS_AWS_SECRET_ACCESS_KEY "
             "(or ORDERS_AWS_PROFILE), ORDERS_GOOGLE_APPLICATION_CREDENTIALS, ORDERS_EVENTGRID_ACCESS_KEY "
-            "(or ORDERS_EVENTGRID_SAS_TOKEN). Secrets stay in the environment, never in the database."
+            "(or ORDERS_EVENTGRID_SAS_TOKEN), ORDERS_WEBHOOK_SECRET. Secrets stay in the environment, never in "
+            "the database."
         ),
     )
     last_check_at = models.DateTimeField("last connection test", null=True, blank=True, editable=False)
@@ -194,24 +204,18 @@ class CircuitTransition(models.Model):
         return f"{self.provider_id} {self.from_state} → {self.to_state} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
-GOOGLE_ISSUERS = "https://accounts.google.com accounts.google.com"
-GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
-
-
-class RoundTripMethod(models.TextChoices):
-    PUSH = "push", "Push: the cloud calls HELIOS's receiver URL"
-    PULL = "pull", "Pull: HELIOS polls a subscription (no public URL)"
-
-
-class HealingPolicy(models.TextChoices):
-    OFF = "off", "Off"
-    SUGGEST = "suggest", "Suggest: reconciliation offers to resend what is missing"
-    AUTOMATIC = "automatic", "Automatic: resend what is missing after reconciliation"
-
-
-class ReceiverSettings(models.Model):
+class ReceiverSettings(
+    PullSettings,
+    PushAuthentication,
+    ReconciliationSettings,
+    HealingSettings,
+    DemoRoundTrip,
+    *RECEIVER_OPTION_MODELS,
+    models.Model,
+):
     """The round trip of one provider config: how HELIOS receives its events back from the cloud
     (an Event Grid subscription, a Pub/Sub push subscription, an EventBridge API destination).
+    Its fields come by concern (providers.receiver_models) and from each kind's pull options.
 
     The shared secret (token, API key or Basic password) is never stored: `secret_env` names the
     environment variable that holds it, like a config's credentials."""
@@ -225,92 +229,6 @@ class ReceiverSettings(models.Model):
         default=timezone.now,
         editable=False,
         help_text="Reconciliation never looks before this: nothing sent earlier could come back (empty: unknown).",
-    )
-    method = models.CharField("round trip", max_length=8, choices=RoundTripMethod.choices, default=RoundTripMethod.PUSH)
-    pull_subscription = models.CharField(
-        max_length=500,
-        blank=True,
-        help_text="Pull: Pub/Sub subscription id (in the config's project); EventBridge: the URL of the SQS queue "
-        "a rule on the bus targets; Event Grid: the namespace topic's event subscription (queue mode).",
-    )
-    pull_namespace_endpoint = models.URLField(
-        "pull: Event Grid namespace endpoint",
-        blank=True,
-        help_text="Event Grid only: https://{namespace}.{region}-1.eventgrid.azure.net",
-    )
-    pull_namespace_topic = models.CharField("pull: Event Grid namespace topic", max_length=200, blank=True)
-    pull_batch = models.PositiveIntegerField(
-        "pull: most messages a poll takes",
-        default=500,
-        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
-    )
-    pull_wait_seconds = models.PositiveIntegerField(
-        "pull: long-poll wait (seconds)",
-        default=10,
-        validators=[MinValueValidator(1), MaxValueValidator(60)],
-        help_text="How long one receive call waits for a first message (SQS at most 20, Event Grid at least 10).",
-    )
-    auth = models.CharField(max_length=16, choices=ReceiverAuth.choices, default=ReceiverAuth.TOKEN)
-    secret_env = models.CharField(
-        "secret environment variable",
-        max_length=100,
-        blank=True,
-        validators=[RegexValidator(r"^[A-Z][A-Z0-9_]*$", "Upper-case letters, digits and underscores.")],
-        help_text="Holds the shared token, API key or Basic password (not needed for OIDC).",
-    )
-    api_key_header = models.CharField(max_length=100, default="x-api-key", help_text="API key auth: the header.")
-    basic_username = models.CharField(max_length=100, blank=True, help_text="Basic auth: the user name.")
-    oidc_audience = models.CharField(
-        max_length=300, blank=True, help_text="OIDC: the audience set on the push subscription (usually this URL)."
-    )
-    oidc_issuers = models.CharField(
-        max_length=300, default=GOOGLE_ISSUERS, help_text="OIDC: accepted issuers, separated by spaces."
-    )
-    oidc_email = models.EmailField(
-        blank=True, help_text="OIDC: the push subscription's service account; blank accepts any."
-    )
-    oidc_certs_url = models.URLField(
-        default=GOOGLE_CERTS_URL, help_text="OIDC: where the signing certificates are published."
-    )
-    max_body_bytes = models.PositiveIntegerField(
-        default=2 * 1024 * 1024, validators=[MinValueValidator(1024)], help_text="Larger requests get HTTP 413."
-    )
-    grace_seconds = models.PositiveIntegerField(
-        default=300, help_text="Reconciliation: how long after a send an event may take to come back."
-    )
-    healing = models.CharField(
-        "self-healing",
-        max_length=10,
-        choices=HealingPolicy.choices,
-        default=HealingPolicy.OFF,
-        help_text="Events sent but never back after the grace period are sent again with the same event id.",
-    )
-    healing_max_per_hour = models.PositiveIntegerField(
-        "healing: most resends an hour", default=100, validators=[MinValueValidator(1)]
-    )
-    healing_max_age_hours = models.PositiveIntegerField(
-        "healing: only events younger than (hours)", default=24, validators=[MinValueValidator(1)]
-    )
-    #: When an Admin confirmed automatic healing of this production config by typing its name.
-    healing_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    demo_arrival_seconds = models.PositiveIntegerField(
-        "demo: arrival delay (seconds)",
-        default=2,
-        validators=[MaxValueValidator(24 * 3600)],
-        help_text="Demo mode only: HELIOS plays the cloud and delivers each sent event back after this delay "
-        "(picked up by the next send or the minute's sweep).",
-    )
-    demo_loss_rate = models.FloatField(
-        "demo: loss rate",
-        default=0.0,
-        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Demo mode only: share of events the simulated cloud never delivers back (0 to 1).",
-    )
-    demo_duplicate_rate = models.FloatField(
-        "demo: duplicate rate",
-        default=0.0,
-        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Demo mode only: share of events the simulated cloud delivers back twice (0 to 1).",
     )
 
     class Meta:

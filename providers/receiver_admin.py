@@ -10,7 +10,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from .kinds import spec_for
+from .kinds import pull_option_fields, spec_for
 from .models import HealingPolicy, ProviderMode, ReceiverAuth, ReceiverSettings
 from .production import names_config
 
@@ -65,8 +65,7 @@ class ReceiverSettingsInline(admin.StackedInline):
         "enabled",
         "method",
         "pull_subscription",
-        "pull_namespace_endpoint",
-        "pull_namespace_topic",
+        *pull_option_fields(),
         "pull_batch",
         "pull_wait_seconds",
         "receiver_path",

@@ -8,7 +8,8 @@ when pollers run and what to do with what they pull (receipts, confirmation) bel
 """
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..clients.base import ClientSettings, exception_text
@@ -18,12 +19,12 @@ from .parsing import InboundEvent, InboundRejected
 
 @dataclass(frozen=True)
 class PullTarget:
-    """Where a config's events come back: a Pub/Sub subscription id, an SQS queue URL, or an
-    Event Grid namespace endpoint, topic and event subscription."""
+    """Where a config's events come back: a subscription (a Pub/Sub subscription id, an SQS queue
+    URL, an Event Grid event subscription) and the kind's own pull options by key (Event Grid: the
+    namespace endpoint and topic)."""
 
     subscription: str
-    namespace_endpoint: str = ""
-    namespace_topic: str = ""
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""The registry of provider kinds: each cloud HELIOS publishes to is one module here.
+"""The registry of provider kinds: each cloud HELIOS publishes to is one folder here.
 
-Everything else asks the registry. Adding a cloud is one module (or one folder, as
-`cloudevents_http/`) declaring a `KindSpec` (options, payload format, client, credentials,
+Everything else asks the registry. Adding a cloud is one folder (as `cloudevents_http/`) declaring
+a `KindSpec` (options, payload format, client, credentials,
 receiver or none, labels) and one line in `SPECS`; then run `manage.py makemigrations providers`
 for its option fields and the conformance suites (tests/providers/test_client_conformance.py,
 tests/events/test_inbound_conformance.py).
@@ -27,7 +27,27 @@ ProviderKind = models.TextChoices("ProviderKind", [(spec.name.upper(), (spec.nam
 #: The abstract models with every kind's option fields, for ProviderConfig to inherit.
 OPTION_MODELS: tuple[type[models.Model], ...] = tuple(spec.options_model for spec in SPECS)
 
-__all__ = ["KINDS", "OPTION_MODELS", "SPECS", "KindSpec", "ProviderKind", "Receiver", "ReceiverAuth"]
+#: The abstract models with every kind's own pull options, for ReceiverSettings to inherit.
+RECEIVER_OPTION_MODELS: tuple[type[models.Model], ...] = tuple(
+    spec.receiver.pull_options_model for spec in SPECS if spec.receiver and spec.receiver.pull_options_model
+)
+
+
+def pull_option_fields() -> tuple[str, ...]:
+    """Every kind's own pull option fields, in registry order (for the round-trip form)."""
+    return tuple(name for spec in SPECS if spec.receiver for name in spec.receiver.pull_option_keys)
+
+
+__all__ = [
+    "KINDS",
+    "OPTION_MODELS",
+    "RECEIVER_OPTION_MODELS",
+    "SPECS",
+    "KindSpec",
+    "ProviderKind",
+    "Receiver",
+    "ReceiverAuth",
+]
 
 
 def spec_for(kind: str) -> KindSpec:

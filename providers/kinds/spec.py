@@ -52,6 +52,10 @@ class Receiver:
     puller: type[Puller] | None = None
     pull_via: str = ""
     pull_fields: tuple[str, ...] = ("pull_subscription",)
+    #: An abstract model with this kind's own pull options (ReceiverSettings inherits it), and the
+    #: key the puller reads each under (`PullTarget.options`).
+    pull_options_model: type[models.Model] | None = None
+    pull_option_keys: Mapping[str, str] = field(default_factory=dict)
     #: Pull fields that say where the puller connects (checked like the kind's `endpoints`).
     pull_endpoints: tuple[Endpoint, ...] = ()
 

@@ -47,6 +47,36 @@ def test_a_new_config_shows_the_chosen_clouds_options_and_a_saved_one_its_button
     shot(page, "provider-config-page")
 
 
+def test_a_cloudevents_webhook_is_added_from_the_console_and_has_no_round_trip(
+    browser,  # noqa: F811
+    live_server,
+    admin_user,
+    demo_providers,
+):
+    from playwright.sync_api import expect
+
+    page = log_in(browser, live_server)
+    page.set_viewport_size(WIDE)
+    page.goto(f"{live_server.url}/admin/providers/providerconfig/add/")
+    expect(page.locator("#receiver-group")).to_be_visible()
+    page.select_option("#id_kind", "cloudevents_http")
+    expect(page.locator("#id_webhook_url")).to_be_visible()
+    expect(page.locator("#receiver-group")).to_be_hidden()
+    expect(page.locator("#id_azure_endpoint")).to_be_hidden()
+    page.fill("#id_name", "orders-webhook")
+    page.fill("#id_webhook_url", "https://broker.example.com/default/orders")
+    page.select_option("#id_webhook_content_mode", "binary")
+    shot(page, "provider-add-webhook")
+    page.click("input[name=_continue]")
+    expect(page.locator(".messagelist")).to_contain_text("orders-webhook")
+    config = ProviderConfig.objects.get(name="orders-webhook")
+    assert (config.kind, config.webhook_content_mode) == ("cloudevents_http", "binary")
+    expect(page.locator("text=Round trip")).to_have_count(0)
+    page.click('button[data-action="test_connection"]')
+    expect(page.locator(".messagelist")).to_contain_text("Connection test of orders-webhook passed")
+    shot(page, "provider-webhook-page")
+
+
 def test_a_viewer_is_told_which_permission_a_page_needs(browser, live_server, demo_providers):  # noqa: F811
     from playwright.sync_api import expect
 

@@ -76,3 +76,21 @@ def test_a_config_page_shows_its_own_kinds_options_only(admin_client, make_provi
         assert 'name="kind"' not in html  # a saved config keeps its kind
     add_page = admin_client.get(reverse("admin:providers_providerconfig_add")).content.decode()
     assert all(f'name="{name}"' in add_page for spec in SPECS for name in spec.option_fields)
+
+
+def test_each_kind_declares_its_own_pull_options_and_the_receiver_has_them():
+    from providers.models import ReceiverSettings
+
+    fields = {field.name for field in ReceiverSettings._meta.get_fields()}
+    declared: set[str] = set()
+    for spec in SPECS:
+        if spec.receiver is None:
+            continue
+        own = set(spec.receiver.pull_option_keys)
+        assert not declared & own, f"{spec.name} reuses another kind's pull option"
+        declared |= own
+        assert set(spec.receiver.pull_fields) <= fields
+        if spec.receiver.pull_options_model is not None:
+            model_fields = {f.name for f in spec.receiver.pull_options_model._meta.get_fields()}
+            assert own == model_fields
+    assert declared <= fields

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from providers.clients.aws_eventbridge import EventBridgeFormat
-from providers.clients.azure_eventgrid import EventGridFormat
 from providers.clients.base import OutgoingEvent
-from providers.clients.gcp_pubsub import PubSubFormat
+from providers.kinds.aws_eventbridge.client import EventBridgeFormat
+from providers.kinds.azure_eventgrid.client import EventGridFormat
+from providers.kinds.gcp_pubsub.client import PubSubFormat
 
 EVENT_ID = "0b6f5a1e-8a5d-4a43-9d61-3c1e4f3b2a10"
 AWS_OPTIONS = {"region": "eu-west-1", "event_bus": "orders", "source": "com.test.orders", "max_entry_bytes": 262144}

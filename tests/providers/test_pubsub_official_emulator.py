@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from providers.clients.base import ClientSettings, OutgoingEvent
-from providers.inbound.pull_pubsub import PubSubPuller
 from providers.inbound.puller import PullTarget
 from providers.kinds import build_client
+from providers.kinds.gcp_pubsub.puller import PubSubPuller
 from tests.standins import free_port
 
 

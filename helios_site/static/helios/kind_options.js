@@ -1,4 +1,5 @@
-// A new provider config: pick the kind first; only that cloud's options are shown.
+// A new provider config: pick the kind first; only that cloud's options are shown, and the
+// round-trip section only for kinds that have one.
 (function () {
   "use strict";
   const kind = document.getElementById("id_kind");
@@ -8,6 +9,9 @@
       const mine = kind.value && fieldset.classList.contains("helios-kind-" + kind.value);
       fieldset.hidden = !mine;
     });
+    const roundTrip = document.getElementById("receiver-group");
+    const without = (kind.dataset.noRoundTrip || "").split(",");
+    if (roundTrip) roundTrip.hidden = without.includes(kind.value);
   }
   kind.addEventListener("change", show);
   show();

@@ -1,9 +1,7 @@
 """The webhook's signing secret, from the environment: `<prefix>WEBHOOK_SECRET`, a Standard Webhooks
 secret (`whsec_` and base64), never stored in the database."""
 
-import os
-
-from ...credentials import Credentials
+from ...credentials import Credentials, env_value
 
 SECRET_VARIABLE = "WEBHOOK_SECRET"
 
@@ -13,7 +11,7 @@ def resolve_secret(prefix: str) -> Credentials:
     from standardwebhooks.webhooks import Webhook
 
     name = f"{prefix}{SECRET_VARIABLE}"
-    secret = os.environ.get(name, "").strip()
+    secret = env_value(prefix, SECRET_VARIABLE)
     if not secret:
         return Credentials(ok=False, source="none", problem=f"set {name} (a Standard Webhooks secret: whsec_…)")
     try:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .base import (
+from ...clients.base import (
     ErrorClass,
     Outcome,
     OutgoingEvent,
@@ -19,7 +19,7 @@ from .base import (
     SdkFailure,
     exception_text,
 )
-from .jsonsize import utf8_len
+from ...clients.jsonsize import utf8_len
 
 MAX_EVENT_BYTES = 1024 * 1024
 MAX_REQUEST_BYTES = 1024 * 1024

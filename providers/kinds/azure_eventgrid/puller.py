@@ -4,8 +4,8 @@ subscription's dead-letter destination keeps it, where one is set)."""
 
 from typing import Any, ClassVar
 
-from .parsing import cloudevent_message
-from .puller import Pulled, Puller, PullFailed, failed, parse_or_keep
+from ...inbound.puller import Pulled, Puller, PullFailed, failed, parse_or_keep
+from .parser import cloudevent_message
 
 
 class EventGridPuller(Puller):
@@ -16,7 +16,7 @@ class EventGridPuller(Puller):
     @property
     def where(self) -> str:
         """The subscription in one line."""
-        return f"{self.target.namespace_topic}/{self.target.subscription}"
+        return f"{self.target.options['namespace_topic']}/{self.target.subscription}"
 
     def make_sdk(self) -> Any:
         """The consumer client with the config's access key (or SAS)."""
@@ -26,9 +26,9 @@ class EventGridPuller(Puller):
         secret = self.settings.credentials
         credential = AzureKeyCredential(secret["key"]) if "key" in secret else AzureSasCredential(secret["sas"])
         return EventGridConsumerClient(
-            self.target.namespace_endpoint,
+            self.target.options["namespace_endpoint"],
             credential,
-            namespace_topic=self.target.namespace_topic,
+            namespace_topic=self.target.options["namespace_topic"],
             subscription=self.target.subscription,
         )
 

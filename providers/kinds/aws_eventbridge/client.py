@@ -11,8 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .aws import aws_client
-from .base import (
+from ...clients.base import (
     ErrorClass,
     Outcome,
     OutgoingEvent,
@@ -23,7 +22,8 @@ from .base import (
     SdkFailure,
     exception_text,
 )
-from .jsonsize import compact_json, utf8_len
+from ...clients.jsonsize import compact_json, utf8_len
+from .aws import aws_client
 
 DEFAULT_MAX_ENTRY_BYTES = 256 * 1024
 #: AWS counts the Time field as 14 bytes whether or not it is sent.

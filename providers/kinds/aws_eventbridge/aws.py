@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from .base import ClientSettings
+from ...clients.base import ClientSettings
 
 
 def aws_client(settings: ClientSettings, service: str, *, read_timeout: float) -> Any:

@@ -9,13 +9,13 @@ from typing import Any
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from ..clients.aws_eventbridge import DEFAULT_MAX_ENTRY_BYTES, EventBridgeClient, EventBridgeFormat
-from ..clients.base import Payload
-from ..credentials import resolve_aws
-from ..endpoints import Endpoint
-from ..inbound.parsing import parse_eventbridge
-from ..inbound.pull_sqs import SqsPuller
-from .spec import KindSpec, Receiver, ReceiverAuth
+from ...clients.base import Payload
+from ...endpoints import Endpoint
+from ..spec import KindSpec, Receiver, ReceiverAuth
+from .client import DEFAULT_MAX_ENTRY_BYTES, EventBridgeClient, EventBridgeFormat
+from .credentials import resolve_aws
+from .parser import parse_eventbridge
+from .puller import SqsPuller
 
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 #: AWS's own endpoints (regional, FIPS, dual-stack, VPC interface endpoints, China).

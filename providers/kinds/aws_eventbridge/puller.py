@@ -3,9 +3,9 @@
 
 from typing import Any, ClassVar
 
-from ..clients.aws import aws_client
-from .parsing import parse_eventbridge
-from .puller import Pulled, Puller, PullFailed, failed, parse_or_keep
+from ...inbound.puller import Pulled, Puller, PullFailed, failed, parse_or_keep
+from .aws import aws_client
+from .parser import parse_eventbridge
 
 
 class SqsPuller(Puller):

@@ -7,13 +7,13 @@ from urllib.parse import urlsplit
 
 from django.db import models
 
-from ..clients.azure_eventgrid import SCHEMA_CLOUDEVENTS, SCHEMA_EVENTGRID, EventGridClient, EventGridFormat
-from ..clients.base import Payload
-from ..credentials import resolve_azure
-from ..endpoints import Endpoint
-from ..inbound.parsing import parse_eventgrid
-from ..inbound.pull_eventgrid import EventGridPuller
-from .spec import KindSpec, Receiver, ReceiverAuth
+from ...clients.base import Payload
+from ...endpoints import Endpoint
+from ..spec import KindSpec, Receiver, ReceiverAuth
+from .client import SCHEMA_CLOUDEVENTS, SCHEMA_EVENTGRID, EventGridClient, EventGridFormat
+from .credentials import resolve_azure
+from .parser import parse_eventgrid
+from .puller import EventGridPuller
 
 #: Event Grid's own hosts (topics and namespaces; public, US government and China clouds).
 EVENTGRID_HOST_SUFFIXES = (".eventgrid.azure.net", ".eventgrid.azure.us", ".eventgrid.chinacloudapi.cn")
@@ -40,6 +40,20 @@ class EventGridOptions(models.Model):
         default=EventGridSchema.CLOUDEVENTS,
         blank=True,
     )
+
+    class Meta:
+        abstract = True
+
+
+class EventGridPullOptions(models.Model):
+    """Where an Event Grid namespace subscription (queue mode) is read: the receiver's options."""
+
+    pull_namespace_endpoint = models.URLField(
+        "pull: Event Grid namespace endpoint",
+        blank=True,
+        help_text="Event Grid only: https://{namespace}.{region}-1.eventgrid.azure.net",
+    )
+    pull_namespace_topic = models.CharField("pull: Event Grid namespace topic", max_length=200, blank=True)
 
     class Meta:
         abstract = True
@@ -89,6 +103,8 @@ EVENT_GRID = KindSpec(
         puller=EventGridPuller,
         pull_via="Event Grid namespace subscription (queue mode)",
         pull_fields=("pull_namespace_endpoint", "pull_namespace_topic", "pull_subscription"),
+        pull_options_model=EventGridPullOptions,
+        pull_option_keys={"pull_namespace_endpoint": "namespace_endpoint", "pull_namespace_topic": "namespace_topic"},
         pull_endpoints=(Endpoint("pull_namespace_endpoint", cloud_suffixes=EVENTGRID_HOST_SUFFIXES),),
     ),
     demo_config={

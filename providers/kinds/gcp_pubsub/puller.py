@@ -2,8 +2,8 @@
 
 from typing import Any, ClassVar
 
-from .parsing import pubsub_message
-from .puller import Pulled, Puller, failed, parse_or_keep
+from ...inbound.puller import Pulled, Puller, failed, parse_or_keep
+from .parser import pubsub_message
 
 
 class PubSubPuller(Puller):

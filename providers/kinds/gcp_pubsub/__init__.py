@@ -10,13 +10,13 @@ from typing import Any
 
 from django.db import models
 
-from ..clients.base import Payload
-from ..clients.gcp_pubsub import PubSubClient, PubSubFormat
-from ..credentials import resolve_gcp
-from ..endpoints import Endpoint
-from ..inbound.parsing import parse_pubsub_push
-from ..inbound.pull_pubsub import PubSubPuller
-from .spec import KindSpec, Receiver, ReceiverAuth
+from ...clients.base import Payload
+from ...endpoints import Endpoint
+from ..spec import KindSpec, Receiver, ReceiverAuth
+from .client import PubSubClient, PubSubFormat
+from .credentials import resolve_gcp
+from .parser import parse_pubsub_push
+from .puller import PubSubPuller
 
 GCP_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 GCP_TOPIC_RE = re.compile(r"^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")

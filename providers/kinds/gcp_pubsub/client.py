@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .base import (
+from ...clients.base import (
     ErrorClass,
     Outcome,
     OutgoingEvent,
@@ -23,7 +23,7 @@ from .base import (
     SdkFailure,
     exception_text,
 )
-from .jsonsize import compact_json, utf8_len
+from ...clients.jsonsize import compact_json, utf8_len
 
 MAX_DATA_BYTES = 10_000_000
 MAX_REQUEST_BYTES = 10_000_000

@@ -44,6 +44,21 @@ class OutgoingEvent:
     time: datetime
     data: dict[str, Any]
 
+    def as_cloudevent(self) -> dict[str, Any]:
+        """The event as a CloudEvent 1.0 in its JSON format (structured mode)."""
+        body: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time.isoformat(),
+            "datacontenttype": "application/json",
+            "data": self.data,
+        }
+        if self.subject:
+            body["subject"] = self.subject
+        return body
+
 
 @dataclass(frozen=True)
 class PublishResult:

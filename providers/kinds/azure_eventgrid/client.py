@@ -50,17 +50,7 @@ class EventGridFormat(PayloadFormat):
                 "data": event.data,
             }
         else:
-            body = {
-                "specversion": "1.0",
-                "id": event.id,
-                "source": event.source,
-                "type": event.type,
-                "time": event.time.isoformat(),
-                "datacontenttype": "application/json",
-                "data": event.data,
-            }
-            if event.subject:
-                body["subject"] = event.subject
+            body = event.as_cloudevent()
         # azure-core uses json.dumps' default separators; count those bytes (+1 separator).
         size = utf8_len(json.dumps(body)) + 1
         return Payload(event_id=event.id, body=body, size=size)

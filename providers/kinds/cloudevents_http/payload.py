@@ -18,22 +18,6 @@ MAX_BATCH_EVENTS = 100
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 
 
-def cloudevent(event: OutgoingEvent) -> dict[str, Any]:
-    """The event as a CloudEvent 1.0 in its JSON format."""
-    body: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": event.id,
-        "source": event.source,
-        "type": event.type,
-        "time": event.time.isoformat(),
-        "datacontenttype": "application/json",
-        "data": event.data,
-    }
-    if event.subject:
-        body["subject"] = event.subject
-    return body
-
-
 class CloudEventsHttpFormat(PayloadFormat):
     """CloudEvents in the config's content mode, each request within its size limit."""
 
@@ -61,7 +45,7 @@ class CloudEventsHttpFormat(PayloadFormat):
 
     def build(self, event: OutgoingEvent) -> Payload:
         """The CloudEvent, sized as HELIOS sends it (compact JSON; in binary mode the data alone)."""
-        body = cloudevent(event)
+        body = event.as_cloudevent()
         sent = compact_json(event.data) if self.mode == BINARY else compact_json(body)
         return Payload(event_id=event.id, body=body, size=utf8_len(sent) + 1)
 

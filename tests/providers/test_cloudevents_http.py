@@ -222,3 +222,10 @@ class TestNoRoundTrip:
         with pytest.raises(CommandError, match="nothing comes back from it") as refused:
             call_command("reconcile", "--provider", "hook", stdout=io.StringIO())
         assert refused.value.returncode == 2
+
+
+def test_only_the_start_of_a_large_answer_is_read_and_kept(webhook_endpoint):
+    webhook_endpoint.responses.append((500, {}, b"x" * 5_000_000))
+    [result] = webhook(webhook_endpoint).publish([event()])
+    assert result.outcome is Outcome.RETRYABLE_ERROR
+    assert result.response.startswith("HTTP 500: xxx") and len(result.response) <= 2048 + len("HTTP 500: ")

@@ -8,7 +8,7 @@ HELIOS_PROVIDER_TIMEOUT_SECONDS, so a task never hangs on a slow endpoint.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -26,6 +26,8 @@ from .payload import BATCHED, BINARY, CONTENT_TYPES, STRUCTURED
 HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
 BATCH_NAMESPACE = uuid.UUID("6f1c2b9e-4a0d-4c57-9a53-3e1f5b2d8c10")
 USER_AGENT = "HELIOS-CloudEvents/1.0"
+#: How much of an endpoint's answer is read and kept with the attempt.
+ANSWER_BYTES = 2048
 
 STATUS: dict[int, ErrorClass] = {
     400: ErrorClass(False, "The endpoint refused the request as invalid."),
@@ -120,12 +122,21 @@ class CloudEventsHttpClient(SdkClient):
         signed = Webhook(self.settings.credentials["secret"]).sign(message_id, now, body)
         return {"webhook-id": message_id, "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signed}
 
-    def post(self, body: bytes, headers: dict[str, str]) -> Any:
-        """POST to the endpoint after checking where its name points now; the response."""
+    def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, Mapping[str, str], str]:
+        """POST to the endpoint after checking where its name points now: the status, the headers
+        and the start of the answer (at most ANSWER_BYTES are read: an endpoint cannot make a
+        worker hold a large answer)."""
         url = self.settings.options["url"]
         if refused := connection_problem(URL_ENDPOINT, url):
             raise EndpointNotAllowed(refused)
-        return self.sdk.post(url, data=body, headers=headers, timeout=self.timeouts(), allow_redirects=False)
+        response = self.sdk.post(
+            url, data=body, headers=headers, timeout=self.timeouts(), allow_redirects=False, stream=True
+        )
+        try:
+            start = response.raw.read(ANSWER_BYTES, decode_content=True) or b""
+        finally:
+            response.close()
+        return response.status_code, response.headers, start.decode("utf-8", errors="replace")
 
     def timeouts(self) -> tuple[float, float]:
         """(connect, read) timeouts within HELIOS_PROVIDER_TIMEOUT_SECONDS."""
@@ -136,31 +147,31 @@ class CloudEventsHttpClient(SdkClient):
         """One signed request; the endpoint accepts or refuses it as a unit."""
         body, headers = self.request(payloads)
         try:
-            response = self.post(body, headers)
+            status, answer_headers, text = self.post(body, headers)
         except Exception as exc:
             failure = self.classify_exception(exc)
             return [failure.result(e.id, response=f"{type(exc).__name__}: {exc}") for e in events]
-        answer = f"HTTP {response.status_code}: {response.text[:500]}".rstrip(": ")
-        if 200 <= response.status_code < 300:
+        answer = f"HTTP {status}: {text}".rstrip(": ")
+        if 200 <= status < 300:
             return [
                 PublishResult(
                     event_id=e.id,
                     outcome=Outcome.SUCCEEDED,
                     message_id=e.id,
-                    status_code=response.status_code,
+                    status_code=status,
                     response=answer,
                 )
                 for e in events
             ]
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(answer_headers.get("Retry-After"))
         detail = f"provider asks to retry after {retry_after:g} s" if retry_after is not None else ""
-        error = classify_status(response.status_code)
+        error = classify_status(status)
         return [
             error.result(
                 e.id,
-                code=f"HTTP {response.status_code}",
+                code=f"HTTP {status}",
                 detail=detail,
-                status_code=response.status_code,
+                status_code=status,
                 retry_after_seconds=retry_after,
                 response=answer,
             )
@@ -189,7 +200,8 @@ class CloudEventsHttpClient(SdkClient):
         if refused := connection_problem(URL_ENDPOINT, url):
             raise EndpointNotAllowed(refused)
         headers = {"WebHook-Request-Origin": "helios"} | self.signature(f"check-{uuid.uuid4()}", b"")
-        response = self.sdk.options(url, headers=headers, timeout=self.timeouts(), allow_redirects=False)
+        response = self.sdk.options(url, headers=headers, timeout=self.timeouts(), allow_redirects=False, stream=True)
+        response.close()  # only the status and headers matter
         status = response.status_code
         if 200 <= status < 300:
             allowed = response.headers.get("WebHook-Allowed-Origin", "")

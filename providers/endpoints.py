@@ -85,12 +85,15 @@ def connection_problem(endpoint: Endpoint, value: str) -> str:
 
 
 def _public_host_problem(scheme: str, host: str, *, look_up: bool = False) -> str:
+    """Why a public-hosts endpoint may not get traffic: not https, or an address that is not
+    global (a literal one; a looked-up name's, always when `look_up`, else only for names that are
+    local by their form)."""
     if scheme != "https":
         return "Use https: events and their signatures go to public endpoints encrypted."
     literal = _address(host)
     if literal is not None:
         addresses = [literal]
-    elif look_up or host in ("localhost",) or host.endswith((".localhost", ".local", ".internal")):
+    elif look_up or host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         try:
             found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
         except OSError:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from .lazy_sdk import LazySdk, SdkMissing
+from .lazy_sdk import HoldsSdk, SdkMissing
 
 logger = logging.getLogger(__name__)
 
@@ -322,27 +322,11 @@ class ProviderClient(ABC):
         """Release network resources (nothing by default)."""
 
 
-class SdkClient(ProviderClient):
+class SdkClient(HoldsSdk, ProviderClient):
     """A production client: the cloud SDK's client is created on first use, reused, closed once."""
 
     mode = "production"
 
     def __init__(self, settings: ClientSettings, payload_format: PayloadFormat) -> None:
         super().__init__(settings, payload_format)
-        self.lazy_sdk = LazySdk(settings.name, self.make_sdk, self.close_sdk)
-
-    @property
-    def sdk(self) -> Any:
-        """The SDK client, created on first use (thread-safe) and reused across tasks."""
-        return self.lazy_sdk.get()
-
-    @abstractmethod
-    def make_sdk(self) -> Any:
-        """Create the SDK client from the settings."""
-
-    def close_sdk(self, sdk: Any) -> None:
-        """Release the SDK client's connections."""
-        sdk.close()
-
-    def close(self) -> None:
-        self.lazy_sdk.close()
+        self.hold_sdk(settings.name)

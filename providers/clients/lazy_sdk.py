@@ -2,6 +2,7 @@
 a puller both hold."""
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -45,3 +46,32 @@ class LazySdk:
             if self._sdk is not None:
                 self._close(self._sdk)
                 self._sdk = None
+
+
+class HoldsSdk(ABC):
+    """What a production client and a puller share: one lazily made SDK client (`sdk`), made by
+    `make_sdk`, released by `close_sdk`, closed with `close`."""
+
+    lazy_sdk: LazySdk
+
+    def hold_sdk(self, owner: str) -> None:
+        """Start holding (nothing is made until `sdk` is first used); call it in __init__."""
+        self.lazy_sdk = LazySdk(owner, self.make_sdk, self.close_sdk)
+
+    @property
+    def sdk(self) -> Any:
+        """The SDK client, made on first use (thread-safe) and reused."""
+        return self.lazy_sdk.get()
+
+    @abstractmethod
+    def make_sdk(self) -> Any:
+        """Create the SDK client from the settings."""
+
+    def close_sdk(self, sdk: Any) -> None:
+        """Release the SDK client's connections (SDKs without a close hold none)."""
+        if hasattr(sdk, "close"):
+            sdk.close()
+
+    def close(self) -> None:
+        """Close the SDK client; the next use connects again."""
+        self.lazy_sdk.close()

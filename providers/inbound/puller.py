@@ -7,13 +7,13 @@ when pollers run and what to do with what they pull (receipts, confirmation) bel
 `events.services.polling`.
 """
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..clients.base import ClientSettings, exception_text
-from ..clients.lazy_sdk import LazySdk
+from ..clients.lazy_sdk import HoldsSdk
 from .parsing import InboundEvent, InboundRejected
 
 
@@ -53,7 +53,7 @@ def unparsable(handle: str, message_id: str, subscription: str, problem: str, bo
     return Pulled(handle=handle, event=event, problem=problem)
 
 
-class Puller(ABC):
+class Puller(HoldsSdk):
     """One cloud subscription's receive and acknowledge calls through its SDK."""
 
     #: The most messages one receive call may ask for.
@@ -63,16 +63,7 @@ class Puller(ABC):
         self.settings = settings
         self.target = target
         self.wait_seconds = wait_seconds
-        self.lazy_sdk = LazySdk(settings.name, self.make_sdk, self.close_sdk)
-
-    @property
-    def sdk(self) -> Any:
-        """The SDK client, made on first use."""
-        return self.lazy_sdk.get()
-
-    @abstractmethod
-    def make_sdk(self) -> Any:
-        """The cloud SDK's consumer client."""
+        self.hold_sdk(settings.name)
 
     @abstractmethod
     def receive(self, max_messages: int) -> list[Pulled]:
@@ -89,15 +80,6 @@ class Puller(ABC):
     @abstractmethod
     def check(self) -> str:
         """Prove the subscription exists and may be read; what was proved, in words."""
-
-    def close_sdk(self, sdk: Any) -> None:
-        """Release the SDK client's connections (SDKs without a close hold none)."""
-        if hasattr(sdk, "close"):
-            sdk.close()
-
-    def close(self) -> None:
-        """Close the SDK client."""
-        self.lazy_sdk.close()
 
 
 def failed(action: str, exc: BaseException) -> PullFailed:

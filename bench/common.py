@@ -104,6 +104,21 @@ def save_in_production(configs: list) -> list:
     return configs
 
 
+def publish_to(specs: list, configs: list, *, ring: bool = True) -> list:
+    """Publish the specs to the configs as one request of the publish service, with a standing
+    production grant (the benches' production configs send to stand-ins); the events created."""
+    from dataclasses import replace
+
+    from events.services.publishing import PublishRequest, publish
+    from providers.production import ProductionGrant
+
+    request = PublishRequest(
+        events=[replace(spec, providers=tuple(configs)) for spec in specs],
+        grant=ProductionGrant.standing("the bench", held=True),
+    )
+    return [published.event for published in publish(request, ring=ring)]
+
+
 def standin_configs(moto, bus: str, standin, sink, *, mode: str) -> dict:
     """One provider config per kind sending to the test suite's stand-ins (credentials from BENCH_*)."""
     from providers.models import ProviderConfig

@@ -6,7 +6,7 @@ sink), against what the same workers send when fed directly.
 
 One run, one gunicorn (the Procfile's 3 workers) and one `manage.py worker` with 2 workers, every
 event to all three clouds (three deliveries):
-  direct  L2 fed directly: `publish_many` of N events, until every delivery succeeded;
+  direct  L2 fed directly: one publish request of N events, until every delivery succeeded;
   full    the API at L2's rate for --seconds: the rate HELIOS sustains end to end, events whose
           three deliveries succeeded over the time from the first post to the last success
           (`ratio_api_over_l2`);
@@ -184,14 +184,14 @@ def stages(answered_at: dict[str, float]) -> dict[str, dict[str, float | None]]:
 
 def direct(configs: list, n: int, drain: float) -> dict:
     """L2 fed directly: events per second from the commit to the last success."""
-    from events.services.publishing import EventSpec, publish_many
+    from events.services.publishing import EventSpec
 
     before = succeeded_count()
     specs = [
         EventSpec(event_type="OrderPlaced", source="com.bench.e2e", subject=f"orders/{i}", data={"order_id": f"o-{i}"})
         for i in range(n)
     ]
-    publish_many(specs=specs, providers=configs)
+    common.publish_to(specs, configs)
     committed = time.monotonic()
     if not wait_for_succeeded(before + n * len(configs), drain):
         raise SystemExit(f"direct: not every delivery of {n} events succeeded within {drain} s")

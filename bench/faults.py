@@ -38,7 +38,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import process_title, process_tree, save_in_production, setup_django, start_worker, stop_processes  # noqa: E402
+from common import (  # noqa: E402
+    process_title,
+    process_tree,
+    publish_to,
+    save_in_production,
+    setup_django,
+    start_worker,
+    stop_processes,
+)
 from soak import kill_connections, reset  # noqa: E402
 from throughput import CREDENTIALS  # noqa: E402
 
@@ -163,7 +171,7 @@ def publish_with_faults(stack: Stack, configs: list, args: argparse.Namespace, k
     injected, and when the last fault came (monotonic seconds)."""
     from django.db import DatabaseError, connection
 
-    from events.services.publishing import EventSpec, publish_many
+    from events.services.publishing import EventSpec
 
     seconds = args.events / args.rate
     plan = [seconds * (n + 0.5) / args.faults for n in range(args.faults)]
@@ -176,7 +184,7 @@ def publish_with_faults(stack: Stack, configs: list, args: argparse.Namespace, k
         if due > 0:
             specs = [EventSpec("OrderPlaced", "com.faults", {"n": len(published) + i}, "") for i in range(due)]
             try:
-                published |= {str(e.id) for e in publish_many(specs=specs, providers=configs)}
+                published |= {str(e.id) for e in publish_to(specs, configs)}
             except DatabaseError:  # our own connection was among those killed: reconnect and go on
                 connection.close()
         if plan and plan[0] <= elapsed:

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import memory_kb, process_title, process_tree, save_in_production, start_worker, stop_processes  # noqa: E402
+from common import memory_kb, process_title, process_tree, publish_to, save_in_production, start_worker, stop_processes  # noqa: E402
 from throughput import CREDENTIALS, setup_django  # noqa: E402
 
 OUTAGE_SECONDS = 20
@@ -240,7 +240,7 @@ def publish_steadily(configs: list, rate: float, seconds: float, on_tick) -> int
     """Publish `rate` events per second for `seconds`; returns how many events were published."""
     from django.db import DatabaseError, connection
 
-    from events.services.publishing import EventSpec, publish_many
+    from events.services.publishing import EventSpec
 
     published, started = 0, time.monotonic()
     while (elapsed := time.monotonic() - started) < seconds:
@@ -251,7 +251,7 @@ def publish_steadily(configs: list, rate: float, seconds: float, on_tick) -> int
                 for i in range(due)
             ]
             try:
-                publish_many(specs=specs, providers=configs)
+                publish_to(specs, configs)
                 published += due
             except DatabaseError:  # our own connection was among those killed: reconnect and go on
                 connection.close()

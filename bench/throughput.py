@@ -4,7 +4,7 @@ Levels, per provider (EventBridge via a moto server without targets, Pub/Sub via
 stand-in, Event Grid via the HTTP sink):
   L0  the raw SDK in a loop: one event per call, and the best batch size; and "parallel": as many
       processes as L2's workers, each looping at the best batch size, all at once
-  L1  HELIOS services without the queue: publish_many, then send_due in this process
+  L1  HELIOS services without the queue: one publish request, then send_due in this process
   L2  full HELIOS: a real `qcluster` (2 workers) on PostgreSQL, commit to succeeded
   demo  L2 with every provider in demo mode
 plus the latency of a single event in an idle system and worker memory over a long demo run.
@@ -207,10 +207,9 @@ def specs(n: int) -> list:
 
 def l1(config, n: int) -> dict:
     from events.models import Delivery
-    from events.services.publishing import publish_many
     from events.services.sending import send_due
 
-    publish_many(specs=specs(n), providers=[config], ring=False)
+    common.publish_to(specs(n), [config], ring=False)
     elapsed = timed(lambda: send_due(provider_id=config.pk, time_budget_seconds=3600))
     succeeded = Delivery.objects.filter(provider=config, status="succeeded").count()
     return {"events_per_s": rate(succeeded, elapsed), "succeeded": succeeded}
@@ -264,10 +263,9 @@ def latencies(config) -> dict:
 
 
 def l2(config, n: int) -> dict:
-    from events.services.publishing import publish_many
 
     started = time.monotonic()
-    publish_many(specs=specs(n), providers=[config])
+    common.publish_to(specs(n), [config])
     committed = time.monotonic()
     finished = wait_for(config, n, timeout=600)
     return {
@@ -279,11 +277,11 @@ def l2(config, n: int) -> dict:
 
 def idle_latency(config, repeats: int = 20) -> dict:
     from events.models import Delivery
-    from events.services.publishing import publish_event
+    from events.services.publishing import EventSpec
 
     values = []
     for _ in range(repeats):
-        event = publish_event(event_type="OrderPlaced", source="com.bench", data={"a": 1}, providers=[config])
+        [event] = common.publish_to([EventSpec("OrderPlaced", "com.bench", {"a": 1})], [config])
         while not Delivery.objects.filter(event=event, status="succeeded").exists():
             time.sleep(0.01)
         delivery = Delivery.objects.get(event=event)
@@ -294,14 +292,13 @@ def idle_latency(config, repeats: int = 20) -> dict:
 
 def memory_run(cluster: Cluster, config, total: int) -> dict:
     """Worker RSS after the first tenth of a long demo run, and at its end."""
-    from events.services.publishing import publish_many
 
     chunk = max(total // 10, 1)
-    publish_many(specs=specs(chunk), providers=[config])
+    common.publish_to(specs(chunk), [config])
     wait_for(config, chunk, timeout=600)
     early = cluster.memory_kb("VmRSS")
     for done in range(chunk, total, chunk):
-        publish_many(specs=specs(min(chunk, total - done)), providers=[config])
+        common.publish_to(specs(min(chunk, total - done)), [config])
         wait_for(config, min(done + chunk, total), timeout=600)
     late = cluster.memory_kb("VmRSS")
     compared = [pid for pid in early if pid in late]

@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError
 from core import strictjson
 from providers.models import ProviderConfig
 from providers.modes import effective_mode
-from providers.production import production_names, production_send_problem
+from providers.production import ProductionGrant
 
 from .models import Event, EventTemplate
-from .services.publishing import EventSpec, routed_providers
-from .services.validation import PublishRejected, data_problems, envelope_problems, parse_data
+from .services.publishing import EventSpec
+from .services.validation import PublishRejected, Refusal, data_problems, envelope_problems, parse_data
 
 EXAMPLE_DATA = {"order_id": "ord-1001", "amount": 42.5, "currency": "EUR", "customer_id": "cus-7"}
 
@@ -67,20 +67,31 @@ class ProviderChoiceField(forms.ModelMultipleChoiceField):
 
 
 class ProductionConfirmationForm(forms.Form):
-    """Sending to any production provider needs a confirmation that names exactly them."""
+    """A form that publishes: the confirmation a send to production needs (shown, naming the
+    production configs, once the publish service refused without it) and the service's refusals
+    put on the form."""
 
     confirm_production = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    #: Names of the chosen providers whose effective mode is production (set by clean()).
+    #: Names of the production configs the send needs confirmed (set by `show_refusal`).
     production_names = ""
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        chosen = cleaned.get("providers") or []
-        self.production_names = production_names(chosen)
-        if problem := production_send_problem(chosen, cleaned.get("confirm_production") or ""):
-            raise ValidationError(f"{problem} Tick the confirmation below.", code="production")
-        return cleaned
+    @property
+    def grant(self) -> ProductionGrant:
+        """The operator's confirmation, as the publish service asks for it."""
+        return ProductionGrant.typed(self.cleaned_data.get("confirm_production") or "")
+
+    def show_refusal(self, rejected: PublishRejected, *, field: str | None) -> None:
+        """The publish service's refusal in the form's words: production asks for the
+        confirmation, an unrouted event for a provider, the rest goes to `field`."""
+        if rejected.refusal == Refusal.PRODUCTION:
+            self.production_names = rejected.production_names
+            self.add_error(None, f"{rejected.errors[0]} Tick the confirmation below.")
+        elif rejected.refusal == Refusal.UNROUTED:
+            self.add_error("providers", "Choose at least one provider: no route matches this event.")
+        else:
+            for error in rejected.errors:
+                self.add_error(field, error)
 
 
 def provider_choices(
@@ -117,24 +128,18 @@ class ComposeEventForm(ProductionConfirmationForm):
         help_text="Enabled provider configs; none ticked: the routes that match the event decide (Events > Routes).",
     )
     field_order = ["template", "event_type", "source", "subject", "data", "providers", "confirm_production"]
-    #: Which route chose each provider config, when none was ticked (set by clean()).
-    routes: dict[int, Any] = {}
 
-    def clean(self) -> dict[str, Any]:
-        """No provider ticked: the routes decide (before the production confirmation is checked)."""
-        cleaned = self.cleaned_data
-        if not cleaned.get("providers") and "data" in cleaned and not self.has_error("providers"):
-            spec = EventSpec(
-                event_type=cleaned.get("event_type", ""),
-                source=cleaned.get("source", ""),
-                subject=cleaned.get("subject", ""),
-                data=cleaned["data"],
-            )
-            routed, self.routes = routed_providers(spec)
-            if not routed:
-                self.add_error("providers", "Choose at least one provider: no route matches this event.")
-            cleaned["providers"] = routed
-        return super().clean()
+    def spec(self) -> EventSpec:
+        """The composed event, to the ticked configs (none: the routes decide)."""
+        values = self.cleaned_data
+        return EventSpec(
+            event_type=values["event_type"],
+            source=values["source"],
+            subject=values["subject"],
+            data=values["data"],
+            template=values["template"],
+            providers=tuple(values["providers"]),
+        )
 
     def clean_data(self) -> dict[str, Any]:
         try:

@@ -14,7 +14,7 @@ from providers.models import ProviderConfig
 from providers.modes import effective_mode
 
 from .models import EventTemplate, Route
-from .services.publishing import EventSpec, routed_providers
+from .services.publishing import EventSpec, destinations
 from .services.validation import PublishRejected, envelope_problems, parse_data, schema_problems
 
 
@@ -44,9 +44,9 @@ def compose_preview(
     )
     routed = not providers
     routes: dict[int, Route] = {}
-    if routed and not field_problems:
-        spec = EventSpec(event_type=event_type, source=source, subject=subject, data=data)
-        providers, routes = routed_providers(spec)
+    if not field_problems:
+        spec = EventSpec(event_type=event_type, source=source, subject=subject, data=data, providers=tuple(providers))
+        providers, routes = destinations(spec)
     return {
         "data_error": "",
         "data_bytes": size,

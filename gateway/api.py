@@ -11,7 +11,6 @@ problem of HELIOS's own is a 503 to retry, never a 500.
 
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -19,14 +18,13 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
-from ninja import NinjaAPI, Schema, Status
+from ninja import NinjaAPI, Status
 from ninja.security import HttpBearer
 
 from core.client_address import client_address
 from events.models import Delivery, Event
-from events.selectors import confirmed_words
 
+from .answers import AcceptedOut, Envelope, Errors, EventOut
 from .expansion import waiting_events
 from .idempotency import earlier_answer, remember, request_digest
 from .incoming import BATCH, STRUCTURED, BadRequest, read_request
@@ -56,49 +54,8 @@ api = NinjaAPI(
 )
 
 
-class Errors(Schema):
-    errors: list[str]
-
-
-class Envelope(Schema):
-    """HELIOS's own event envelope."""
-
-    type: str
-    source: str
-    subject: str = ""
-    data: dict[str, Any]
-    providers: list[str] | None = None
-
-
-class DeliveryOut(Schema):
-    provider: str
-    status: str
-    attempts: int
-    provider_message_id: str
-    last_error: str
-    confirmed: str
-    url: str
-
-
-class EventOut(Schema):
-    id: str
-    cloudevent_id: str
-    reused: bool
-    #: "accepted": in the accept log, events and deliveries not made yet; "published": made.
-    status: str
-    type: str
-    source: str
-    subject: str
-    url: str
-    deliveries: list[DeliveryOut]
-
-
-class AcceptedOut(Schema):
-    events: list[EventOut]
-
-
 def _errors(status: int, reasons: list[str], **headers: str) -> JsonResponse:
-    response = JsonResponse({"errors": reasons}, status=status)
+    response = JsonResponse(Errors(errors=reasons).model_dump(), status=status)
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
@@ -133,74 +90,6 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
     return _errors(
         503, ["HELIOS could not process this request; nothing was created. Send it again."], Retry_After="30"
     )
-
-
-def events_out(request: HttpRequest, key: ApiKey, answered: list[Answer]) -> list[dict[str, Any]]:
-    """Events (each with whether it was found rather than made, and whether it is stored yet or
-    still waits in the accept log) and the deliveries of the stored ones to the key's own
-    provider configs (never another's), with the URLs of their API resource and console pages:
-    at most one query for all of them."""
-    rows: dict[Any, list[dict[str, Any]]] = {answer.event.pk: [] for answer in answered}
-    stored = [answer.event.pk for answer in answered if answer.stored]
-    in_scope = ApiKey.providers.through.objects.filter(apikey_id=key.pk).values("providerconfig_id")
-    deliveries = (
-        Delivery.objects.filter(event_id__in=stored, provider_id__in=in_scope)
-        .order_by("provider__name")
-        .values(
-            "id",
-            "event_id",
-            "provider__name",
-            "status",
-            "attempts",
-            "provider_message_id",
-            "last_error_code",
-            "last_error",
-            "confirmed_at",
-            "confirmed_via",
-        )
-    )
-    for row in deliveries if stored else ():
-        rows[row["event_id"]].append(row)
-    base = request.build_absolute_uri("/")[:-1]
-    event_url = _url_maker(base, "api-v1:event", SAMPLE_EVENT_ID)
-    delivery_url = _url_maker(base, "admin:events_delivery_change", SAMPLE_DELIVERY_ID)
-    return [
-        {
-            "id": str(event.id),
-            "cloudevent_id": event.cloudevent_id,
-            "reused": answer.reused,
-            "status": "published" if answer.stored else "accepted",
-            "type": event.type,
-            "source": event.source,
-            "subject": event.subject,
-            "url": event_url(event.id),
-            "deliveries": [
-                {
-                    "provider": row["provider__name"],
-                    "status": row["status"],
-                    "attempts": row["attempts"],
-                    "provider_message_id": row["provider_message_id"],
-                    "last_error": f"{row['last_error_code']}: {row['last_error']}" if row["last_error_code"] else "",
-                    "confirmed": confirmed_words(row["confirmed_at"], row["confirmed_via"]),
-                    "url": delivery_url(row["id"]),
-                }
-                for row in rows[event.pk]
-            ],
-        }
-        for answer in answered
-        for event in (answer.event,)
-    ]
-
-
-#: Stand-ins reversed once per answer: a batch's hundreds of URLs are then a string replace each.
-SAMPLE_EVENT_ID = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
-SAMPLE_DELIVERY_ID = 987654321987
-
-
-def _url_maker(base: str, name: str, sample: Any) -> Callable[[Any], str]:
-    """A function making the absolute URL of `name` for an object's id, as `reverse` would."""
-    template = base + reverse(name, args=[sample])
-    return lambda object_id: template.replace(str(sample), str(object_id))
 
 
 REQUEST_BODY = {
@@ -271,8 +160,9 @@ def publish(request: HttpRequest) -> Any:
                 with transaction.atomic():
                     spend(key, len(incoming))
                     accepted = accept(key, incoming, remote_addr=client_address(request) or None)
-                    answer = {"events": events_out(request, key, accepted)}
-                    if idempotency_key and (winner := remember(key, idempotency_key, digest, answer)):
+                    answer = AcceptedOut(events=EventOut.answering(request, key, accepted))
+                    kept = answer.model_dump(mode="json") if idempotency_key else None
+                    if kept is not None and (winner := remember(key, idempotency_key, digest, kept)):
                         transaction.set_rollback(True)  # a concurrent request with the key won: its answer stands
                         return _replay(winner, digest)
                 break
@@ -307,9 +197,9 @@ def event_detail(request: HttpRequest, event_id: uuid.UUID) -> Any:
     reached = Delivery.objects.filter(event_id=OuterRef("pk"), provider__in=key.providers.all())
     event = Event.objects.filter(Q(Exists(published)) | Q(Exists(reached)), pk=event_id).first()
     if event is not None:
-        return Status(200, events_out(request, key, [Answer(event, reused=False, stored=True)])[0])
+        return Status(200, EventOut.answering(request, key, [Answer(event, reused=False, stored=True)])[0])
     request_id = ApiEvent.objects.filter(event_id=event_id, api_key=key).values_list("request_id", flat=True).first()
     waiting = waiting_events([request_id]) if request_id else {}
     if event_id not in waiting:
         return Status(404, {"errors": ["No such event for this API key."]})
-    return Status(200, events_out(request, key, [Answer(waiting[event_id], reused=False, stored=False)])[0])
+    return Status(200, EventOut.answering(request, key, [Answer(waiting[event_id], reused=False, stored=False)])[0])

@@ -1,21 +1,20 @@
-"""Accepting through the API: the key's scope and production grant, the input gate and the
-routes, then the request written to the accept log in one transaction (a batch is all or
-nothing); a worker expands it into events and deliveries (gateway/expansion.py)."""
+"""Accepting through the API: the request translated into the publish service's one request (the
+key's scope and production grant) and planned there (routes, grant, input gate), then written
+to the accept log in one transaction (a batch is all or nothing); a worker expands it into
+events and deliveries (gateway/expansion.py)."""
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from django.db import transaction
 
 from core.badges import plural
-from events.models import Event, Route
-from events.services.publishing import EventSpec, routed_providers, validated_events
-from events.services.validation import PublishRejected
-from providers.models import ProviderConfig
-from providers.production import production_names
+from events.models import Event
+from events.services.publishing import EventSpec, PlannedGroup, PublishRequest, plan
+from events.services.validation import PublishRejected, Refusal
+from providers.production import ProductionGrant, production_names
 
-from .catalog import catalog
+from .catalog import Catalog, catalog
 from .expansion import event_fields, ring_expansion, waiting_events
 from .incoming import Incoming
 from .keys import record_production_use
@@ -41,89 +40,130 @@ class Answer:
     stored: bool
 
 
+#: The HTTP status of each of the publish service's refusals.
+STATUS_OF = {
+    Refusal.INVALID: 400,
+    Refusal.UNROUTED: 422,
+    Refusal.OUT_OF_SCOPE: 403,
+    Refusal.PRODUCTION: 403,
+}
+
+
 def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None) -> list[Answer]:
     """Accept what a request carries, or raise Refused (400, 403, 409, 422) keeping nothing.
 
-    Every check runs here (the input gate, routing, the key's scope and production grant); what
-    passes is written to the accept log (one `AcceptedRequest`, its `ApiEvent`s) with the event
-    ids it will have, and a worker expands it into events and deliveries (gateway/expansion.py).
+    The request is translated into one `PublishRequest` (the key's scope, its production grant)
+    and planned by the publish service every way in shares (routing, the grant, the input gate);
+    what passes is written to the accept log (one `AcceptedRequest`, its `ApiEvent`s) with the
+    event ids it will have, and a worker creates it (gateway/expansion.py).
 
     A CloudEvent this key sent before (same source and id) answers with that event, reused; a
     CloudEvent id that is a UUID becomes the event id unless another event has it already (then
     the event gets an id of its own, as a CloudEvent id that is not a UUID does)."""
+    current = catalog(getattr(key, "catalog_stamp", None))
+    scope = current.scope_of(key)
+    specs = _own_event_ids(key, incoming, [_spec(item, current, scope, key) for item in incoming])
     answers: list[Answer | None] = [None] * len(incoming)
-    groups: dict[tuple, list[tuple[int, EventSpec]]] = defaultdict(list)
-    targets: dict[tuple, tuple[list[ProviderConfig], dict[int, Route]]] = {}
-    specs = _own_event_ids(key, incoming, [_spec(item) for item in incoming])
-    chosen = _destinations(key, incoming, specs)
     earlier = _sent_before(key, incoming)
     first_of: dict[tuple[str, str], int] = {}
     repeats: dict[int, int] = {}
+    new: list[int] = []
     for index, item in enumerate(incoming):
         sent = (item.source, item.cloudevent_id) if item.cloudevent_id else None
         if sent in earlier:
             answers[index] = earlier[sent]
-            continue
-        if sent is not None and sent in first_of:  # the same CloudEvent twice in one request
+        elif sent is not None and sent in first_of:  # the same CloudEvent twice in one request
             repeats[index] = first_of[sent]
-            continue
-        if sent is not None:
-            first_of[sent] = index
-        configs, routes = chosen[index]
-        group = tuple((c.pk, routes[c.pk].pk if c.pk in routes else None) for c in configs)
-        groups[group].append((index, specs[index]))
-        targets[group] = (configs, routes)
-    errors: list[str] = []
-    planned = []
-    for group, numbered in groups.items():
-        configs, routes = targets[group]
-        labels = [f"event {index + 1}" if len(incoming) > 1 else "the event" for index, _ in numbered]
-        try:
-            events = validated_events([spec for _, spec in numbered], configs, actor=None, labels=labels)
-        except PublishRejected as rejected:
-            errors += rejected.errors
-            continue
-        planned.append((configs, routes, numbered, events))
-    if errors:
-        raise Refused(400, errors)
+        else:
+            new.append(index)
+            if sent is not None:
+                first_of[sent] = index
+    request = PublishRequest(
+        events=[specs[index] for index in new],
+        grant=ProductionGrant.standing(f"the API key {key.name}", held=key.allow_production),
+        scope=scope,
+        publisher=f"The API key {key.name}",
+        labels=[f"event {index + 1}" if len(incoming) > 1 else "the event" for index in new],
+        routes=current.routes,
+    )
+    try:
+        groups = plan(request)
+    except PublishRejected as rejected:
+        raise Refused(STATUS_OF[rejected.refusal], _reasons(rejected, len(incoming))) from None
     with transaction.atomic(savepoint=False):  # the request's transaction, when there is one
-        if planned:
-            accepted = AcceptedRequest.objects.create(
-                api_key=key,
-                remote_addr=remote_addr,
-                groups=[
-                    {
-                        "providers": [c.pk for c in configs],
-                        "routes": {str(pk): route.pk for pk, route in routes.items()},
-                        "events": [event_fields(event) for event in events],
-                    }
-                    for configs, routes, _, events in planned
-                ],
+        if groups:
+            _write_accept_log(
+                key, groups, [new[index] for group in groups for index in group.indexes], answers, remote_addr
             )
-            made: list[ApiEvent] = []
-            for configs, _, numbered, events in planned:
-                for (index, _), event in zip(numbered, events, strict=True):
-                    answers[index] = Answer(event, reused=False, stored=False)
-                    made.append(
-                        ApiEvent(
-                            event_id=event.pk,
-                            api_key=key,
-                            request=accepted,
-                            source=event.source,
-                            cloudevent_id=event.cloudevent_id,
-                            remote_addr=remote_addr,
-                        )
-                    )
-                if names := production_names(configs):
-                    record_production_use(key, names, len(events), remote_addr=remote_addr)
-            ApiEvent.objects.bulk_create(made)
-            ring_expansion()
     for index, first in repeats.items():
         answers[index] = replace(answers[first], reused=True)  # type: ignore[type-var]
     return [answer for answer in answers if answer is not None]
 
 
-def _spec(item: Incoming) -> EventSpec:
+def _write_accept_log(
+    key: ApiKey,
+    groups: Sequence[PlannedGroup],
+    places: Sequence[int],
+    answers: list[Answer | None],
+    remote_addr: str | None,
+) -> None:
+    """One `AcceptedRequest` for the planned groups, an `ApiEvent` per event (at `places` in the
+    request, in the groups' order), the production audit, and the worker's bell."""
+    accepted = AcceptedRequest.objects.create(
+        api_key=key,
+        remote_addr=remote_addr,
+        groups=[
+            {
+                "providers": [c.pk for c in group.configs],
+                "routes": {str(pk): route.pk for pk, route in group.routes.items()},
+                "events": [event_fields(event) for event in group.events],
+            }
+            for group in groups
+        ],
+    )
+    made: list[ApiEvent] = []
+    events = [event for group in groups for event in group.events]
+    for place, event in zip(places, events, strict=True):
+        answers[place] = Answer(event, reused=False, stored=False)
+        made.append(
+            ApiEvent(
+                event_id=event.pk,
+                api_key=key,
+                request=accepted,
+                source=event.source,
+                cloudevent_id=event.cloudevent_id,
+                remote_addr=remote_addr,
+            )
+        )
+    for group in groups:
+        if names := production_names(group.configs):
+            record_production_use(key, names, len(group.events), remote_addr=remote_addr)
+    ApiEvent.objects.bulk_create(made)
+    ring_expansion()
+
+
+def _reasons(rejected: PublishRejected, events: int) -> list[str]:
+    """The publish service's refusal in the API's words."""
+    if rejected.refusal != Refusal.UNROUTED:
+        return rejected.errors
+    which = "the event" if events == 1 else plural(len(rejected.errors), "event")
+    return [
+        f"No route matches {which} and it names no provider config: name them (`providers`, or the "
+        "CloudEvents extension `heliosproviders`) or ask an Admin for a route."
+    ]
+
+
+def _spec(item: Incoming, current: Catalog, scope: frozenset[int], key: ApiKey) -> EventSpec:
+    """The item as an EventSpec, its named configs among those the key sees: a name outside the
+    key's scope gets the same answer whether or not a config has it (403), so a key cannot list
+    the deployment's config names."""
+    named = [current.configs.get(name) for name in dict.fromkeys(item.providers or [])]
+    if hidden := sorted(
+        name
+        for name, config in zip(dict.fromkeys(item.providers or []), named, strict=True)
+        if config is None or config.pk not in scope
+    ):
+        raise Refused(403, [f"The API key {key.name} may not publish to: {', '.join(hidden)}."])
     return EventSpec(
         event_type=item.event_type,
         source=item.source,
@@ -131,46 +171,8 @@ def _spec(item: Incoming) -> EventSpec:
         data=item.data,
         event_id=item.event_id,
         cloudevent_id=item.cloudevent_id,
+        providers=tuple(config for config in named if config is not None),
     )
-
-
-def _destinations(
-    key: ApiKey, incoming: Sequence[Incoming], specs: Sequence[EventSpec]
-) -> list[tuple[list[ProviderConfig], dict[int, Route]]]:
-    """Each event's provider configs (named, or else routed) and the route that chose each; all
-    known, within the key's scope, and in production only with the key's grant."""
-    current = catalog(getattr(key, "catalog_stamp", None))
-    named = {name for item in incoming for name in item.providers or []}
-    # A name this key may not use gets the same answer whether or not a config has it, so a key
-    # cannot list the deployment's config names.
-    unknown = {name for name in named if name not in current.configs}
-    chosen = []
-    unrouted = 0
-    for item, spec in zip(incoming, specs, strict=True):
-        if item.providers:
-            names = [name for name in dict.fromkeys(item.providers) if name in current.configs]
-            chosen.append(([current.configs[name] for name in names], {}))
-            continue
-        configs, routes = routed_providers(spec, current.routes)
-        unrouted += not configs
-        chosen.append((configs, routes))
-    if unrouted:
-        which = "the event" if len(incoming) == 1 else plural(unrouted, "event")
-        raise Refused(
-            422,
-            [
-                f"No route matches {which} and it names no provider config: name them (`providers`, or the "
-                "CloudEvents extension `heliosproviders`) or ask an Admin for a route."
-            ],
-        )
-    allowed = current.scope_of(key)
-    outside = sorted(unknown | {c.name for configs, _ in chosen for c in configs if c.pk not in allowed})
-    if outside:
-        raise Refused(403, [f"The API key {key.name} may not publish to: {', '.join(outside)}."])
-    every = list({c.pk: c for configs, _ in chosen for c in configs}.values())
-    if not key.allow_production and (names := production_names(every)):
-        raise Refused(403, [f"{names}: in production, and the API key {key.name} may not send to production."])
-    return chosen
 
 
 def _own_event_ids(key: ApiKey, incoming: Sequence[Incoming], specs: list[EventSpec]) -> list[EventSpec]:

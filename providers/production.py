@@ -2,6 +2,7 @@
 must be confirmed with. Every way in asks these (console, bulk, resend, replay, CLI, API)."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from core.audit import Actor
 
@@ -22,14 +23,43 @@ def production_names(configs: Sequence[ProviderConfig]) -> str:
     return ", ".join(sorted(config.name for config in configs if effective_mode(config).is_production))
 
 
-def production_send_problem(configs: Sequence[ProviderConfig], confirmation: str) -> str:
-    """Why a send to these configs may not go ahead ("" when it may): one that is in production
-    needs a confirmation naming exactly the production ones. The console, bulk, resend and the
-    CLI all ask this."""
-    names = production_names(configs)
-    if names and confirmation.strip() != names:
-        return f"This sends to PRODUCTION: {names}. Confirm with exactly these names to send for real."
-    return ""
+@dataclass(frozen=True)
+class ProductionGrant:
+    """What allows a send to production configs, asked the same way by every way in: an
+    operator's confirmation typing exactly the production configs' names (console, bulk, resend,
+    replay, CLI), or a publisher's standing grant (an API key's "may send to production")."""
+
+    #: The names an operator typed (or a checkbox carried) to confirm.
+    confirmation: str = ""
+    #: Who holds a standing grant, in words ("the API key order-service"); "" for a typed one.
+    holder: str = ""
+    #: Whether that holder may send to production.
+    held: bool = False
+
+    @classmethod
+    def typed(cls, confirmation: str) -> "ProductionGrant":
+        """An operator's confirmation, checked against the production configs' names."""
+        return cls(confirmation=confirmation)
+
+    @classmethod
+    def standing(cls, holder: str, *, held: bool) -> "ProductionGrant":
+        """A publisher's standing grant (or its absence), named in the refusal."""
+        return cls(holder=holder, held=held)
+
+    def problem(self, configs: Sequence[ProviderConfig]) -> str:
+        """Why a send to these configs may not go ahead ("" when it may)."""
+        names = production_names(configs)
+        if not names:
+            return ""
+        if self.holder:
+            return "" if self.held else f"{names}: in production, and {self.holder} may not send to production."
+        if self.confirmation.strip() != names:
+            return f"This sends to PRODUCTION: {names}. Confirm with exactly these names to send for real."
+        return ""
+
+
+#: Neither a confirmation nor a standing grant: a send to production is refused.
+NO_GRANT = ProductionGrant()
 
 
 #: Fields that decide where a config's events go and with which credentials: on a production

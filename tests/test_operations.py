@@ -23,9 +23,9 @@ from core.logs import ContextFilter, JsonFormatter, RedactSecrets
 from core.models import Heartbeat
 from events.models import Delivery, DeliveryAttempt, HourlyStats
 from events.services.operator import retry_now
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from tests.conftest import PROJECT_ROOT
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

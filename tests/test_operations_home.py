@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from core.heartbeat import beat
 from events.models import Delivery
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from providers.models import ProviderConfig
+from tests.publishing import publish_event
 from tests.test_roles import member
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from events.models import Delivery, Event
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from providers.models import ModeChange
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from ..forms import BulkUploadForm
 from ..models import BulkUpload
 from ..selectors import bulk_progress
 from ..services.bulk import send_upload, shown
-from ..services.validation import PublishRejected
+from ..services.validation import PublishRejected, Refusal
 
 
 @admin.register(BulkUpload)
@@ -55,7 +55,10 @@ class BulkUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             try:
                 upload = self._send(request, form)
             except PublishRejected as rejected:
-                errors = shown(rejected.errors)
+                if rejected.refusal == Refusal.PRODUCTION:
+                    form.show_refusal(rejected, field=None)
+                else:
+                    errors = shown(rejected.errors)
             else:
                 self.message_user(
                     request, f"Bulk upload #{upload.pk}: {upload.event_count:,} events queued.", messages.SUCCESS
@@ -84,6 +87,7 @@ class BulkUploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             source=values["source"],
             providers=list(values["providers"]),
             actor=Actor.from_request(request),
+            grant=form.grant,
         )
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):

@@ -17,7 +17,7 @@ from providers.models import ProviderConfig
 from ..forms import ComposeEventForm
 from ..models import Event, EventTemplate
 from ..preview import compose_preview
-from ..services.publishing import EventSpec, publish_spec
+from ..services.publishing import PublishRequest, publish
 from ..services.validation import PublishRejected
 
 
@@ -53,26 +53,18 @@ class ComposeViews:
                 "Nothing was created."
             )
         if form.is_bound and form.is_valid():
-            values = form.cleaned_data
+            request_to_publish = PublishRequest(
+                events=[form.spec()], actor=Actor.from_request(request), grant=form.grant
+            )
             try:
-                spec = EventSpec(
-                    event_type=values["event_type"],
-                    source=values["source"],
-                    subject=values["subject"],
-                    data=values["data"],
-                    template=values["template"],
-                )
-                event = publish_spec(
-                    spec, list(values["providers"]), actor=Actor.from_request(request), routes=form.routes
-                )
+                [published] = publish(request_to_publish)
             except PublishRejected as rejected:
-                for error in rejected.errors:
-                    form.add_error("data", error)
+                form.show_refusal(rejected, field="data")
             else:
+                event = published.event
+                count = event.deliveries.count()
                 self.message_user(
-                    request,
-                    f"Event {event.id} queued for {plural(len(values['providers']), 'provider')}.",
-                    messages.SUCCESS,
+                    request, f"Event {event.id} queued for {plural(count, 'provider')}.", messages.SUCCESS
                 )
                 return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
         context = page_context(

@@ -18,13 +18,13 @@ from core.audit import Actor
 from core.badges import badge, copyable, moment, plural
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
-from providers.production import production_names, production_send_problem
+from providers.production import ProductionGrant, production_names
 
 from ..filters import EventTypeFilter
 from ..models import Event, Resend
 from ..selectors import awaiting_round_trip, delivery_status_rows
 from ..services.operator import resend_to
-from ..services.validation import PublishRejected
+from ..services.validation import PublishRejected, Refusal
 from .compose import ComposeViews
 from .history import EventMatch, HistoryListMixin
 
@@ -104,12 +104,12 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
         if request.POST.get("confirm") == "yes":
             chosen = list(choices.filter(pk__in=request.POST.getlist("providers")))
             names = production_names(chosen)
+            grant = ProductionGrant.typed(request.POST.get("confirm_production", ""))
             try:
-                if problem := production_send_problem(chosen, request.POST.get("confirm_production", "")):
-                    raise PublishRejected([f"{problem} Tick the confirmation."])
-                created = resend_to(event=event, providers=chosen, actor=Actor.from_request(request))
+                created = resend_to(event=event, providers=chosen, actor=Actor.from_request(request), grant=grant)
             except PublishRejected as rejected:
-                errors = rejected.errors
+                confirm = " Tick the confirmation." if rejected.refusal == Refusal.PRODUCTION else ""
+                errors = [error + confirm for error in rejected.errors]
             else:
                 self.message_user(
                     request, f"Event {event.pk} resent to {plural(len(created), 'provider')}.", messages.SUCCESS

@@ -19,6 +19,7 @@ from core.badges import badge
 from core.permissions import require
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
+from providers.production import ProductionGrant
 
 from ..models import DeliveryStatus, Replay, ReplayState
 from ..services.replay import MAX_RATE, ReplayFilter, cancel_replay, dry_run, start_replay
@@ -132,7 +133,7 @@ class ReplayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                         choice,
                         list(form.cleaned_data["providers"]),
                         rate_per_second=form.cleaned_data["rate_per_second"],
-                        confirmation=form.cleaned_data["confirm_production"],
+                        grant=ProductionGrant.typed(form.cleaned_data["confirm_production"]),
                         actor=Actor.from_request(request),
                     )
                 except PublishRejected as rejected:

@@ -16,7 +16,7 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -25,10 +25,11 @@ from django.db import transaction
 from core import strictjson
 from core.audit import Actor
 from providers.models import ProviderConfig
+from providers.production import NO_GRANT, ProductionGrant
 
 from ..models import BulkSource, BulkUpload, EventTemplate
-from .publishing import EventSpec, create_events, validated_events
-from .validation import PublishRejected, json_type_name
+from .publishing import EventSpec, PlannedGroup, PublishRequest, create_planned, plan
+from .validation import PublishRejected, Refusal, json_type_name
 
 ATTRIBUTE_COLUMNS = ("type", "source", "subject")
 MISSING_ATTRIBUTES_HINT = (
@@ -178,21 +179,30 @@ def bulk_send(
     filename: str = "",
     template: EventTemplate | None = None,
     actor: Actor | None = None,
+    grant: ProductionGrant = NO_GRANT,
 ) -> BulkUpload:
     """Check every event, then create the upload, its events and deliveries in one transaction.
 
-    Raises PublishRejected with every line's errors (a bad file creates nothing)."""
+    Raises PublishRejected with every line's errors (a bad file creates nothing), or with the
+    publish service's refusal (production without the grant)."""
     limit = settings.HELIOS_BULK_MAX_EVENTS
     if len(specs) > limit:
         raise PublishRejected([f"The upload has {len(specs):,} events; at most {limit:,} are accepted at once."])
     errors = list(parse_errors)
     if not specs and not errors:
         errors.append("The upload holds no events.")
+    request = PublishRequest(
+        events=[replace(numbered.spec, providers=tuple(providers)) for numbered in specs],
+        actor=actor,
+        grant=grant,
+        labels=[numbered.label for numbered in specs],
+    )
+    groups: list[PlannedGroup] = []
     try:
-        events = validated_events(
-            [numbered.spec for numbered in specs], providers, actor=actor, labels=[n.label for n in specs]
-        )
+        groups = plan(request)
     except PublishRejected as rejected:
+        if rejected.refusal != Refusal.INVALID:
+            raise
         errors += rejected.errors
     if errors:
         errors = sorted(errors, key=_line_order)
@@ -204,11 +214,11 @@ def bulk_send(
             source=source,
             filename=filename[:255],
             template=template,
-            event_count=len(events),
+            event_count=len(specs),
             created_by=actor.account if actor else None,
         )
         upload.providers.set(providers)
-        create_events(events, providers, ring=True, actor=actor, bulk_upload=upload)
+        create_planned(groups, actor=actor, bulk_upload=upload)
     return upload
 
 
@@ -223,12 +233,15 @@ def send_upload(
     source: str,
     providers: Sequence[ProviderConfig],
     actor: Actor | None = None,
+    grant: ProductionGrant = NO_GRANT,
 ) -> BulkUpload:
     """A file's events ("jsonl" or "csv"), or without a file `count` copies of the template's
     event, sent with `bulk_send`; the form's type and source fill what lines leave out."""
     if content is None:
         specs = from_template(template, count or 0)
-        return bulk_send(source=BulkSource.TEMPLATE, specs=specs, providers=providers, template=template, actor=actor)
+        return bulk_send(
+            source=BulkSource.TEMPLATE, specs=specs, providers=providers, template=template, actor=actor, grant=grant
+        )
     # A template's subject is an example of one entity ("orders/ord-1001"): a line without a
     # subject gets none, never that example.
     defaults = BulkDefaults(
@@ -246,6 +259,7 @@ def send_upload(
         filename=filename,
         template=template,
         actor=actor,
+        grant=grant,
     )
 
 

@@ -18,6 +18,7 @@ from providers.circuit import circuit_status
 from providers.live_clients import check_event
 from providers.models import ProviderConfig
 from providers.modes import effective_mode
+from providers.production import NO_GRANT, ProductionGrant, production_names
 
 from .. import stats
 from ..models import (
@@ -29,15 +30,24 @@ from ..models import (
 )
 from .doorbell import ring_doorbell
 from .publishing import outgoing_event
-from .validation import PublishRejected, data_problems
+from .validation import PublishRejected, Refusal, data_problems
 
 logger = logging.getLogger(__name__)
 
 
-def resend_to(*, event: Event, providers: Sequence[ProviderConfig], actor: Actor | None = None) -> list[Delivery]:
-    """Send an existing event, with the same id, to providers it has no delivery for yet."""
+def resend_to(
+    *,
+    event: Event,
+    providers: Sequence[ProviderConfig],
+    actor: Actor | None = None,
+    grant: ProductionGrant = NO_GRANT,
+) -> list[Delivery]:
+    """Send an existing event, with the same id, to providers it has no delivery for yet (a
+    production one only with the grant)."""
     already = set(event.deliveries.values_list("provider_id", flat=True))
     new = [p for p in providers if p.pk not in already]
+    if problem := grant.problem(new):
+        raise PublishRejected([problem], refusal=Refusal.PRODUCTION, production_names=production_names(new))
     errors = [] if new else ["The event already has a delivery for every chosen provider."]
     errors += data_problems(event.data)  # stored before the input gate existed
     errors += [f"{p.name} is disabled; enable it before publishing to it." for p in new if not p.enabled]

@@ -1,8 +1,11 @@
-"""Publishing: check events through the input gate, then create them, their deliveries, the
-audit entry and the doorbell rings in one transaction."""
+"""Publishing: one request (`PublishRequest`) from every way in, routed, authorised and checked
+through the input gate (`plan`), then created with its deliveries, audit entry and doorbell
+rings in one transaction (`publish`); the API accepts a planned request into its accept log
+instead, and a worker creates it later (gateway/expansion.py)."""
 
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +20,7 @@ from providers.clients.base import OutgoingEvent
 from providers.live_clients import check_event
 from providers.models import ProviderConfig
 from providers.modes import effective_mode
+from providers.production import NO_GRANT, ProductionGrant, production_names
 
 from .. import stats
 from ..models import (
@@ -30,7 +34,7 @@ from ..models import (
 from ..routing import route
 from .doorbell import ring_doorbells
 from .rows import insert_rows, prepared_values
-from .validation import PublishRejected, data_problems, envelope_problems, schema_problems
+from .validation import PublishRejected, Refusal, data_problems, envelope_problems, schema_problems
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +53,7 @@ def outgoing_event(event: Event) -> OutgoingEvent:
 
 @dataclass(frozen=True)
 class EventSpec:
-    """What to publish: one event's type, source, data and subject."""
+    """What to publish: one event's type, source, data and subject, and where it goes."""
 
     event_type: str
     source: str
@@ -60,11 +64,46 @@ class EventSpec:
     event_id: uuid.UUID | None = None
     #: The id the event had as a CloudEvent (kept as given, UUID or not).
     cloudevent_id: str = ""
+    #: The provider configs the sender named; none: the enabled routes decide.
+    providers: tuple[ProviderConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """One publish, whichever way it came in (console, CLI, bulk, API): the events, who publishes,
+    what allows production, and an idempotency key. Each way in only translates its input into
+    this and the refusal back into its own words (a form field, an exit status, an HTTP status)."""
+
+    events: Sequence[EventSpec]
+    actor: Actor | None = None
+    #: What allows a send to production configs: a typed confirmation or a standing grant.
+    grant: ProductionGrant = NO_GRANT
+    #: The configs the publisher may use (None: every one), and its name in the refusal.
+    scope: frozenset[int] | None = None
+    publisher: str = ""
+    #: At most once per key (a request of one event): a key used before returns that event.
+    idempotency_key: str | None = None
+    #: How refusals name each event (default "event N", 1-based).
+    labels: Sequence[str] | None = None
+    #: The enabled routes with their configs, when the caller has them read already.
+    routes: Sequence[Route] | None = None
+
+
+@dataclass(frozen=True)
+class PlannedGroup:
+    """Events of a request that go to the same configs by the same routes, validated, unsaved."""
+
+    configs: list[ProviderConfig]
+    #: Which route chose each config (config id → route), when routes chose.
+    routes: dict[int, Route]
+    #: Each event's place in the request, in the order of `events`.
+    indexes: list[int]
+    events: list[Event]
 
 
 @dataclass(frozen=True)
 class Published:
-    """What `publish_once` did: the event for the key, and whether it existed already."""
+    """One event of a publish: the event, and whether it existed already."""
 
     event: Event
     #: True when an earlier event with the same idempotency key was returned: nothing was
@@ -72,47 +111,15 @@ class Published:
     reused: bool
 
 
-def publish_event(
-    *,
-    event_type: str,
-    source: str,
-    data: Any,
-    providers: Sequence[ProviderConfig],
-    subject: str = "",
-    template: EventTemplate | None = None,
-    actor: Actor | None = None,
-    ring: bool = True,
-) -> Event:
-    """Validate, then create the event, its deliveries and the send tasks in one transaction.
-
-    Raises PublishRejected, creating nothing, when the event breaks any chosen provider's
-    limits. With `ring=False` no task is queued (the caller sends, e.g. `publish --sync`).
-    """
-    spec = EventSpec(event_type=event_type, source=source, data=data, subject=subject, template=template)
-    return publish_spec(spec, providers, actor=actor, ring=ring)
-
-
-def publish_spec(
-    spec: EventSpec,
-    providers: Sequence[ProviderConfig],
-    *,
-    actor: Actor | None = None,
-    ring: bool = True,
-    routes: Mapping[int, Route] | None = None,
-) -> Event:
-    """`publish_event` for an EventSpec (`routes`: which route chose each provider, if any)."""
-    event = _validated_event(spec, providers, actor=actor, idempotency_key=None)
-    create_events([event], providers, ring=ring, actor=actor, routes=routes)
-    return event
-
-
-def routed_providers(
+def destinations(
     spec: EventSpec, routes: Sequence[Route] | None = None
 ) -> tuple[list[ProviderConfig], dict[int, Route]]:
-    """Where the enabled routes send an event that names no provider config: the configs (each
-    once, in route order) and, per config, the first route that chose it. `routes`: the enabled
-    routes with their providers, when the caller routes many events (read once). An event whose
+    """Where an event goes: the configs it names, else where the enabled routes send it (each
+    config once, in route order) with the first route that chose each. `routes`: the enabled
+    routes with their configs, when the caller routes many events (read once). An event whose
     type, source or subject is not text routes nowhere (the input gate says why)."""
+    if spec.providers:
+        return list(spec.providers), {}
     chosen: dict[int, Route] = {}
     configs: list[ProviderConfig] = []
     if not all(isinstance(text, str) for text in (spec.event_type, spec.source, spec.subject)):
@@ -126,78 +133,97 @@ def routed_providers(
     return configs, chosen
 
 
-def publish_once(
-    spec: EventSpec,
-    providers: Sequence[ProviderConfig],
-    *,
-    idempotency_key: str,
-    actor: Actor | None = None,
-    ring: bool = True,
-    routes: Mapping[int, Route] | None = None,
-) -> Published:
-    """Like `publish_event`, at most once per idempotency key: a key already used returns that
-    earlier event, creating and sending nothing (also when a concurrent publish wins the race)."""
-    key_problems = envelope_problems(event_type="-", source="-", idempotency_key=idempotency_key)
-    if key_problems:
-        raise PublishRejected(key_problems)
-    existing = Event.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return Published(existing, reused=True)
-    event = _validated_event(spec, providers, actor=actor, idempotency_key=idempotency_key)
-    try:
-        create_events([event], providers, ring=ring, actor=actor, routes=routes)
-    except IntegrityError:
-        return Published(Event.objects.get(idempotency_key=idempotency_key), reused=True)
-    return Published(event, reused=False)
-
-
-def publish_many(
-    *,
-    specs: Sequence[EventSpec],
-    providers: Sequence[ProviderConfig],
-    actor: Actor | None = None,
-    ring: bool = True,
-) -> list[Event]:
-    """Publish many events to the same providers in one transaction: all or nothing.
-
-    Raises PublishRejected naming each bad event (1-based) when any is invalid.
-    """
-    events = validated_events(specs, providers, actor=actor)
-    create_events(events, providers, ring=ring, actor=actor)
-    return events
-
-
-def validated_events(
-    specs: Sequence[EventSpec],
-    providers: Sequence[ProviderConfig],
-    *,
-    actor: Actor | None,
-    labels: Sequence[str] | None = None,
-) -> list[Event]:
-    """Unsaved events for specs that all pass every check; else PublishRejected with every
-    problem, each prefixed by the event's label (default "event N", 1-based)."""
-    events, errors = [], []
-    for number, spec in enumerate(specs, start=1):
-        try:
-            events.append(_validated_event(spec, providers, actor=actor))
-        except PublishRejected as rejected:
-            label = labels[number - 1] if labels else f"event {number}"
-            errors += [f"{label}: {error}" for error in rejected.errors]
+def plan(request: PublishRequest) -> list[PlannedGroup]:
+    """Route, authorise and validate a request, creating nothing: its events grouped by where
+    they go. Raises PublishRejected with the first rule that refuses, in this order: an event
+    that goes nowhere (UNROUTED), a config outside the publisher's scope (OUT_OF_SCOPE), a
+    production config without the grant (PRODUCTION), then every event's problems (INVALID)."""
+    labels = request.labels or _default_labels(len(request.events))
+    chosen = [destinations(spec, request.routes) for spec in request.events]
+    if unrouted := [label for label, (configs, _) in zip(labels, chosen, strict=True) if not configs]:
+        errors = [
+            f"{label}: no route matches it and it names no provider config."
+            if label
+            else "No route matches this event and it names no provider config."
+            for label in unrouted
+        ]
+        raise PublishRejected(errors, refusal=Refusal.UNROUTED)
+    every = list({c.pk: c for configs, _ in chosen for c in configs}.values())
+    if request.scope is not None and (outside := sorted(c.name for c in every if c.pk not in request.scope)):
+        raise PublishRejected(
+            [f"{request.publisher} may not publish to: {', '.join(outside)}."], refusal=Refusal.OUT_OF_SCOPE
+        )
+    if problem := request.grant.problem(every):
+        raise PublishRejected([problem], refusal=Refusal.PRODUCTION, production_names=production_names(every))
+    grouped: dict[tuple, list[int]] = defaultdict(list)
+    for index, (configs, routes) in enumerate(chosen):
+        grouped[tuple((c.pk, routes[c.pk].pk if c.pk in routes else None) for c in configs)].append(index)
+    groups, errors = [], []
+    for indexes in grouped.values():
+        configs, routes = chosen[indexes[0]]
+        events = []
+        for index in indexes:
+            try:
+                events.append(_validated_event(request.events[index], configs, request))
+            except PublishRejected as rejected:
+                errors += [_labelled(labels[index], error) for error in rejected.errors]
+        groups.append(PlannedGroup(configs, routes, indexes, events))
     if errors:
         raise PublishRejected(errors)
-    return events
+    return groups
 
 
-def _validated_event(
-    spec: EventSpec,
-    providers: Sequence[ProviderConfig],
-    *,
-    actor: Actor | None,
-    idempotency_key: str | None = None,
-) -> Event:
+def publish(request: PublishRequest, *, ring: bool = True) -> list[Published]:
+    """Plan the request (see `plan`), then create its events, deliveries, audit entries and
+    doorbell rings in one transaction: all or nothing. With `ring=False` no task is queued (the
+    caller sends, e.g. `publish --sync`).
+
+    With an idempotency key, a key already used returns that earlier event, creating and sending
+    nothing (also when a concurrent publish wins the race)."""
+    key = request.idempotency_key
+    if key is not None:
+        if len(request.events) != 1:
+            raise PublishRejected([f"An idempotency key names one event; this request has {len(request.events)}."])
+        if problems := envelope_problems(event_type="-", source="-", idempotency_key=key):
+            raise PublishRejected(problems)
+        if (existing := Event.objects.filter(idempotency_key=key).first()) is not None:
+            return [Published(existing, reused=True)]
+    groups = plan(request)
+    try:
+        create_planned(groups, actor=request.actor, ring=ring)
+    except IntegrityError:
+        if key is None:
+            raise
+        return [Published(Event.objects.get(idempotency_key=key), reused=True)]
+    placed = {index: event for group in groups for index, event in zip(group.indexes, group.events, strict=True)}
+    return [Published(placed[index], reused=False) for index in range(len(request.events))]
+
+
+def create_planned(
+    groups: Sequence[PlannedGroup], *, actor: Actor | None, ring: bool = True, bulk_upload: BulkUpload | None = None
+) -> None:
+    """Create a planned request's events, deliveries, audit entries and doorbell rings in one
+    transaction (see `create_events`)."""
+    with transaction.atomic():
+        for group in groups:
+            create_events(
+                group.events, group.configs, ring=ring, actor=actor, routes=group.routes, bulk_upload=bulk_upload
+            )
+
+
+def _default_labels(count: int) -> list[str]:
+    """ "event N" (1-based) for each event of a request of many; none for a single event."""
+    return [""] if count == 1 else [f"event {number}" for number in range(1, count + 1)]
+
+
+def _labelled(label: str, problem: str) -> str:
+    """A problem prefixed by its event's label, when it has one."""
+    return f"{label}: {problem}" if label else problem
+
+
+def _validated_event(spec: EventSpec, providers: Sequence[ProviderConfig], request: PublishRequest) -> Event:
     """An unsaved event, once it passes every check and fits every provider's limits."""
-    errors = [] if providers else ["Choose at least one provider."]
-    errors += envelope_problems(event_type=spec.event_type, source=spec.source, subject=spec.subject)
+    errors = envelope_problems(event_type=spec.event_type, source=spec.source, subject=spec.subject)
     problems = data_problems(spec.data)
     errors += problems
     if not problems and spec.template is not None and spec.template.json_schema:
@@ -215,9 +241,9 @@ def _validated_event(
         source=spec.source,
         subject=spec.subject,
         data=spec.data,
-        created_by=actor.account if actor else None,
+        created_by=request.actor.account if request.actor else None,
         created_at=timezone.now(),
-        idempotency_key=idempotency_key or None,
+        idempotency_key=request.idempotency_key or None,
     )
     outgoing = outgoing_event(event)
     for provider in providers:

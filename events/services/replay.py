@@ -21,7 +21,7 @@ from core.audit import Actor
 from core.badges import plural
 from core.models import AuditAction
 from providers.models import ProviderConfig
-from providers.production import production_names, production_send_problem
+from providers.production import NO_GRANT, ProductionGrant, production_names
 
 from ..models import FINAL_STATUSES, Delivery, Event, Replay, ReplayState, Resend
 from .doorbell import ring_doorbells
@@ -98,7 +98,7 @@ def start_replay(
     providers: Sequence[ProviderConfig],
     *,
     rate_per_second: int = 50,
-    confirmation: str = "",
+    grant: ProductionGrant = NO_GRANT,
     actor: Actor | None = None,
 ) -> Replay:
     """Queue a replay (audited), or raise PublishRejected with the reasons, creating nothing."""
@@ -110,7 +110,7 @@ def start_replay(
     errors += [f"{p.name} is disabled; enable it before replaying to it." for p in providers if not p.enabled]
     if not 1 <= rate_per_second <= MAX_RATE:
         errors.append(f"The rate must be 1 to {MAX_RATE:,} events a second.")
-    if problem := production_send_problem(providers, confirmation):
+    if problem := grant.problem(providers):
         errors.append(problem)
     total = chosen_events(choice).count() if not errors else 0
     if not errors and not total:

@@ -11,6 +11,7 @@ Every problem is a sentence that says what is wrong and where (line and column, 
 
 import re
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 from jsonschema.validators import validator_for
@@ -25,12 +26,30 @@ FIELD_LIMITS = {"event type": 128, "source": 256, "subject": 256, "idempotency k
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class PublishRejected(Exception):
-    """The event cannot be published as given; nothing was created."""
+class Refusal(StrEnum):
+    """Why a publish was refused: each way in answers it its own way (a field, an HTTP status)."""
 
-    def __init__(self, errors: Sequence[str]) -> None:
+    #: The input gate or a provider's limits: the events themselves.
+    INVALID = "invalid"
+    #: An event names no provider config and no route matches it.
+    UNROUTED = "unrouted"
+    #: A config outside what the publisher may use.
+    OUT_OF_SCOPE = "out_of_scope"
+    #: A production config, without the grant that allows it.
+    PRODUCTION = "production"
+
+
+class PublishRejected(Exception):
+    """The event cannot be published as given; nothing was created. `refusal` says which rule
+    refused it; `production_names` names the production configs when that rule is PRODUCTION."""
+
+    def __init__(
+        self, errors: Sequence[str], *, refusal: Refusal = Refusal.INVALID, production_names: str = ""
+    ) -> None:
         super().__init__(" ".join(errors))
         self.errors = list(errors)
+        self.refusal = refusal
+        self.production_names = production_names
 
 
 def json_type_name(value: Any) -> str:

@@ -143,8 +143,8 @@ def test_a_viewer_is_refused_compose(browser, live_server, demo_providers):
 def test_retry_from_the_history(browser, live_server, admin_user, make_provider):
     from playwright.sync_api import expect
 
-    from events.services.publishing import publish_event
     from events.services.sending import send_due
+    from tests.publishing import publish_event
 
     config = make_provider("flaky", "gcp_pubsub", demo_failure_rate=1.0, max_attempts=1)
     publish_event(event_type="OrderPlaced", source="com.test", data={"n": 1}, providers=[config], ring=False)
@@ -240,7 +240,7 @@ def test_every_console_page_satisfies_the_content_security_policy(
     browser, live_server, admin_user, demo_providers, starter_templates, sync_tasks
 ):
     from events.models import Delivery, Event
-    from events.services.publishing import publish_event
+    from tests.publishing import publish_event
 
     event = publish_event(event_type="OrderPlaced", source="com.test", data={"a": 1}, providers=demo_providers)
     page = log_in(browser, live_server)

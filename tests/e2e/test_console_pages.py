@@ -5,11 +5,11 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from events.models import Delivery
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from providers.models import ProviderConfig
 from tests.conftest import ARTIFACTS
 from tests.e2e.test_browser import browser, log_in  # noqa: F401 (the fixture)
+from tests.publishing import publish_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDE = {"width": 1366, "height": 900}

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 
 from events.models import AttemptOutcome, Delivery, DeliveryAttempt
-from events.services.publishing import publish_event
 from events.services.sweeper import sweep
+from tests.publishing import publish_event
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

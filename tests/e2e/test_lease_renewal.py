@@ -7,9 +7,9 @@ import pytest
 from django.db import connections
 
 from events.models import Delivery, DeliveryAttempt
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from events.services.sweeper import sweep
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

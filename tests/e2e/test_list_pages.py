@@ -11,7 +11,6 @@ from core import audit
 from core.audit import Actor
 from core.models import AuditAction
 from events.models import Delivery, DeliveryAttempt, Event, Route
-from events.services.publishing import publish_event
 from events.services.receipts import record_arrivals
 from events.services.reconcile import reconcile
 from events.services.replay import ReplayFilter, start_replay
@@ -22,6 +21,7 @@ from providers.models import ProviderConfig, ReceiverSettings
 from tests.conftest import ARTIFACTS
 from tests.e2e.test_browser import browser, log_in  # noqa: F401 (the fixture)
 from tests.e2e.test_console_pages import WIDE, shot
+from tests.publishing import publish_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -3,11 +3,11 @@ section refreshes in place when the provider recovers."""
 
 import pytest
 
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from providers.models import CircuitTransition, ProviderConfig, ProviderRuntime
 from tests.conftest import ARTIFACTS
 from tests.e2e.test_browser import browser, log_in  # noqa: F401 (the fixture)
+from tests.publishing import publish_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,12 +10,12 @@ import pytest
 from django.utils import timezone
 
 from events.models import Delivery, ReconciliationReport
-from events.services.publishing import publish_event
 from events.services.reconcile import reconcile
 from events.services.sending import send_due
 from providers.models import ProviderConfig, ProviderRuntime, ReceiverSettings
 from tests.e2e.test_browser import browser, log_in  # noqa: F401 (the fixture)
 from tests.e2e.test_console_pages import WIDE, shot
+from tests.publishing import publish_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,12 +8,12 @@ from django.utils import timezone
 
 from events.models import Delivery, Event
 from events.services.healing import heal
-from events.services.publishing import publish_event
 from events.services.reconcile import reconcile
 from events.services.sending import send_due
 from providers.models import ProviderConfig, ReceiverSettings
 from tests.e2e.test_browser import browser, log_in  # noqa: F401 (the fixture)
 from tests.e2e.test_console_pages import WIDE, shot
+from tests.publishing import publish_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from events.models import Delivery
-from events.services.publishing import publish_event
 from events.services.reconcile import reconcile
 from tests.conftest import RECEIVER_API_KEY, RECEIVER_TOKEN
+from tests.publishing import publish_event
 from tests.standins import relay_sqs
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]

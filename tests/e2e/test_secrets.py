@@ -10,10 +10,10 @@ from django_q.models import OrmQ
 
 from core.models import AuditEntry
 from events.models import Delivery, DeliveryAttempt, Event, Receipt
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from providers.models import ModeChange, ProviderConfig
 from tests.conftest import AWS_TEST_SECRET, EVENTGRID_TEST_KEY, RECEIVER_API_KEY, RECEIVER_TOKEN, WEBHOOK_TEST_SECRET
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 SECRETS = (

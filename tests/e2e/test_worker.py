@@ -9,8 +9,8 @@ import pytest
 
 from events.models import Event
 from events.selectors import wait_until_final
-from events.services.publishing import publish_event
 from tests.conftest import PROJECT_ROOT, subprocess_env
+from tests.publishing import publish_event
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

@@ -10,8 +10,8 @@ import pytest
 
 from core.models import WorkerStall
 from events.models import Delivery, DeliveryAttempt
-from events.services.publishing import publish_event
 from helios_site.worker_supervisor import EXIT_STALLED
+from tests.publishing import publish_event
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

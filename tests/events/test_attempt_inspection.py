@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 
 from events.models import DeliveryAttempt
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from tests.conftest import AWS_TEST_SECRET, EVENTGRID_TEST_KEY
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 DATA = {"order_id": "o-5", "password": "hunter2-very-secret", "note": f"key {EVENTGRID_TEST_KEY}"}

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django_q.models import OrmQ
 
 from events.models import Delivery, Event
-from events.services.publishing import publish_event
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

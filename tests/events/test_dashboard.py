@@ -11,8 +11,8 @@ from django.utils import timezone
 from events import stats
 from events.models import DeliveryAttempt, HourlyStats
 from events.services.operator import retry_now
-from events.services.publishing import publish_event
 from events.services.sending import send_due
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 URL = "admin:events_dashboard"

@@ -12,10 +12,11 @@ from django_q.models import OrmQ
 
 from events.models import Delivery, Event
 from events.services.operator import retry_now
-from events.services.publishing import EventSpec, publish_event, publish_once
+from events.services.publishing import EventSpec
 from events.services.sending import send_due
 from providers import circuit
 from providers.models import CircuitState, ProviderRuntime
+from tests.publishing import publish_event, publish_specs
 
 pytestmark = pytest.mark.django_db
 
@@ -161,8 +162,8 @@ def test_retry_window_ends_in_dead(make_provider):
 class TestIdempotency:
     def test_same_key_returns_the_first_event_and_sends_once(self, production_providers, pubsub_standin):
         config = production_providers["gcp_pubsub"]
-        first = publish_once(EventSpec("T", "s", {"a": 1}), [config], idempotency_key="k-1")
-        again = publish_once(EventSpec("T", "s", {"a": 2}), [config], idempotency_key="k-1")
+        [first] = publish_specs([EventSpec("T", "s", {"a": 1})], [config], idempotency_key="k-1")
+        [again] = publish_specs([EventSpec("T", "s", {"a": 2})], [config], idempotency_key="k-1")
         assert (again.event.pk, again.reused, first.reused) == (first.event.pk, True, False)
         first = first.event
         assert Event.objects.count() == 1 and Delivery.objects.count() == 1

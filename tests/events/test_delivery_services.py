@@ -8,10 +8,10 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from events.models import Delivery, DeliveryAttempt, Event
-from events.services.publishing import publish_event
 from events.services.sending import claim_due, send_due
 from events.services.sweeper import sweep
-from events.services.validation import PublishRejected
+from events.services.validation import PublishRejected, Refusal
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 
@@ -51,8 +51,9 @@ def test_non_object_data_is_rejected_and_nothing_created(demo_providers, data, m
 
 
 def test_no_provider_and_disabled_provider_are_rejected(demo_providers):
-    with pytest.raises(PublishRejected, match="Choose at least one provider"):
+    with pytest.raises(PublishRejected, match="No route matches this event and it names no provider config") as no:
         publish([])
+    assert no.value.refusal == Refusal.UNROUTED
     demo_providers[0].enabled = False
     demo_providers[0].save()
     with pytest.raises(PublishRejected, match="aws-demo is disabled"):
@@ -196,15 +197,16 @@ def test_sweeper_schedule_exists_after_migrate():
     )
 
 
-def test_publish_many_is_all_or_nothing_and_numbers_bad_events(demo_providers):
-    from events.services.publishing import EventSpec, publish_many
+def test_a_request_of_many_events_is_all_or_nothing_and_numbers_bad_events(demo_providers):
+    from events.services.publishing import EventSpec
+    from tests.publishing import publish_specs
 
     good = EventSpec(event_type="T", source="s", data={"a": 1})
     with pytest.raises(PublishRejected) as rejected:
-        publish_many(specs=[good, EventSpec(event_type="T", source="s", data=[1]), good], providers=demo_providers)
+        publish_specs([good, EventSpec(event_type="T", source="s", data=[1]), good], demo_providers)
     assert rejected.value.errors == ["event 2: The event data must be a JSON object ({…}), not an array."]
     assert (Event.objects.count(), Delivery.objects.count(), OrmQ.objects.count()) == (0, 0, 0)
-    events = publish_many(specs=[good] * 5, providers=demo_providers)
+    events = publish_specs([good] * 5, demo_providers)
     assert len(events) == 5 and Delivery.objects.count() == 15
     assert OrmQ.objects.count() == 3  # one doorbell per provider
 

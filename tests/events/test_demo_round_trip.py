@@ -8,11 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from events.models import Delivery, DemoArrival, Receipt
-from events.services.publishing import publish_event
 from events.services.reconcile import reconcile
 from events.services.sending import send_due
 from events.services.sweeper import sweep
 from providers.kinds import KINDS
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

@@ -11,11 +11,11 @@ from django.utils import timezone
 from core.models import AuditAction, AuditEntry
 from events.models import Delivery, Event, ReconciliationKind, Resend
 from events.services.healing import heal
-from events.services.publishing import publish_event
 from events.services.reconcile import reconcile, reconcile_recent, retry_missing
 from events.services.sending import send_due
 from providers.models import ProviderRuntime
 from providers.receiver_admin import ReceiverSettingsForm
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

@@ -17,12 +17,13 @@ import pytest
 from django.urls import reverse
 
 from events.models import Delivery, Receipt
-from events.services.publishing import outgoing_event, publish_event
+from events.services.publishing import outgoing_event
 from events.services.sending import send_due
 from providers.clients.base import Payload
 from providers.kinds import KINDS, payload_format, spec_for
 from providers.live_clients import client_settings
 from tests.conftest import RECEIVER_TOKEN
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 
 from events.models import BulkUpload, Delivery, Event
 from events.services.operator import resend_to
-from events.services.publishing import EventSpec, outgoing_event, publish_event, publish_once
+from events.services.publishing import EventSpec, outgoing_event
 from events.services.validation import PublishRejected
 from providers.kinds import payload_format
 from providers.live_clients import client_settings
+from tests.publishing import publish_event, publish_specs
 
 pytestmark = pytest.mark.django_db
 
@@ -180,7 +181,7 @@ def test_the_services_gate_callers_that_skip_the_forms(demo_providers):
         publish_event(event_type="T", source="s", data={"x": float("nan")}, providers=demo_providers)
     assert refused.value.errors == ["data.x: NaN is not a JSON number."]
     with pytest.raises(PublishRejected):
-        publish_once(EventSpec("T", "s", {}), demo_providers, idempotency_key="k\x00")
+        publish_specs([EventSpec("T", "s", {})], demo_providers, idempotency_key="k\x00")
     assert counts() == (0, 0, 0, 0)
 
 

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from events.models import Delivery, Receipt
 from events.services.polling import poll, queue_due_polls
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from providers.models import PullState
 from tests.conftest import EVENTGRID_TEST_KEY, PUBSUB_TOPIC
+from tests.publishing import publish_event
 from tests.pull_standins import EventGridNamespace
 
 pytestmark = pytest.mark.django_db

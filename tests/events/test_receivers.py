@@ -10,9 +10,9 @@ import pytest
 from django.urls import reverse
 
 from events.models import Delivery, Receipt
-from events.services.publishing import publish_event
 from tests.conftest import RECEIVER_API_KEY
 from tests.events.receiving import PUSH_SAMPLE, VALIDATION_EVENT, eventbridge_event, post_json, url
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from core.models import AuditEntry
 from events.models import Delivery, ReconciliationKind, ReconciliationReport
-from events.services.publishing import publish_event
 from events.services.receipts import record_arrivals
 from events.services.reconcile import reconcile, retry_missing
 from events.services.sending import send_due
 from providers.inbound.parsing import InboundEvent
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from events.models import Delivery, ReconciliationReport, Resend
-from events.services.publishing import publish_event
 from events.services.reconcile import reconcile
 from events.services.sending import send_due
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from core.models import AuditAction, AuditEntry
 from events.models import Delivery, DeliveryAttempt, Event, Replay, ReplayState, Resend
-from events.services.publishing import publish_event
 from events.services.replay import ReplayFilter, cancel_replay, dry_run, run_replay, start_replay
 from events.services.sending import send_due
 from events.services.validation import PublishRejected
+from providers.production import ProductionGrant
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 
@@ -86,10 +87,10 @@ def test_refusals_create_nothing_and_production_needs_the_named_confirmation(sen
         "This sends to PRODUCTION: azure-prod. Confirm with exactly these names to send for real."
     ]
     with pytest.raises(PublishRejected) as empty:
-        start_replay(window(event_type="Nothing"), [grid], confirmation="azure-prod")
+        start_replay(window(event_type="Nothing"), [grid], grant=ProductionGrant.typed("azure-prod"))
     assert empty.value.errors[0].startswith("No event matches: events created")
     assert not Replay.objects.exists()
-    assert start_replay(window(), [grid], confirmation="azure-prod").total == 5
+    assert start_replay(window(), [grid], grant=ProductionGrant.typed("azure-prod")).total == 5
 
 
 def test_a_cancelled_replay_stops_before_its_next_batch(sent, demo_providers):

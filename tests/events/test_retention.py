@@ -10,13 +10,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events.models import Delivery, DeliveryAttempt, Event, HourlyStats, Receipt, ReconciliationReport
-from events.services.publishing import publish_event
 from events.services.receipts import record_arrivals
 from events.services.reconcile import reconcile
 from events.services.retention import RetentionPolicy, purge
 from events.services.sending import send_due
 from providers.inbound.parsing import InboundEvent
 from providers.models import CircuitTransition
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

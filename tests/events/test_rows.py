@@ -5,8 +5,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from events.models import Event
-from events.services.publishing import publish_event
 from events.services.rows import insert_rows, prepared_values
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from events.models import Delivery
 from events.selectors import delivery_status_rows
-from events.services.publishing import publish_event
 from providers.models import ProviderRuntime
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

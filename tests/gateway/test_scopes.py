@@ -96,10 +96,11 @@ def test_a_name_outside_the_scope_and_a_name_that_does_not_exist_get_the_same_an
 
 
 def test_an_event_id_taken_by_the_console_gives_the_api_event_an_id_of_its_own(api_post, two_keys, demo_providers):
-    from events.services.publishing import EventSpec, publish_many
+    from events.services.publishing import EventSpec
+    from tests.publishing import publish_specs
 
     a, _ = two_keys
     spec = EventSpec("T", "s", {}, "", event_id=uuid.UUID(SHARED))
-    [console_event] = publish_many(specs=[spec], providers=demo_providers[:1])
+    [console_event] = [published.event for published in publish_specs([spec], demo_providers[:1])]
     answer = post_ce(api_post, a, cloudevent(SHARED, "/shop", "aws-demo")).json()["events"][0]
     assert answer["id"] != str(console_event.id) and answer["reused"] is False

@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from providers.models import ProviderRuntime
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

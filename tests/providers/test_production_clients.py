@@ -8,13 +8,13 @@ import grpc
 import pytest
 
 from events.models import Delivery
-from events.services.publishing import publish_event
 from events.services.sending import send_due
 from providers.clients.base import ClientSettings, Outcome, OutgoingEvent
 from providers.kinds import build_client
 from providers.live_clients import client_settings
 from providers.modes import effective_mode
 from tests.conftest import EVENTGRID_TEST_KEY, PUBSUB_TOPIC
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 

@@ -14,23 +14,25 @@ created).
 
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.badges import plural
-from events.models import DeliveryStatus, Event, EventTemplate, Route
+from events.models import DeliveryStatus, Event, EventTemplate
 from events.selectors import delivery_status_rows, wait_until_final
-from events.services.publishing import EventSpec, publish_once, publish_spec, routed_providers
+from events.services.publishing import EventSpec, PublishRequest, destinations, publish
 from events.services.sending import deliver_now
-from events.services.validation import PublishRejected, parse_data
+from events.services.validation import PublishRejected, Refusal, parse_data
 from providers.kinds import SPECS, by_cli_alias
 from providers.models import ProviderConfig
-from providers.production import production_send_problem
+from providers.production import ProductionGrant
 
 from ..production_prompt import production_confirmation
 
+NOTHING = "Nothing was published."
 #: What --provider accepts besides a config name: each kind's alias, then "all".
 PROVIDER_CHOICES = "|".join([*(spec.cli_alias for spec in SPECS), "all"])
 
@@ -110,20 +112,17 @@ class Command(BaseCommand):
             data=data,
             template=template,
         )
-        providers, routes = self.destinations(options["providers"], spec)
-        self.confirm_production(providers, assume_yes=options["yes"])
-        key, ring = options["idempotency_key"], not options["sync"]
-        published = None
+        if options["providers"]:
+            spec = replace(spec, providers=tuple(resolve_providers(options["providers"])))
+        grant = ProductionGrant.typed(self.confirmation(spec, assume_yes=options["yes"]))
+        request = PublishRequest(events=[spec], grant=grant, idempotency_key=options["idempotency_key"])
         try:
-            if key is not None:
-                published = publish_once(spec, providers, idempotency_key=key, ring=ring, routes=routes)
-                event = published.event
-            else:
-                event = publish_spec(spec, providers, ring=ring, routes=routes)
+            [published] = publish(request, ring=not options["sync"])
         except PublishRejected as rejected:
-            raise CommandError("Nothing was published:\n  " + "\n  ".join(rejected.errors), returncode=2) from None
+            raise CommandError(self.refusal(rejected), returncode=2) from None
+        event = published.event
         self.stdout.write(f"Event {event.id}  type={event.type}  source={event.source}")
-        if published and published.reused:
+        if published.reused:
             self.stdout.write(f"  already published with idempotency key {event.idempotency_key}: nothing sent again")
         if options["sync"]:
             deliver_now(event=event, timeout_seconds=options["timeout"])
@@ -135,26 +134,25 @@ class Command(BaseCommand):
         if not self.report(event, queued=False):
             raise SystemExit(1)
 
-    def destinations(self, names: list[str] | None, spec: EventSpec) -> tuple[list[ProviderConfig], dict[int, Route]]:
-        """The named provider configs; without names, where the routes send the event."""
-        if names:
-            return resolve_providers(names), {}
-        providers, routes = routed_providers(spec)
-        if providers:
-            return providers, routes
-        known = ", ".join(ProviderConfig.objects.filter(enabled=True).order_by("name").values_list("name", flat=True))
-        raise CommandError(
-            f"No route matches this event: say where to send it with --provider {PROVIDER_CHOICES}|NAME "
-            f"(enabled configs: {known or 'none'}). Nothing was published.",
-            returncode=2,
-        )
+    def confirmation(self, spec: EventSpec, *, assume_yes: bool) -> str:
+        """The operator's confirmation of a send to production (asked on a terminal, or --yes)."""
+        configs, _ = destinations(spec)
+        return production_confirmation(configs, assume_yes=assume_yes, sends="sends", nothing=NOTHING)
 
-    def confirm_production(self, providers: list[ProviderConfig], *, assume_yes: bool) -> None:
-        """The console's rule: a send to production is confirmed by naming the production configs."""
-        nothing = "Nothing was published."
-        answer = production_confirmation(providers, assume_yes=assume_yes, sends="sends", nothing=nothing)
-        if problem := production_send_problem(providers, answer):
-            raise CommandError(f"{problem} {nothing}", returncode=2)
+    @staticmethod
+    def refusal(rejected: PublishRejected) -> str:
+        """The publish service's refusal in the command's words."""
+        if rejected.refusal == Refusal.UNROUTED:
+            known = ", ".join(
+                ProviderConfig.objects.filter(enabled=True).order_by("name").values_list("name", flat=True)
+            )
+            return (
+                f"No route matches this event: say where to send it with --provider {PROVIDER_CHOICES}|NAME "
+                f"(enabled configs: {known or 'none'}). {NOTHING}"
+            )
+        if rejected.refusal == Refusal.PRODUCTION:
+            return f"{rejected.errors[0]} {NOTHING}"
+        return "Nothing was published:\n  " + "\n  ".join(rejected.errors)
 
     @staticmethod
     def given(value: str | None, default: str) -> str:

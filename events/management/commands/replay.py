@@ -28,6 +28,7 @@ from events.models import DeliveryStatus, Replay, ReplayState
 from events.services.replay import ReplayFilter, dry_run, start_replay
 from events.services.validation import PublishRejected
 from providers.models import ProviderConfig
+from providers.production import ProductionGrant
 
 from ..production_prompt import production_confirmation
 from .publish import quiet_library_logs
@@ -95,7 +96,11 @@ class Command(BaseCommand):
         )
         try:
             replay = start_replay(
-                choice, targets, rate_per_second=options["rate"], confirmation=confirmation, actor=Actor()
+                choice,
+                targets,
+                rate_per_second=options["rate"],
+                grant=ProductionGrant.typed(confirmation),
+                actor=Actor(),
             )
         except PublishRejected as rejected:
             raise CommandError("Nothing was replayed:\n  " + "\n  ".join(rejected.errors), returncode=2) from None

@@ -7,9 +7,9 @@ from . import expansion, idempotency
 
 def expand_accepted_requests() -> int:
     """Queued by accepts (coalesced), and every minute by schedule: answer the bell, then expand
-    what waits (for half the task timeout at most)."""
+    what waits and send what it made (for half the task timeout at most)."""
     expansion.answer_bell()
-    return expansion.expand_accepted(budget_seconds=settings.Q_TASK_TIMEOUT_SECONDS / 2)
+    return expansion.expand_accepted(budget_seconds=settings.Q_TASK_TIMEOUT_SECONDS / 2, send=True)
 
 
 def forget_idempotency_keys() -> int:

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from django_q.models import Schedule
+from django_q.models import OrmQ, Schedule
 
 from core.heartbeat import beat
 from events.models import Delivery, Event
@@ -40,6 +40,24 @@ def test_an_accept_writes_the_request_and_nothing_else_until_expansion(api_post,
     assert Delivery.objects.count() == 6
     accepted.refresh_from_db()
     assert accepted.expanded_at is not None
+
+
+def test_the_worker_task_sends_what_it_expanded_without_a_second_task(api_post, key):
+    """One hop: the expansion task sends its new deliveries itself; no send task is queued."""
+    for n in range(3):
+        assert api_post(key.secret, {**ORDER, "subject": f"o-{n}"}).status_code == 202
+    OrmQ.objects.all().delete()  # the accepts' expansion task: run below as the worker would
+    assert expand_accepted_requests() == 3
+    assert sorted(Delivery.objects.values_list("status", "attempts")) == [("succeeded", 1)] * 6
+    assert OrmQ.objects.count() == 0
+
+
+def test_an_expansion_out_of_time_hands_its_sends_to_send_tasks(api_post, key):
+    assert api_post(key.secret, ORDER).status_code == 202
+    OrmQ.objects.all().delete()
+    assert expand_accepted(budget_seconds=0, send=True) == 1
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
+    assert OrmQ.objects.count() == 2  # one doorbell per config
 
 
 def test_requests_to_the_same_configs_expand_in_one_set(api_post, key):

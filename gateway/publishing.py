@@ -62,7 +62,7 @@ def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None
     the event gets an id of its own, as a CloudEvent id that is not a UUID does)."""
     current = catalog(getattr(key, "catalog_stamp", None))
     scope = current.scope_of(key)
-    specs = _own_event_ids(key, incoming, [_spec(item, current, scope, key) for item in incoming])
+    specs = _own_event_ids(key, incoming, _specs(key, incoming, current, scope))
     answers: list[Answer | None] = [None] * len(incoming)
     earlier = _sent_before(key, incoming)
     first_of: dict[tuple[str, str], int] = {}
@@ -153,26 +153,26 @@ def _reasons(rejected: PublishRejected, events: int) -> list[str]:
     ]
 
 
-def _spec(item: Incoming, current: Catalog, scope: frozenset[int], key: ApiKey) -> EventSpec:
-    """The item as an EventSpec, its named configs among those the key sees: a name outside the
-    key's scope gets the same answer whether or not a config has it (403), so a key cannot list
-    the deployment's config names."""
-    named = [current.configs.get(name) for name in dict.fromkeys(item.providers or [])]
-    if hidden := sorted(
-        name
-        for name, config in zip(dict.fromkeys(item.providers or []), named, strict=True)
-        if config is None or config.pk not in scope
-    ):
+def _specs(key: ApiKey, incoming: Sequence[Incoming], current: Catalog, scope: frozenset[int]) -> list[EventSpec]:
+    """The items as EventSpecs, their named configs among those the key sees. A name outside the
+    key's scope gets the same answer whether or not a config has it (403, every such name of the
+    request listed), so a key cannot list the deployment's config names."""
+    visible = {name: config for name, config in current.configs.items() if config.pk in scope}
+    named = {name for item in incoming for name in item.providers or []}
+    if hidden := sorted(named - visible.keys()):
         raise Refused(403, [f"The API key {key.name} may not publish to: {', '.join(hidden)}."])
-    return EventSpec(
-        event_type=item.event_type,
-        source=item.source,
-        subject=item.subject if item.subject is not None else "",
-        data=item.data,
-        event_id=item.event_id,
-        cloudevent_id=item.cloudevent_id,
-        providers=tuple(config for config in named if config is not None),
-    )
+    return [
+        EventSpec(
+            event_type=item.event_type,
+            source=item.source,
+            subject=item.subject if item.subject is not None else "",
+            data=item.data,
+            event_id=item.event_id,
+            cloudevent_id=item.cloudevent_id,
+            providers=tuple(visible[name] for name in dict.fromkeys(item.providers or [])),
+        )
+        for item in incoming
+    ]
 
 
 def _own_event_ids(key: ApiKey, incoming: Sequence[Incoming], specs: list[EventSpec]) -> list[EventSpec]:

@@ -27,7 +27,7 @@ from providers.modes import effective_mode
 
 from ..models import Delivery, DeliveryStatus, ReconciliationItem, ReconciliationKind, ReconciliationReport, Resend
 from .doorbell import ring_doorbell
-from .operator import make_due_now
+from .resending import make_due_now
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from ..models import (
 )
 from .doorbell import ring_doorbell
 from .healing import heal
-from .operator import make_due_now
+from .resending import make_due_now
 
 DEFAULT_GRACE_SECONDS = 300
 DEFAULT_WINDOW = timedelta(hours=24)

@@ -25,7 +25,7 @@ from providers.production import NO_GRANT, ProductionGrant, production_names
 
 from ..models import FINAL_STATUSES, Delivery, Event, Replay, ReplayState, Resend
 from .doorbell import ring_doorbells
-from .operator import add_deliveries, make_due_now
+from .resending import add_deliveries, make_due_now
 from .validation import PublishRejected
 
 logger = logging.getLogger(__name__)

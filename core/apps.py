@@ -1,6 +1,6 @@
 """The shared layer every other HELIOS package may use (and that uses none of them): the audit
 trail, logging with the one redaction module, strict JSON, badges, the read-only admin mixin, the
-role table, the client's address, and the marks a supervised worker cluster keeps."""
+role table, the client's address, tracing, and the marks a supervised worker cluster keeps."""
 
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
@@ -11,9 +11,10 @@ class CoreConfig(AppConfig):
     verbose_name = "HELIOS"
 
     def ready(self) -> None:
-        from . import lifeline, worker_state
+        from . import lifeline, tracing, worker_state
 
         post_migrate.connect(_sync_roles, dispatch_uid="helios_roles")
+        tracing.configure()
         lifeline.install()
         worker_state.install_marks()
 

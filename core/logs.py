@@ -3,7 +3,8 @@ delivery id and provider of whatever is being done, and secrets removed whatever
 
 - `RequestIdMiddleware` takes a sane incoming `X-Request-ID` or makes one, binds it for the
   request's log lines and returns it in the response.
-- `bind(...)` adds event_id / delivery_id / provider (or anything) to the lines logged inside it.
+- `bind(...)` adds event_id / delivery_id / provider (or anything) to the lines logged inside it;
+  a line logged inside a traced span also carries `trace_id` and `span_id`.
 - `ContextFilter` copies the bound values onto every record; `RedactSecrets` runs the one
   redaction (core.redaction) over the formatted message, the traceback and every extra attribute
   (django.request's `request`, whose text carries the query string, included).
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 
 from core.redaction import environment_secrets, redact
@@ -57,12 +59,16 @@ class RequestIdMiddleware:
 
 
 class ContextFilter(logging.Filter):
-    """Copy the bound context (request id, event id, delivery id, provider) onto the record."""
+    """Copy the bound context (request id, event id, delivery id, provider) onto the record, and
+    the current span's `trace_id` and `span_id` while one is traced (core/tracing.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         for name, value in _context.get().items():
             if not hasattr(record, name):
                 setattr(record, name, value)
+        if (current := trace.get_current_span().get_span_context()).is_valid:
+            record.trace_id = format(current.trace_id, "032x")
+            record.span_id = format(current.span_id, "016x")
         return True
 
 

@@ -56,6 +56,8 @@ def event_fields(event: Event) -> dict[str, Any]:
         "data": event.data,
         "cloudevent_id": event.cloudevent_id,
         "created_at": event.created_at.isoformat(),
+        "traceparent": event.traceparent,
+        "tracestate": event.tracestate,
     }
 
 
@@ -69,6 +71,8 @@ def event_from_fields(fields: dict[str, Any]) -> Event:
         data=fields["data"],
         cloudevent_id=fields["cloudevent_id"],
         created_at=parse_datetime(fields["created_at"]),
+        traceparent=fields.get("traceparent", ""),  # requests accepted before tracing have none
+        tracestate=fields.get("tracestate", ""),
     )
 
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 
 from django.db import transaction
 
+from core import tracing
 from core.badges import plural
 from events.models import Event
-from events.services.publishing import EventSpec, PlannedGroup, PublishRequest, plan
+from events.services.publishing import EventSpec, PlannedGroup, PublishRequest, event_attributes, plan
 from events.services.validation import PublishRejected, Refusal
 from providers.production import ProductionGrant, production_names
 
@@ -86,10 +87,12 @@ def accept(key: ApiKey, incoming: Sequence[Incoming], *, remote_addr: str | None
         labels=[f"event {index + 1}" if len(incoming) > 1 else "the event" for index in new],
         routes=current.routes,
     )
-    try:
-        groups = plan(request)
-    except PublishRejected as rejected:
-        raise Refused(STATUS_OF[rejected.refusal], _reasons(rejected, len(incoming))) from None
+    with tracing.span("accept", attributes={"helios.event.count": len(incoming)}) as current:
+        try:
+            groups = plan(request)
+        except PublishRejected as rejected:
+            raise Refused(STATUS_OF[rejected.refusal], _reasons(rejected, len(incoming))) from None
+        current.set_attributes(event_attributes([event for group in groups for event in group.events]))
     with transaction.atomic(savepoint=False):  # the request's transaction, when there is one
         if groups:
             _write_accept_log(

@@ -110,6 +110,10 @@ class Event(models.Model):
         editable=False,
         help_text="The id the event had as a CloudEvent, when it came in as one (also the event id when a UUID).",
     )
+    #: The W3C trace context of the span that created the event (empty when tracing was off): it
+    #: travels with every send as the CloudEvents distributed-tracing extension (core/tracing.py).
+    traceparent = models.CharField(max_length=128, blank=True, default="", db_default="", editable=False)
+    tracestate = models.CharField(max_length=512, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]

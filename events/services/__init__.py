@@ -6,6 +6,7 @@
 - rows: many rows of one table in one statement (the hot paths)
 - doorbell: the django-q2 task that says "send what is due for this provider"
 - sending: claim, send through the provider's client, record (leases, fresh connections)
+- spans: the spans of each provider call and of each batch of arrivals, joined to the events' traces
 - outcomes: attempts and next statuses, with the engine's SQL
 - sweeper: expired leases and due retries
 - operator: retry now, resend

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from core import strictjson
+from core import strictjson, tracing
 from core.audit import Actor
 from providers.models import ProviderConfig
 from providers.production import NO_GRANT, ProductionGrant
@@ -199,7 +199,8 @@ def bulk_send(
     )
     groups: list[PlannedGroup] = []
     try:
-        groups = plan(request)
+        with tracing.span("bulk publish", attributes={"helios.event.count": len(specs)}):
+            groups = plan(request)
     except PublishRejected as rejected:
         if rejected.refusal != Refusal.INVALID:
             raise

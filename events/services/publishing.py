@@ -13,7 +13,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core import audit
+from core import audit, tracing
 from core.audit import Actor
 from core.models import AuditAction
 from providers.clients.base import OutgoingEvent
@@ -48,6 +48,8 @@ def outgoing_event(event: Event) -> OutgoingEvent:
         subject=event.subject,
         time=event.created_at,
         data=event.data,
+        traceparent=event.traceparent,
+        tracestate=event.tracestate,
     )
 
 
@@ -155,6 +157,7 @@ def plan(request: PublishRequest) -> list[PlannedGroup]:
         )
     if problem := request.grant.problem(every):
         raise PublishRejected([problem], refusal=Refusal.PRODUCTION, production_names=production_names(every))
+    traced = tracing.current_context()  # every event is made in the span that plans it
     grouped: dict[tuple, list[int]] = defaultdict(list)
     for index, (configs, routes) in enumerate(chosen):
         grouped[tuple((c.pk, routes[c.pk].pk if c.pk in routes else None) for c in configs)].append(index)
@@ -164,7 +167,7 @@ def plan(request: PublishRequest) -> list[PlannedGroup]:
         events = []
         for index in indexes:
             try:
-                events.append(_validated_event(request.events[index], configs, request))
+                events.append(_validated_event(request.events[index], configs, request, traced))
             except PublishRejected as rejected:
                 errors += [_labelled(labels[index], error) for error in rejected.errors]
         groups.append(PlannedGroup(configs, routes, indexes, events))
@@ -180,6 +183,19 @@ def publish(request: PublishRequest, *, ring: bool = True) -> list[Published]:
 
     With an idempotency key, a key already used returns that earlier event, creating and sending
     nothing (also when a concurrent publish wins the race)."""
+    with tracing.span("publish", attributes={"helios.event.count": len(request.events)}) as current:
+        published = _publish(request, ring=ring)
+        current.set_attributes(event_attributes([p.event for p in published]))
+    return published
+
+
+def event_attributes(events: Sequence[Event]) -> dict[str, Any]:
+    """A span's attributes naming the events it made or sent (the first 100 ids)."""
+    ids = [str(event.pk) for event in events[:100]]
+    return {"helios.event.id": ids[0]} if len(ids) == 1 else {"helios.event.ids": ids}
+
+
+def _publish(request: PublishRequest, *, ring: bool) -> list[Published]:
     key = request.idempotency_key
     if key is not None:
         if len(request.events) != 1:
@@ -221,8 +237,11 @@ def _labelled(label: str, problem: str) -> str:
     return f"{label}: {problem}" if label else problem
 
 
-def _validated_event(spec: EventSpec, providers: Sequence[ProviderConfig], request: PublishRequest) -> Event:
-    """An unsaved event, once it passes every check and fits every provider's limits."""
+def _validated_event(
+    spec: EventSpec, providers: Sequence[ProviderConfig], request: PublishRequest, traced: Mapping[str, str]
+) -> Event:
+    """An unsaved event, once it passes every check and fits every provider's limits; `traced`:
+    the W3C trace context it is created in."""
     errors = envelope_problems(event_type=spec.event_type, source=spec.source, subject=spec.subject)
     problems = data_problems(spec.data)
     errors += problems
@@ -244,6 +263,8 @@ def _validated_event(spec: EventSpec, providers: Sequence[ProviderConfig], reque
         created_by=request.actor.account if request.actor else None,
         created_at=timezone.now(),
         idempotency_key=request.idempotency_key or None,
+        traceparent=traced.get("traceparent", ""),
+        tracestate=traced.get("tracestate", ""),
     )
     outgoing = outgoing_event(event)
     for provider in providers:

@@ -1,6 +1,7 @@
 """Recording events that came back from a cloud (round trip): one receipt per provider config and
 event, duplicates counted, matched to the HELIOS event and its delivery, which becomes confirmed."""
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from providers.inbound.parsing import InboundEvent
 from providers.models import ProviderConfig
 
 from ..models import Delivery, Event, Receipt
+from .spans import receive_span
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class ReceiptSummary:
     new: int = 0
     duplicates: int = 0
     confirmed: int = 0
+    #: (event id, traceparent, tracestate) of the HELIOS events that arrived for the first time.
+    contexts: tuple[tuple[str, str, str], ...] = ()
 
 
 def record_arrivals(
@@ -38,12 +42,15 @@ def record_arrivals(
     same events first, the batch is recorded again one event at a time."""
     if not events:
         return ReceiptSummary()
+    started_ns = time.time_ns()
     try:
         with transaction.atomic():
-            return _record_batch(provider, events, via, secrets)
+            summary = _record_batch(provider, events, via, secrets)
     except IntegrityError:  # a concurrent request stored one of these first
         with transaction.atomic():
-            return _record_each(provider, events, via, secrets)
+            summary = _record_each(provider, events, via, secrets)
+    receive_span(provider, via, len(events), summary.contexts, started_ns=started_ns)
+    return summary
 
 
 def _record_batch(
@@ -66,8 +73,9 @@ def _record_batch(
     event_ids = {parse_uuid(inbound.event_id) for inbound in fresh} - {None}
     to_provider = Delivery.objects.filter(event=OuterRef("pk"), provider=provider).values("pk")[:1]
     matched = Event.objects.filter(pk__in=event_ids).annotate(delivery_pk=Subquery(to_provider))
+    rows = list(matched.values_list("pk", "delivery_pk", "traceparent", "tracestate")) if event_ids else []
     # event id → its delivery to this config (None: a HELIOS event never sent to it)
-    deliveries = dict(matched.values_list("pk", "delivery_pk")) if event_ids else {}
+    deliveries = {event_id: delivery_id for event_id, delivery_id, _, _ in rows}
     found = set(deliveries)
     receipts = []
     for inbound in fresh:
@@ -100,7 +108,8 @@ def _record_batch(
             confirmed_at=now, confirmed_via=where[:300]
         )
     new = len(receipts)
-    return ReceiptSummary(new=new, duplicates=len(events) - new, confirmed=confirmed)
+    contexts = tuple((str(event_id), parent, state) for event_id, _, parent, state in rows if parent)
+    return ReceiptSummary(new=new, duplicates=len(events) - new, confirmed=confirmed, contexts=contexts)
 
 
 def _record_each(

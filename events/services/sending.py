@@ -34,6 +34,7 @@ from .demo_arrivals import deliver_due_arrivals, plan_arrivals
 from .doorbell import answer_doorbell, ring_doorbell
 from .outcomes import record_results
 from .publishing import outgoing_event
+from .spans import record_answers, send_span
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,9 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
         if mode == ProviderMode.PRODUCTION and not current.is_production:
             results = [production_unavailable(event.id, current.reason) for event in events]
         else:
-            results = client_for(config, mode).publish(events, after_batch=lease)
+            with send_span(config, mode, events) as traced:
+                results = client_for(config, mode).publish(events, after_batch=lease)
+                record_answers(traced, results)
         call_ms = int((time.monotonic() - started) * 1000)
         finished_at = timezone.now()
         entries = list(zip(group, results, strict=True))

@@ -43,6 +43,18 @@ class OutgoingEvent:
     subject: str
     time: datetime
     data: dict[str, Any]
+    #: The W3C trace context of the span that created the event ("" when it was not traced):
+    #: each kind carries it in its cloud's own place (the CloudEvents distributed-tracing
+    #: extension).
+    traceparent: str = ""
+    tracestate: str = ""
+
+    def trace_extension(self) -> dict[str, str]:
+        """The CloudEvents distributed-tracing extension attributes the event carries ({} when none)."""
+        extension = {"traceparent": self.traceparent} if self.traceparent else {}
+        if self.traceparent and self.tracestate:
+            extension["tracestate"] = self.tracestate
+        return extension
 
     def as_cloudevent(self) -> dict[str, Any]:
         """The event as a CloudEvent 1.0 in its JSON format (structured mode)."""
@@ -57,6 +69,7 @@ class OutgoingEvent:
         }
         if self.subject:
             body["subject"] = self.subject
+        body.update(self.trace_extension())
         return body
 
 

@@ -87,6 +87,9 @@ class KindSpec:
     resolve_credentials: Callable[[str, Mapping[str, Any]], Credentials]
     #: The target in one line for lists, from the options by client key.
     describe_target: Callable[[Mapping[str, Any]], str]
+    #: OpenTelemetry's `messaging.system` for this kind's sends (its well-known value where the
+    #: conventions have one: gcp_pubsub, eventgrid).
+    messaging_system: str
     #: How the cloud sends events back (None: no round trip, e.g. a webhook to any endpoint).
     receiver: Receiver | None
     #: Option fields that say where the client connects: only the cloud's own hosts, or hosts the

@@ -96,6 +96,7 @@ EVENTBRIDGE = KindSpec(
     client=EventBridgeClient,
     resolve_credentials=lambda prefix, options: resolve_aws(prefix),
     describe_target=lambda o: f"{o['region']} · bus {o['event_bus']} · source {o['source']}",
+    messaging_system="aws_eventbridge",
     endpoints=(Endpoint("aws_endpoint_url", cloud_suffixes=AWS_HOST_SUFFIXES),),
     receiver=Receiver(
         path="eventbridge",

@@ -3,7 +3,8 @@
 The HELIOS event id travels in the Detail envelope (AWS's own "metadata / data" event
 design pattern): `Detail = {"metadata": {"event_id", "source", "subject"}, "data": {...}}`,
 so a consumer can de-duplicate on `detail.metadata.event_id` and rules match on
-`detail.data.*`. The entry's Source is the provider config's source.
+`detail.data.*`; a traced event's W3C context rides there too (`detail.metadata.traceparent`,
+`tracestate`). The entry's Source is the provider config's source.
 """
 
 import json
@@ -56,6 +57,7 @@ class EventBridgeFormat(PayloadFormat):
                     "event_id": event.id,
                     "source": event.source,
                     "subject": event.subject,
+                    **event.trace_extension(),
                 },
                 "data": event.data,
             }

@@ -91,6 +91,7 @@ EVENT_GRID = KindSpec(
     client=EventGridClient,
     resolve_credentials=lambda prefix, options: resolve_azure(prefix),
     describe_target=lambda o: f"{o['endpoint']} ({o['input_schema']})",
+    messaging_system="eventgrid",
     endpoints=(Endpoint("azure_endpoint", cloud_suffixes=EVENTGRID_HOST_SUFFIXES),),
     receiver=Receiver(
         path="eventgrid",

@@ -27,6 +27,7 @@ CLOUDEVENTS_HTTP = KindSpec(
     client=CloudEventsHttpClient,
     resolve_credentials=lambda prefix, options: resolve_secret(prefix),
     describe_target=lambda o: f"{o['url']} ({o['content_mode']})",
+    messaging_system="cloudevents_http",
     endpoints=(URL_ENDPOINT,),
     receiver=None,
     demo_on_first_run=False,

@@ -90,6 +90,7 @@ PUBSUB = KindSpec(
     client=PubSubClient,
     resolve_credentials=lambda prefix, options: resolve_gcp(prefix, options["emulator_host"]),
     describe_target=lambda o: f"projects/{o['project']}/topics/{o['topic']}",
+    messaging_system="gcp_pubsub",
     # An emulator speaks plain gRPC and never gets credentials; still only where the deployment allows.
     endpoints=(Endpoint("gcp_emulator_host", host_only=True),),
     receiver=Receiver(

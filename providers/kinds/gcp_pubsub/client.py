@@ -2,7 +2,8 @@
 
 Messages follow the CloudEvents Pub/Sub binding in binary mode: data is the event's JSON
 data, attributes carry `ce-id` (the HELIOS event id), `ce-type`, `ce-source`,
-`ce-specversion`, `ce-time` and, when set, `ce-subject`.
+`ce-specversion`, `ce-time` and, when set, `ce-subject` and the distributed-tracing extension
+(`ce-traceparent`, `ce-tracestate`).
 """
 
 import concurrent.futures
@@ -56,6 +57,7 @@ class PubSubFormat(PayloadFormat):
         }
         if event.subject:
             attributes["ce-subject"] = event.subject
+        attributes.update({f"ce-{name}": value for name, value in event.trace_extension().items()})
         size = len(data) + sum(utf8_len(k) + utf8_len(v) for k, v in attributes.items())
         return Payload(event_id=event.id, body={"data": data, "attributes": attributes}, size=size)
 

@@ -1,0 +1,171 @@
+"""OpenTelemetry traces, configured only by the standard OTEL_* environment variables.
+
+Off unless `OTEL_TRACES_EXPORTER` names an exporter (`otlp`, `console`; `none` is off) or an
+OTLP endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`:
+then `otlp`), and `OTEL_SDK_DISABLED` is not `true`. Off, `tracer()` is the API's no-op tracer:
+a span costs a function call and records nothing. On, spans go through a batch processor (its
+thread is remade after a fork, so worker processes export too) to OTLP over HTTP/protobuf;
+`OTEL_SERVICE_NAME` (default "helios"), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
+the OTLP exporter's own variables apply as the SDK documents them.
+
+An event's trace context is the W3C `traceparent` / `tracestate` of the span that created it
+(`current_context`), kept on the event and carried through the clouds as the CloudEvents
+distributed-tracing extension, so spans that send it or receive it back join its trace.
+"""
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+from django.http import HttpRequest, HttpResponse
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+logger = logging.getLogger(__name__)
+
+#: The instrumentation scope of HELIOS's own spans.
+SCOPE = "helios"
+_W3C = TraceContextTextMapPropagator()
+_NO_OP = trace.NoOpTracer()
+_provider: TracerProvider | None = None
+
+
+def exporter_names(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The trace exporters the environment asks for ([] when tracing is off)."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return []
+    names = [name.strip().lower() for name in environ.get("OTEL_TRACES_EXPORTER", "").split(",") if name.strip()]
+    if not names and (environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+        names = ["otlp"]
+    return [name for name in names if name != "none"]
+
+
+def configure() -> bool:
+    """Set this process's tracing up from the environment (again: the previous setup is flushed
+    and replaced); whether tracing is on."""
+    global _provider
+    if _provider is not None:
+        _provider.shutdown()
+        _provider = None
+    names = exporter_names()
+    exporters = [exporter for name in names if (exporter := _exporter(name)) is not None]
+    if not exporters:
+        return False
+    defaults = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: "helios"}
+    provider = TracerProvider(resource=Resource.create(defaults))
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    _provider = provider
+    logger.info("tracing on: exporting spans to %s", ", ".join(names))
+    return True
+
+
+def flush(timeout_millis: int = 5000) -> None:
+    """Export the spans ended so far (at the end of a task, a command, a test)."""
+    if _provider is not None:
+        _provider.force_flush(timeout_millis)
+
+
+def enabled() -> bool:
+    """Whether this process traces (an exporter is configured)."""
+    return _provider is not None
+
+
+def tracer() -> trace.Tracer:
+    """HELIOS's tracer: the configured one, else the no-op tracer."""
+    return _provider.get_tracer(SCOPE) if _provider is not None else _NO_OP
+
+
+def current_context() -> dict[str, str]:
+    """The current span's W3C trace context (`traceparent`, and `tracestate` when it has one);
+    {} when nothing is being traced."""
+    carrier: dict[str, str] = {}
+    if trace.get_current_span().get_span_context().is_valid:
+        _W3C.inject(carrier)
+    return carrier
+
+
+def incoming(headers: Mapping[str, str]) -> Context:
+    """The context an incoming request carries (W3C `traceparent`, `tracestate`), if any."""
+    return _W3C.extract({name.lower(): value for name, value in headers.items()})
+
+
+def context_of(traceparent: str, tracestate: str = "") -> Context | None:
+    """The context an event's stored trace context names; None when it names none."""
+    if not traceparent:
+        return None
+    context = _W3C.extract({"traceparent": traceparent, "tracestate": tracestate})
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+def link_to(traceparent: str, tracestate: str = "", **attributes: str) -> Link | None:
+    """A link to the span an event's stored trace context names (None when it names none)."""
+    context = context_of(traceparent, tracestate)
+    if context is None:
+        return None
+    return Link(trace.get_current_span(context).get_span_context(), attributes=attributes or None)
+
+
+@contextmanager
+def span(
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    context: Context | None = None,
+    links: list[Link] | None = None,
+    attributes: Mapping[str, object] | None = None,
+) -> Iterator[Span]:
+    """A span of HELIOS's, current inside the block; an exception is recorded on it."""
+    with tracer().start_as_current_span(
+        name,
+        context=context,
+        kind=kind,
+        links=links,
+        attributes=attributes,  # type: ignore[arg-type]
+    ) as current:
+        yield current
+
+
+class TracingMiddleware:
+    """A server span for each request, continuing the trace its W3C `traceparent` names, named
+    by its method and route (`POST /api/v1/events`), with the HTTP semantic conventions'
+    attributes; nothing at all while tracing is off."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _provider is None:
+            return self.get_response(request)
+        attributes = {"http.request.method": request.method or "", "url.path": request.path}
+        with span(request.method or "HTTP", kind=SpanKind.SERVER, context=incoming(request.headers)) as current:
+            current.set_attributes(attributes)
+            response = self.get_response(request)
+            route = getattr(request.resolver_match, "route", "")
+            if route:
+                current.update_name(f"{request.method} /{route}")
+                current.set_attribute("http.route", f"/{route}")
+            current.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                current.set_status(Status(StatusCode.ERROR))
+        return response
+
+
+def _exporter(name: str) -> SpanExporter | None:
+    if name == "console":
+        return ConsoleSpanExporter()
+    if name == "otlp":
+        protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        if protocol and protocol != "http/protobuf":
+            logger.warning("OTEL_EXPORTER_OTLP_PROTOCOL=%s: HELIOS exports OTLP over http/protobuf only", protocol)
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    logger.warning("OTEL_TRACES_EXPORTER names %r, which HELIOS does not ship (otlp, console, none): ignored", name)
+    return None

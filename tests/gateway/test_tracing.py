@@ -1,0 +1,137 @@
+"""Following one event end to end: an API request's W3C trace context continues through the
+server span, the accept, and each provider call on the worker, exported over OTLP/HTTP to a
+real receiver, and travels to every cloud in its own place (CloudEvents distributed tracing)."""
+
+import json
+import logging
+
+import pytest
+
+from core import logs, tracing
+from events.models import Delivery, Event
+from events.services.receipts import record_arrivals
+from gateway.expansion import expand_accepted
+from providers.inbound.parsing import InboundEvent
+from tests.otlp_receiver import OtlpReceiver
+
+pytestmark = pytest.mark.django_db
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{CALLER_SPAN}-01"
+SERVER, PRODUCER, CONSUMER = 2, 4, 5  # OTLP's SpanKind numbers
+
+
+@pytest.fixture
+def receiver(monkeypatch):
+    """Tracing on for this test, exporting to a local OTLP/HTTP receiver; off again after."""
+    otlp = OtlpReceiver()
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint)
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "helios-test")
+    assert tracing.configure()
+    yield otlp
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER")
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+    assert not tracing.configure()
+    otlp.stop()
+
+
+def test_tracing_is_off_unless_the_environment_names_an_exporter():
+    assert tracing.exporter_names({}) == []
+    assert tracing.exporter_names({"OTEL_TRACES_EXPORTER": "none"}) == []
+    assert tracing.exporter_names({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}) == ["otlp"]
+    assert tracing.exporter_names({"OTEL_TRACES_EXPORTER": "otlp,console"}) == ["otlp", "console"]
+    assert tracing.exporter_names({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}) == []
+    assert not tracing.enabled() and tracing.current_context() == {}
+
+
+def test_one_trace_from_the_request_through_helios_to_every_cloud(
+    receiver,
+    api_post,
+    make_key,
+    production_providers,
+    eventbridge_target,
+    pubsub_standin,
+    eventgrid_sink,
+    webhook_endpoint,
+):
+    configs = list(production_providers.values())
+    key = make_key(providers=configs, allow_production=True)
+    body = {"type": "OrderPlaced", "source": "com.test", "data": {"n": 1}, "providers": [c.name for c in configs]}
+    answer = api_post(key.secret, body, traceparent=TRACEPARENT)
+    assert answer.status_code == 202, answer.content
+    [event_id] = [e["id"] for e in answer.json()["events"]]
+    assert expand_accepted(send=True) == 1
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
+    tracing.flush()
+
+    [server] = receiver.named("POST /api/v1/events")
+    [accept] = receiver.named("accept")
+    assert (server.service, server.kind, server.trace_id, server.parent_span_id) == (
+        "helios-test",
+        SERVER,
+        TRACE_ID,
+        CALLER_SPAN,
+    )
+    assert server.attributes["http.response.status_code"] == 202
+    assert (accept.trace_id, accept.parent_span_id, accept.attributes["helios.event.id"]) == (
+        TRACE_ID,
+        server.span_id,
+        event_id,
+    )
+    event = Event.objects.get(pk=event_id)
+    assert event.traceparent == f"00-{TRACE_ID}-{accept.span_id}-01"
+
+    sends = {span.attributes["helios.provider"]: span for span in receiver.spans if span.kind == PRODUCER}
+    assert sorted(sends) == sorted(c.name for c in configs)
+    for config in configs:
+        send = sends[config.name]
+        delivery = Delivery.objects.get(provider=config)
+        assert (send.trace_id, send.parent_span_id) == (TRACE_ID, accept.span_id)
+        assert send.links == [(TRACE_ID, accept.span_id, {"helios.event.id": event_id})]
+        assert send.attributes["helios.event.id"] == event_id
+        assert send.attributes["messaging.message.id"] == delivery.provider_message_id
+    assert sends["gcp-prod"].attributes["messaging.system"] == "gcp_pubsub"
+    assert sends["azure-prod"].attributes["messaging.system"] == "eventgrid"
+
+    # Back from the cloud (what a pull or a push records): the receipt's span joins the trace.
+    gcp = production_providers["gcp_pubsub"]
+    record_arrivals(provider=gcp, events=[InboundEvent(event_id=event_id, message_id="m-1")], via="pull")
+    tracing.flush()
+    [back] = receiver.named("process gcp-prod")
+    assert (back.kind, back.trace_id, back.parent_span_id) == (CONSUMER, TRACE_ID, accept.span_id)
+    assert back.links == [(TRACE_ID, accept.span_id, {"helios.event.id": event_id})]
+    assert back.attributes["messaging.operation.name"] == "pull"
+
+    # Each cloud got the event's trace context in its own place.
+    [message] = pubsub_standin.messages
+    assert message.attributes["ce-traceparent"] == event.traceparent
+    [envelope] = eventbridge_target.received(1)
+    assert envelope["detail"]["metadata"]["traceparent"] == event.traceparent
+    [grid_event] = eventgrid_sink.events()
+    assert grid_event["traceparent"] == event.traceparent
+    [webhook_event] = webhook_endpoint.events()
+    assert webhook_event["traceparent"] == event.traceparent
+
+
+def test_without_tracing_nothing_is_carried(api_post, make_key, production_providers, pubsub_standin):
+    gcp = production_providers["gcp_pubsub"]
+    key = make_key(providers=[gcp], allow_production=True)
+    answer = api_post(
+        key.secret, {"type": "T", "source": "s", "data": {}, "providers": [gcp.name]}, traceparent=TRACEPARENT
+    )
+    assert answer.status_code == 202
+    assert expand_accepted(send=True) == 1
+    assert Event.objects.get().traceparent == ""
+    assert not any(name.endswith("traceparent") for name in pubsub_standin.messages[0].attributes)
+
+
+def test_a_json_log_line_inside_a_span_carries_its_trace_and_span_ids(receiver, caplog):
+    with caplog.at_level(logging.INFO, logger="helios.test"), tracing.span("work") as current:
+        logging.getLogger("helios.test").info("inside")
+    record = next(r for r in caplog.records if r.getMessage() == "inside")
+    logs.ContextFilter().filter(record)
+    context = current.get_span_context()
+    line = json.loads(logs.JsonFormatter().format(record))
+    assert (line["trace_id"], line["span_id"]) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")

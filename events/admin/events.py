@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -35,7 +36,17 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
     list_display_links = None  # the short id links to the event; its copy button copies the full id
     list_filter = [EventTypeFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["subject"]  # see HistoryListMixin: exact, index-backed
-    readonly_fields = ["id", "type", "source", "subject", "data_json", "idempotency_key", "creator", "created_at"]
+    readonly_fields = [
+        "id",
+        "type",
+        "source",
+        "subject",
+        "data_json",
+        "idempotency_key",
+        "creator",
+        "created_at",
+        "trace",
+    ]
     fields = readonly_fields
     change_form_template = "admin/events/event/change_form.html"
     actions = ["resend_to_other_providers"]
@@ -67,6 +78,17 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
         HELIOS recorded it)."""
         user = obj.created_by.get_username() if obj.created_by else ""
         return ", ".join(part for part in (user, obj.created_from) if part) or "-"
+
+    @admin.display(description="trace")
+    def trace(self, obj: Event) -> str | SafeString:
+        """The trace the event was created in, linked to the tracing UI when HELIOS_TRACE_URL
+        names one ("-" when it was not traced)."""
+        trace_id = obj.traceparent[3:35] if obj.traceparent else ""
+        if not trace_id:
+            return "-"
+        if not settings.HELIOS_TRACE_URL:
+            return trace_id
+        return format_html('<a href="{}">{}</a>', settings.HELIOS_TRACE_URL.replace("{trace_id}", trace_id), trace_id)
 
     @admin.display(description="deliveries")
     def delivery_summary(self, obj: Event) -> SafeString:

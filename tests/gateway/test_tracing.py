@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+from django.urls import reverse
 
 from core import logs, tracing
 from events.models import Delivery, Event
@@ -13,6 +14,7 @@ from events.services.receipts import record_arrivals
 from gateway.expansion import expand_accepted
 from providers.inbound.parsing import InboundEvent
 from tests.otlp_receiver import OtlpReceiver
+from tests.publishing import publish_event
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +137,13 @@ def test_a_json_log_line_inside_a_span_carries_its_trace_and_span_ids(receiver, 
     context = current.get_span_context()
     line = json.loads(logs.JsonFormatter().format(record))
     assert (line["trace_id"], line["span_id"]) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+
+
+def test_the_event_page_links_its_trace(receiver, admin_client, settings, demo_providers):
+    settings.HELIOS_TRACE_URL = "https://jaeger.example.com/trace/{trace_id}"
+    with tracing.span("caller") as caller:
+        event = publish_event(event_type="T", source="s", data={}, providers=demo_providers[:1])
+    trace_id = f"{caller.get_span_context().trace_id:032x}"
+    assert event.traceparent[3:35] == trace_id
+    page = admin_client.get(reverse("admin:events_event_change", args=[event.pk])).content.decode()
+    assert f'<a href="https://jaeger.example.com/trace/{trace_id}">{trace_id}</a>' in page

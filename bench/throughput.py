@@ -7,6 +7,8 @@ stand-in, Event Grid via the HTTP sink):
   L1  HELIOS services without the queue: one publish request, then send_due in this process
   L2  full HELIOS: a real `qcluster` (2 workers) on PostgreSQL, commit to succeeded
   demo  L2 with every provider in demo mode
+  L2_traced  L2 with OpenTelemetry tracing on in the workers, exporting every span over OTLP/HTTP
+        to a local receiver (`ratios_L2_traced_over_L2`)
 plus the latency of a single event in an idle system and worker memory over a long demo run.
 
     .venv/bin/python bench/throughput.py [--events 10000] [--memory-events 50000] [--json]
@@ -220,8 +222,8 @@ class Cluster:
 
     WORKERS = 2
 
-    def __init__(self) -> None:
-        env = {**os.environ, "Q_WORKERS": str(self.WORKERS), "LOG_LEVEL": "WARNING"}
+    def __init__(self, **extra_env: str) -> None:
+        env = {**os.environ, "Q_WORKERS": str(self.WORKERS), "LOG_LEVEL": "WARNING", **extra_env}
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "qcluster"],
             cwd=ROOT,
@@ -288,6 +290,31 @@ def idle_latency(config, repeats: int = 20) -> dict:
         values.append((delivery.completed_at - delivery.created_at).total_seconds())
         time.sleep(0.3)
     return {"p50_s": round(statistics.median(values), 3), "max_s": round(max(values), 3)}
+
+
+def traced_l2(moto, bus: str, standin, sink, n: int) -> tuple[dict, int]:
+    """L2 again with tracing on in the workers (every span sampled, exported over OTLP/HTTP to a
+    receiver in this process that decodes each request): what following every event costs. The
+    events carry a trace context, as the API gives them, so each send is linked and carried."""
+    from core import tracing
+    from tests.otlp_receiver import OtlpReceiver
+
+    receiver = OtlpReceiver()
+    env = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
+    os.environ.update(env)  # this process makes the events: their `publish` span is their context
+    tracing.configure()
+    reset_database()
+    configs = common.standin_configs(moto, bus, standin, sink, mode="production")
+    cluster = Cluster(OTEL_TRACES_SAMPLER="always_on", **env)
+    try:
+        found = {kind: l2(configs[kind], n) for kind in KINDS}
+    finally:
+        cluster.stop()
+        for name in env:
+            del os.environ[name]
+        tracing.configure()
+        receiver.stop()
+    return found, len(receiver.spans)
 
 
 def memory_run(cluster: Cluster, config, total: int) -> dict:
@@ -369,6 +396,10 @@ def main() -> None:
         figures["worker_memory"]["peak_mb_per_process"] = round(max(cluster.memory_kb("VmHWM").values()) / 1024, 1)
     finally:
         cluster.stop()
+    try:
+        figures["L2_traced"], figures["L2_traced_spans_received"] = traced_l2(moto, bus, standin, sink, n)
+        print("L2 traced", json.dumps(figures["L2_traced"]), flush=True)
+    finally:
         moto.stop()
         standin.stop()
         sink.stop()
@@ -378,6 +409,10 @@ def main() -> None:
     }
     figures["ratios_L2_over_L0_parallel"] = {
         kind: round(figures["L2"][kind]["events_per_s"] / figures["L0"][kind]["parallel"], 2) for kind in KINDS
+    }
+    figures["ratios_L2_traced_over_L2"] = {
+        kind: round(figures["L2_traced"][kind]["events_per_s"] / figures["L2"][kind]["events_per_s"], 2)
+        for kind in KINDS
     }
     targets = {"aws_eventbridge": 0.5, "azure_eventgrid": 0.5, "gcp_pubsub": 0.3}
     figures["targets_met"] = {
@@ -389,6 +424,7 @@ def main() -> None:
         "demo >= 2000/s": min(v["events_per_s"] for v in figures["demo"].values()) >= 2000,
         "memory growth <= 20%": (figures["worker_memory"]["growth_pct"] or 0) <= 20,
         "idle p50 <= 0.5 s": figures["idle_latency"]["p50_s"] <= 0.5,
+        **{f"traced/untraced {kind} >= 0.9": r >= 0.9 for kind, r in figures["ratios_L2_traced_over_L2"].items()},
     }
     print("ratios", json.dumps(figures["ratios_L2_over_L0_best"]))
     print("ratios parallel", json.dumps(figures["ratios_L2_over_L0_parallel"]))

@@ -66,6 +66,20 @@ def configure() -> bool:
     return True
 
 
+def flush_after_tasks() -> None:
+    """While tracing, export a worker's spans when each django-q2 task ends: a worker process
+    ends without running exit handlers, so spans still waiting in the batch would be lost."""
+    if _provider is None:
+        return
+    from django_q.signals import post_execute_in_worker
+
+    post_execute_in_worker.connect(_flush_after_task, dispatch_uid="helios_tracing_flush")
+
+
+def _flush_after_task(sender: object = None, **kwargs: object) -> None:
+    flush()
+
+
 def flush(timeout_millis: int = 5000) -> None:
     """Export the spans ended so far (at the end of a task, a command, a test)."""
     if _provider is not None:

@@ -1,5 +1,6 @@
 """A service publishes through a real gunicorn: CloudEvents made by the cloudevents SDK's own HTTP
-conversion reach the Pub/Sub stand-in through a real worker, and read back from the API."""
+conversion reach the Pub/Sub stand-in through a real worker, and read back from the API; with
+tracing on, the caller's trace runs through both processes."""
 
 import json
 import time
@@ -13,6 +14,7 @@ from cloudevents.v1.http import CloudEvent
 
 from gateway.keys import create_key
 from tests.e2e.test_production_server import gunicorn, production_env, static_root  # noqa: F401 (fixture)
+from tests.otlp_receiver import OtlpReceiver
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
@@ -75,3 +77,45 @@ def test_cloudevents_through_gunicorn_reach_the_stand_in(
     sent = sorted(json.loads(m.data)["order_id"] for m in pubsub_standin.messages)
     assert sent == ["o-1", "o-2"]
     assert {m.attributes["ce-id"] for m in pubsub_standin.messages} == set(ids)
+
+
+def test_one_trace_across_the_web_and_the_worker_processes(
+    static_root,  # noqa: F811
+    production_providers,
+    pubsub_standin,
+    start_qcluster,
+):
+    """gunicorn and `manage.py worker` export to one OTLP/HTTP receiver: the caller's trace runs
+    through the web's server and accept spans into the worker's send span, and the message."""
+    receiver = OtlpReceiver()
+    otel = {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
+    gcp = production_providers["gcp_pubsub"]
+    secret = create_key(name="orders", providers=[gcp], allow_production=True).secret
+    env = production_env(static_root, **otel)
+    start_qcluster(SECRET_KEY=env["SECRET_KEY"], **otel)
+    trace_id, caller = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    body = json.dumps({"type": "OrderPlaced", "source": "/orders", "data": {}, "providers": [gcp.name]}).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"}
+    try:
+        with gunicorn(env) as url:
+            status, answer = call(f"{url}/api/v1/events", body, **headers, traceparent=f"00-{trace_id}-{caller}-01")
+            assert status == 202, answer
+            deadline = time.monotonic() + 60
+            while not receiver.named(f"send {gcp.name}") or not receiver.named("accept"):
+                assert time.monotonic() < deadline, [span.name for span in receiver.spans]
+                time.sleep(0.2)
+        [server] = receiver.named("POST /api/v1/events")
+        [accept] = receiver.named("accept")
+        [send] = receiver.named(f"send {gcp.name}")
+        assert (server.trace_id, server.parent_span_id) == (trace_id, caller)
+        assert (accept.trace_id, accept.parent_span_id) == (trace_id, server.span_id)
+        assert (send.trace_id, send.parent_span_id) == (trace_id, accept.span_id)
+        assert accept.attributes["helios.event.id"] == send.attributes["helios.event.id"] == answer["events"][0]["id"]
+        [message] = pubsub_standin.messages
+        assert message.attributes["ce-traceparent"] == f"00-{trace_id}-{accept.span_id}-01"
+    finally:
+        receiver.stop()

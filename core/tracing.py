@@ -13,10 +13,12 @@ An event's trace context is the W3C `traceparent` / `tracestate` of the span tha
 distributed-tracing extension, so spans that send it or receive it back join its trace.
 """
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 from django.http import HttpRequest, HttpResponse
 from opentelemetry import trace
@@ -28,6 +30,8 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: The instrumentation scope of HELIOS's own spans.
 SCOPE = "helios"
@@ -169,6 +173,29 @@ class TracingMiddleware:
             if response.status_code >= 500:
                 current.set_status(Status(StatusCode.ERROR))
         return response
+
+
+def traced(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run the decorated function in a span of this name (a way in or a run: replay, healing,
+    reconciliation)."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            with span(name):
+                return function(*args, **kwargs)
+
+        return run
+
+    return decorate
+
+
+def annotate(**attributes: str | int) -> None:
+    """Attributes for the current span (`helios.provider="orders-aws"` is written
+    helios_provider="orders-aws": underscores after the first become dots)."""
+    current = trace.get_current_span()
+    if current.is_recording():
+        current.set_attributes({name.replace("_", ".", 1): value for name, value in attributes.items()})
 
 
 def _exporter(name: str) -> SpanExporter | None:

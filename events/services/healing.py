@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit
+from core import audit, tracing
 from core.badges import plural
 from core.models import AuditAction
 from providers.circuit import circuit_status
@@ -40,8 +40,10 @@ class Healing:
     held_back: str = ""
 
 
+@tracing.traced("heal")
 def heal(report: ReconciliationReport) -> Healing:
     """Resend the report's missing events if the config's policy is automatic, within its bounds."""
+    tracing.annotate(helios_report=report.pk, helios_provider_id=report.provider_id)
     receiver = ReceiverSettings.objects.select_related("provider").filter(provider_id=report.provider_id).first()
     if receiver is None or receiver.healing != HealingPolicy.AUTOMATIC:
         return Healing()

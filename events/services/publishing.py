@@ -183,7 +183,9 @@ def publish(request: PublishRequest, *, ring: bool = True) -> list[Published]:
 
     With an idempotency key, a key already used returns that earlier event, creating and sending
     nothing (also when a concurrent publish wins the race)."""
-    with tracing.span("publish", attributes={"helios.event.count": len(request.events)}) as current:
+    origin = request.actor.origin() if request.actor else "CLI"
+    attributes = {"helios.event.count": len(request.events), "helios.origin": origin}
+    with tracing.span("publish", attributes=attributes) as current:
         published = _publish(request, ring=ring)
         current.set_attributes(event_attributes([p.event for p in published]))
     return published

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from core import audit
+from core import audit, tracing
 from core.audit import Actor
 from core.models import AuditAction
 from providers.models import ProviderConfig, ReceiverSettings
@@ -49,6 +49,7 @@ class Finding:
     detail: str = ""
 
 
+@tracing.traced("reconcile")
 def reconcile(
     *,
     provider: ProviderConfig,
@@ -58,6 +59,7 @@ def reconcile(
     actor: Actor | None = None,
 ) -> ReconciliationReport:
     """Build and store the report for deliveries sent, and receipts received, in [since, until)."""
+    tracing.annotate(helios_provider=provider.name)
     now = timezone.now()
     until = min(until or now, now)
     receiver = ReceiverSettings.objects.filter(provider=provider).first()

@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from core import audit
+from core import audit, tracing
 from core.audit import Actor
 from core.badges import plural
 from core.models import AuditAction
@@ -168,9 +168,11 @@ def resume_stalled(*, stalled_after: timedelta) -> list[int]:
     return ids
 
 
+@tracing.traced("replay")
 def run_replay(replay_id: int, *, budget_seconds: float) -> Replay:
     """Work a replay: a batch of `rate_per_second` events a second from its cursor, until done,
     cancelled or the budget is spent (then a new task goes on from the cursor)."""
+    tracing.annotate(helios_replay=replay_id)
     replay = Replay.objects.get(pk=replay_id)
     if replay.final:
         return replay

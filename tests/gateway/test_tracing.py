@@ -4,13 +4,16 @@ real receiver, and travels to every cloud in its own place (CloudEvents distribu
 
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from core import logs, tracing
 from events.models import Delivery, Event
 from events.services.receipts import record_arrivals
+from events.services.reconcile import reconcile
 from gateway.expansion import expand_accepted
 from providers.inbound.parsing import InboundEvent
 from tests.otlp_receiver import OtlpReceiver
@@ -147,3 +150,15 @@ def test_the_event_page_links_its_trace(receiver, admin_client, settings, demo_p
     assert event.traceparent[3:35] == trace_id
     page = admin_client.get(reverse("admin:events_event_change", args=[event.pk])).content.decode()
     assert f'<a href="https://jaeger.example.com/trace/{trace_id}">{trace_id}</a>' in page
+
+
+def test_a_cli_publish_and_a_reconciliation_run_are_spans_of_their_own(receiver, demo_providers):
+    config = demo_providers[0]
+    event = publish_event(event_type="T", source="s", data={}, providers=[config])
+    reconcile(provider=config, since=timezone.now() - timedelta(hours=1))
+    tracing.flush()
+    [publish] = receiver.named("publish")
+    assert (publish.parent_span_id, publish.attributes["helios.origin"]) == ("", "CLI")
+    assert publish.attributes["helios.event.id"] == str(event.pk)
+    [run] = receiver.named("reconcile")
+    assert run.attributes["helios.provider"] == config.name

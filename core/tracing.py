@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
+from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponse
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -153,14 +154,14 @@ def span(
 class TracingMiddleware:
     """A server span for each request, continuing the trace its W3C `traceparent` names, named
     by its method and route (`POST /api/v1/events`), with the HTTP semantic conventions'
-    attributes; nothing at all while tracing is off."""
+    attributes; left out of the middleware chain while tracing is off."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        if _provider is None:  # off: not in the chain at all (not even a stack frame)
+            raise MiddlewareNotUsed
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _provider is None:
-            return self.get_response(request)
         attributes = {"http.request.method": request.method or "", "url.path": request.path}
         with span(request.method or "HTTP", kind=SpanKind.SERVER, context=incoming(request.headers)) as current:
             current.set_attributes(attributes)

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -66,3 +67,15 @@ def moment(at: datetime | None) -> SafeString:
         f"{at:%Y-%m-%d}",
         ago,
     )
+
+
+def trace_link(traceparent: str) -> str | SafeString:
+    """The trace a W3C `traceparent` names, linked to the tracing UI when HELIOS_TRACE_URL names
+    one ({trace_id}, and {span_id} for the span itself); "-" when nothing was traced."""
+    trace_id, span_id = traceparent[3:35], traceparent[36:52]
+    if not trace_id:
+        return "-"
+    if not settings.HELIOS_TRACE_URL:
+        return trace_id
+    url = settings.HELIOS_TRACE_URL.replace("{trace_id}", trace_id).replace("{span_id}", span_id)
+    return format_html('<a href="{}">{}</a>', url, trace_id)

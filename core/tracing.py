@@ -110,6 +110,15 @@ def current_context() -> dict[str, str]:
     return carrier
 
 
+def traceparent_of(span: Span) -> str:
+    """The W3C `traceparent` naming `span` ("" for a span nothing records: tracing off, or not
+    sampled)."""
+    if not span.is_recording():
+        return ""
+    context = span.get_span_context()
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+
+
 def incoming(headers: Mapping[str, str]) -> Context:
     """The context an incoming request carries (W3C `traceparent`, `tracestate`), if any."""
     return _W3C.extract({name.lower(): value for name, value in headers.items()})

@@ -296,7 +296,8 @@ HELIOS_WORKER_STOP_SECONDS = number("HELIOS_WORKER_STOP_SECONDS", 20, minimum=1,
 # The operations home refreshes its live section this often while the tab is visible.
 HELIOS_HOME_REFRESH_SECONDS = number("HELIOS_HOME_REFRESH_SECONDS", 10, minimum=1, maximum=3600)
 # /metrics: with a token, only `Authorization: Bearer <token>`; without one, only these addresses.
-# The event page links its trace here: a URL with {trace_id} (Jaeger, Tempo, Honeycomb…), e.g.
+# The event page and attempt inspection link traces here: a URL with {trace_id} (and, if the UI
+# opens a span, {span_id}) (Jaeger, Tempo, Honeycomb…), e.g.
 # https://jaeger.example.com/trace/{trace_id}. Tracing itself is set by the OTEL_* variables.
 HELIOS_TRACE_URL = env.str("HELIOS_TRACE_URL", default="")
 if HELIOS_TRACE_URL and not HELIOS_TRACE_URL.startswith(("https://", "http://")):

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.audit import Actor
-from core.badges import badge, clipped, copyable, moment
+from core.badges import badge, clipped, copyable, moment, trace_link
 from core.readonly import ReadOnlyAdminMixin
 from core.strictjson import pretty
 from providers.models import ProviderRuntime
@@ -124,7 +124,14 @@ class DeliveryAdmin(HistoryListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         """The delivery, its attempts, and for each what was sent and what came back."""
         attempts = DeliveryAttempt.objects.filter(delivery_id=object_id).order_by("number")
         exchanges = [
-            {"attempt": a, "request": readable(a.request_body), "response": readable(a.response_body)} for a in attempts
+            {
+                "attempt": a,
+                "request": readable(a.request_body),
+                "response": readable(a.response_body),
+                "span_id": a.traceparent[36:52],
+                "trace": trace_link(a.traceparent),
+            }
+            for a in attempts
         ]
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "exchanges": exchanges})
 

@@ -2,7 +2,6 @@
 
 import uuid
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -16,7 +15,7 @@ from django.utils.safestring import SafeString
 from core import strictjson
 from core.admin_pages import page_context
 from core.audit import Actor
-from core.badges import badge, copyable, moment, plural
+from core.badges import badge, copyable, moment, plural, trace_link
 from core.readonly import ReadOnlyAdminMixin
 from providers.models import ProviderConfig
 from providers.production import ProductionGrant, production_names
@@ -83,12 +82,7 @@ class EventAdmin(ComposeViews, HistoryListMixin, ReadOnlyAdminMixin, admin.Model
     def trace(self, obj: Event) -> str | SafeString:
         """The trace the event was created in, linked to the tracing UI when HELIOS_TRACE_URL
         names one ("-" when it was not traced)."""
-        trace_id = obj.traceparent[3:35] if obj.traceparent else ""
-        if not trace_id:
-            return "-"
-        if not settings.HELIOS_TRACE_URL:
-            return trace_id
-        return format_html('<a href="{}">{}</a>', settings.HELIOS_TRACE_URL.replace("{trace_id}", trace_id), trace_id)
+        return trace_link(obj.traceparent)
 
     @admin.display(description="deliveries")
     def delivery_summary(self, obj: Event) -> SafeString:

@@ -114,6 +114,8 @@ class DeliveryAttempt(models.Model):
     response_body = models.TextField(
         blank=True, help_text="What the provider answered for this event (capped, secrets redacted)."
     )
+    #: The W3C trace context of the span that made this attempt's provider call ("" untraced).
+    traceparent = models.CharField(max_length=128, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["delivery", "number"]

@@ -43,6 +43,7 @@ def record_results(
     finished_at: datetime,
     call_ms: int,
     outcome_unknown: bool = False,
+    traceparent: str = "",
 ) -> list[str]:
     """Record one attempt per delivery and move each to its next status; return the statuses.
 
@@ -52,6 +53,7 @@ def record_results(
     Only deliveries still held by this claim are updated (the sweeper may have recovered an
     expired lease meanwhile: that attempt is already recorded as unknown). `outcome_unknown`
     marks attempts whose result was never seen: they are retried at once, not after a backoff.
+    `traceparent`: the context of the span that made the provider call, kept on each attempt.
     A few queries per batch, whatever its size.
     """
     for delivery, result in entries:
@@ -85,6 +87,7 @@ def record_results(
             mode=mode,
             started_at=started_at,
             finished_at=finished_at,
+            traceparent=traceparent,
         )
         finished = Counter(d.status for d, _ in entries if d.pk in held)
         stats.add(
@@ -159,16 +162,18 @@ ATTEMPT_ROW_COLUMNS = [
     "request_body",
     "response_body",
 ]
-ATTEMPT_CALL_COLUMNS = ["mode", "started_at", "finished_at"]
+ATTEMPT_CALL_COLUMNS = ["mode", "started_at", "finished_at", "traceparent"]
 
 
-def _insert_attempts(rows: Sequence[tuple], *, mode: str, started_at: datetime, finished_at: datetime) -> None:
+def _insert_attempts(
+    rows: Sequence[tuple], *, mode: str, started_at: datetime, finished_at: datetime, traceparent: str
+) -> None:
     """Insert one attempt per row (values in ATTEMPT_ROW_COLUMNS order) in one go (rows.py).
 
     The hot path of every send: building model instances for `bulk_create` cost more than
     the provider call for a large batch."""
     shared = (mode, connection.ops.adapt_datetimefield_value(started_at))
-    shared += (connection.ops.adapt_datetimefield_value(finished_at),)
+    shared += (connection.ops.adapt_datetimefield_value(finished_at), traceparent)
     insert_rows(DeliveryAttempt, ATTEMPT_ROW_COLUMNS + ATTEMPT_CALL_COLUMNS, [(*row, *shared) for row in rows])
 
 

@@ -16,7 +16,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core import logs
+from core import logs, tracing
 from providers import circuit, ratelimit
 from providers.clients.base import Outcome, PublishResult
 from providers.live_clients import client_for
@@ -170,12 +170,14 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
         events = [outgoing_event(d.event) for d in group]
         started_at = timezone.now()
         started = time.monotonic()
+        traceparent = ""
         if mode == ProviderMode.PRODUCTION and not current.is_production:
             results = [production_unavailable(event.id, current.reason) for event in events]
         else:
             with send_span(config, mode, events) as traced:
                 results = client_for(config, mode).publish(events, after_batch=lease)
                 record_answers(traced, results)
+                traceparent = tracing.traceparent_of(traced)
         call_ms = int((time.monotonic() - started) * 1000)
         finished_at = timezone.now()
         entries = list(zip(group, results, strict=True))
@@ -190,6 +192,7 @@ def send_claimed(*, config: ProviderConfig, token: uuid.UUID, deliveries: Sequen
             started_at=started_at,
             finished_at=finished_at,
             call_ms=call_ms,
+            traceparent=traceparent,
         )
         statuses = on_fresh_connection(record, until=lease.expires)
         outcomes += statuses

@@ -13,6 +13,7 @@ from django.utils import timezone
 from core import logs, tracing
 from events.models import Delivery, Event
 from events.services.receipts import record_arrivals
+from events.services.sending import send_due
 from events.services.reconcile import reconcile
 from gateway.expansion import expand_accepted
 from providers.inbound.parsing import InboundEvent
@@ -97,6 +98,8 @@ def test_one_trace_from_the_request_through_helios_to_every_cloud(
         assert send.links == [(TRACE_ID, accept.span_id, {"helios.event.id": event_id})]
         assert send.attributes["helios.event.id"] == event_id
         assert send.attributes["messaging.message.id"] == delivery.provider_message_id
+        [attempt] = delivery.attempt_log.all()
+        assert attempt.traceparent == f"00-{TRACE_ID}-{send.span_id}-01"
     assert sends["gcp-prod"].attributes["messaging.system"] == "gcp_pubsub"
     assert sends["azure-prod"].attributes["messaging.system"] == "eventgrid"
 
@@ -150,6 +153,21 @@ def test_the_event_page_links_its_trace(receiver, admin_client, settings, demo_p
     assert event.traceparent[3:35] == trace_id
     page = admin_client.get(reverse("admin:events_event_change", args=[event.pk])).content.decode()
     assert f'<a href="https://jaeger.example.com/trace/{trace_id}">{trace_id}</a>' in page
+
+
+def test_attempt_inspection_names_the_span_of_each_attempt(receiver, admin_client, settings, demo_providers):
+    settings.HELIOS_TRACE_URL = "https://tempo.example.com/trace/{trace_id}?span={span_id}"
+    config = demo_providers[0]
+    event = publish_event(event_type="T", source="s", data={}, providers=[config])
+    send_due(provider_id=config.pk)
+    tracing.flush()
+    [send] = receiver.named(f"send {config.name}")
+    delivery = Delivery.objects.get(event=event, provider=config)
+    assert delivery.status == "succeeded"
+    page = admin_client.get(reverse("admin:events_delivery_change", args=[delivery.pk])).content.decode()
+    assert f"<code>{send.span_id}</code> of trace" in page
+    url = f"https://tempo.example.com/trace/{send.trace_id}?span={send.span_id}"
+    assert f'<a href="{url}">{send.trace_id}</a>' in page
 
 
 def test_a_cli_publish_and_a_reconciliation_run_are_spans_of_their_own(receiver, demo_providers):

@@ -295,13 +295,13 @@ HELIOS_WORKER_STALL_SECONDS = number("HELIOS_WORKER_STALL_SECONDS", 15, minimum=
 HELIOS_WORKER_STOP_SECONDS = number("HELIOS_WORKER_STOP_SECONDS", 20, minimum=1, maximum=28, whole=False)
 # The operations home refreshes its live section this often while the tab is visible.
 HELIOS_HOME_REFRESH_SECONDS = number("HELIOS_HOME_REFRESH_SECONDS", 10, minimum=1, maximum=3600)
-# /metrics: with a token, only `Authorization: Bearer <token>`; without one, only these addresses.
 # The event page and attempt inspection link traces here: a URL with {trace_id} (and, if the UI
 # opens a span, {span_id}) (Jaeger, Tempo, Honeycomb…), e.g.
 # https://jaeger.example.com/trace/{trace_id}. Tracing itself is set by the OTEL_* variables.
 HELIOS_TRACE_URL = env.str("HELIOS_TRACE_URL", default="")
 if HELIOS_TRACE_URL and not HELIOS_TRACE_URL.startswith(("https://", "http://")):
     raise environ.ImproperlyConfigured("HELIOS_TRACE_URL must be an http(s) URL with {trace_id} in it.")
+# /metrics: with a token, only `Authorization: Bearer <token>`; without one, only these addresses.
 HELIOS_METRICS_TOKEN = env.str("HELIOS_METRICS_TOKEN", default="")
 refuse_weak_secret("HELIOS_METRICS_TOKEN", HELIOS_METRICS_TOKEN, min_length=16)
 HELIOS_METRICS_ALLOWED_IPS = env.list("HELIOS_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])

@@ -127,7 +127,9 @@ def receive(request: HttpRequest, config_id: int, kind: str) -> HttpResponse:
         logger.info("receiver %s answered an Event Grid subscription validation", receiver.provider.name)
         return JsonResponse(parsed.validation_response)
     try:
-        summary = record_arrivals(provider=receiver.provider, events=parsed.events, via=via, secrets=secrets)
+        summary = record_arrivals(
+            provider=receiver.provider, events=parsed.events, via=via, operation="push", secrets=secrets
+        )
     except POISON as error:
         reason = f"HELIOS cannot store this request ({type(error).__name__})."
         return _poison(receiver, cloud.poison_status, reason, body, via=via, secrets=secrets)
@@ -146,7 +148,9 @@ def _poison(
 ) -> HttpResponse:
     """Keep an authenticated sender's poison as an unexpected arrival with its reason, and answer
     with the status that stops this cloud redelivering it."""
-    record_arrivals(provider=receiver.provider, events=[poison_event(reason, body)], via=via, secrets=secrets)
+    record_arrivals(
+        provider=receiver.provider, events=[poison_event(reason, body)], via=via, operation="push", secrets=secrets
+    )
     logger.warning("receiver %s: poison kept as an unexpected arrival: %s", receiver.provider.name, reason)
     if status < 300:
         return HttpResponse(status=status)

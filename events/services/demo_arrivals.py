@@ -82,4 +82,4 @@ def _arrive(arrival: DemoArrival, fmt: PayloadFormat) -> None:
     body, content_type, headers = receiver.simulate(payload)
     parsed = receiver.parse(body, content_type, headers)
     via = f"{config.get_kind_display()} receiver, simulated by demo mode"
-    record_arrivals(provider=config, events=parsed.events, via=via)
+    record_arrivals(provider=config, events=parsed.events, via=via, operation="demo")

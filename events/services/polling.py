@@ -113,7 +113,7 @@ def _pull(config: ProviderConfig, *, budget_seconds: float) -> PollReport:
             pulled = puller.receive(limit - totals["received"])
             if not pulled:
                 break
-            summary = record_arrivals(provider=config, events=[p.event for p in pulled], via=via)
+            summary = record_arrivals(provider=config, events=[p.event for p in pulled], via=via, operation="pull")
             puller.acknowledge([p.handle for p in pulled if not p.problem])
             puller.discard([p.handle for p in pulled if p.problem])
             totals["received"] += len(pulled)

@@ -31,10 +31,16 @@ class ReceiptSummary:
 
 
 def record_arrivals(
-    *, provider: ProviderConfig, events: Sequence[InboundEvent], via: str, secrets: Sequence[str] = ()
+    *,
+    provider: ProviderConfig,
+    events: Sequence[InboundEvent],
+    via: str,
+    operation: str,
+    secrets: Sequence[str] = (),
 ) -> ReceiptSummary:
     """Store each event's arrival (one transaction): a new receipt, or one more arrival of a known
-    one. A first arrival of a HELIOS event sent to this config confirms its delivery.
+    one. A first arrival of a HELIOS event sent to this config confirms its delivery. `via` says
+    where they came from in words; `operation` how (`push`, `pull`, `demo`: the span's name).
 
     A batch (a pull brings hundreds) costs a handful of statements, not a few per event: known
     receipts are counted in one update per arrival count, the new ones matched to their events
@@ -49,7 +55,7 @@ def record_arrivals(
     except IntegrityError:  # a concurrent request stored one of these first
         with transaction.atomic():
             summary = _record_each(provider, events, via, secrets)
-    receive_span(provider, via, len(events), summary.contexts, started_ns=started_ns)
+    receive_span(provider, operation, len(events), summary.contexts, started_ns=started_ns)
     return summary
 
 

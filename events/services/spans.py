@@ -49,9 +49,9 @@ def send_span(config: ProviderConfig, mode: str, events: Sequence[OutgoingEvent]
 
 
 def receive_span(
-    config: ProviderConfig, via: str, arrivals: int, contexts: Sequence[tuple[str, str, str]], *, started_ns: int
+    config: ProviderConfig, operation: str, arrivals: int, contexts: Sequence[tuple[str, str, str]], *, started_ns: int
 ) -> None:
-    """The span of recording `arrivals` that came back to `config` by `via` (push, pull, demo),
+    """The span of recording `arrivals` that came back to `config` by `operation` (push, pull, demo),
     from `started_ns` to now; `contexts`: (event id, traceparent, tracestate) of the HELIOS
     events among them."""
     if not tracing.enabled():
@@ -60,7 +60,7 @@ def receive_span(
     attributes: dict[str, str | int] = {
         "messaging.system": spec_for(config.kind).messaging_system,
         "messaging.operation.type": "process",
-        "messaging.operation.name": via,
+        "messaging.operation.name": operation,
         "messaging.batch.message_count": arrivals,
         "helios.provider": config.name,
     }

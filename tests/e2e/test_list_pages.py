@@ -81,6 +81,7 @@ def seed(demo_providers: list[ProviderConfig]) -> None:
     record_arrivals(
         provider=gcp,
         via="projects/helios-production-eu/subscriptions/helios-round-trip-orders-production-push-subscription",
+        operation="push",
         events=[InboundEvent(event_id=str(e.id), subject=e.subject) for e in events[:25]]
         + [InboundEvent(event_id=f"foreign-{n}-" + "x" * 60, subject=LONG_SUBJECT) for n in range(3)],
     )

@@ -46,6 +46,7 @@ def seeded(make_provider, make_receiver):
         record_arrivals(
             provider=grid,
             via="test",
+            operation="push",
             events=[InboundEvent(event_id=str(events[n].id), subject=events[n].subject) for n in names],
         )
 
@@ -54,8 +55,15 @@ def seeded(make_provider, make_receiver):
     arrive("B1")
     arrive("B1")
     arrive("C1")
-    record_arrivals(provider=grid, via="test", events=[InboundEvent(event_id="foreign-1", subject="orders/A")])
-    record_arrivals(provider=grid, via="test", events=[InboundEvent(event_id=str(elsewhere.id), subject="orders/X")])
+    record_arrivals(
+        provider=grid, via="test", operation="push", events=[InboundEvent(event_id="foreign-1", subject="orders/A")]
+    )
+    record_arrivals(
+        provider=grid,
+        via="test",
+        operation="push",
+        events=[InboundEvent(event_id=str(elsewhere.id), subject="orders/X")],
+    )
     return grid, events, elsewhere
 
 

@@ -33,7 +33,7 @@ def test_old_history_is_purged_in_batches_and_open_deliveries_stay(make_provider
     recent = publish_event(event_type="T", source="s", data={}, providers=[ok], ring=False)
     send_due(provider_id=ok.pk)
     send_due(provider_id=flaky.pk)
-    record_arrivals(provider=ok, via="test", events=[InboundEvent(event_id=str(old[0].id))])
+    record_arrivals(provider=ok, via="test", operation="push", events=[InboundEvent(event_id=str(old[0].id))])
     reconcile(provider=ok, since=timezone.now() - timedelta(hours=1))
     age(Event.objects.exclude(pk=recent.pk), "created_at", 100)
     age(DeliveryAttempt.objects.exclude(delivery__event=recent), "finished_at", 100)

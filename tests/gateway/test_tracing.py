@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from core import logs, tracing
 from events.models import Delivery, Event
-from events.services.receipts import record_arrivals
-from events.services.sending import send_due
+from events.services.polling import poll
 from events.services.reconcile import reconcile
+from events.services.sending import send_due
 from gateway.expansion import expand_accepted
-from providers.inbound.parsing import InboundEvent
+from tests.conftest import PUBSUB_TOPIC
 from tests.otlp_receiver import OtlpReceiver
 from tests.publishing import publish_event
 
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.django_db
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{CALLER_SPAN}-01"
-SERVER, PRODUCER, CONSUMER = 2, 4, 5  # OTLP's SpanKind numbers
+SERVER, PRODUCER, CONSUMER = 2, 4, 5
+SUBSCRIPTION = "projects/helios-test/subscriptions/helios-pull"  # OTLP's SpanKind numbers
 
 
 @pytest.fixture
@@ -61,8 +62,12 @@ def test_one_trace_from_the_request_through_helios_to_every_cloud(
     pubsub_standin,
     eventgrid_sink,
     webhook_endpoint,
+    make_receiver,
 ):
     configs = list(production_providers.values())
+    gcp = production_providers["gcp_pubsub"]
+    pubsub_standin.subscriber.add(SUBSCRIPTION, PUBSUB_TOPIC)
+    make_receiver(gcp, method="pull", pull_subscription="helios-pull", auth="token", secret_env="")
     key = make_key(providers=configs, allow_production=True)
     body = {"type": "OrderPlaced", "source": "com.test", "data": {"n": 1}, "providers": [c.name for c in configs]}
     answer = api_post(key.secret, body, traceparent=TRACEPARENT)
@@ -103,9 +108,9 @@ def test_one_trace_from_the_request_through_helios_to_every_cloud(
     assert sends["gcp-prod"].attributes["messaging.system"] == "gcp_pubsub"
     assert sends["azure-prod"].attributes["messaging.system"] == "eventgrid"
 
-    # Back from the cloud (what a pull or a push records): the receipt's span joins the trace.
-    gcp = production_providers["gcp_pubsub"]
-    record_arrivals(provider=gcp, events=[InboundEvent(event_id=event_id, message_id="m-1")], via="pull")
+    # Back from the cloud: HELIOS pulls the message from the subscription; the receipt's span
+    # joins the trace.
+    assert poll(gcp.pk, budget_seconds=20).confirmed == 1
     tracing.flush()
     [back] = receiver.named("process gcp-prod")
     assert (back.kind, back.trace_id, back.parent_span_id) == (CONSUMER, TRACE_ID, accept.span_id)

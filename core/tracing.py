@@ -6,7 +6,8 @@ then `otlp`), and `OTEL_SDK_DISABLED` is not `true`. Off, `tracer()` is the API'
 a span costs a function call and records nothing. On, spans go through a batch processor (its
 thread is remade after a fork, so worker processes export too) to OTLP over HTTP/protobuf;
 `OTEL_SERVICE_NAME` (default "helios"), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
-the OTLP exporter's own variables apply as the SDK documents them.
+the OTLP exporter's own variables apply as the SDK documents them. With tracing, the official
+Django, psycopg and botocore instrumentations are turned on (`instrumentations`).
 
 An event's trace context is the W3C `traceparent` / `tracestate` of the span that created it
 (`current_context`), kept on the event and carried through the clouds as the CloudEvents
@@ -20,15 +21,15 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
-from django.core.exceptions import MiddlewareNotUsed
-from django.http import HttpRequest, HttpResponse
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from . import instrumentations
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -56,6 +57,7 @@ def configure() -> bool:
     and replaced); whether tracing is on."""
     global _provider
     if _provider is not None:
+        instrumentations.turn_off()
         _provider.shutdown()
         _provider = None
     names = exporter_names()
@@ -64,10 +66,14 @@ def configure() -> bool:
         return False
     defaults = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: "helios"}
     provider = TracerProvider(resource=Resource.create(defaults))
-    for exporter in exporters:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    processors: list[SpanProcessor] = [BatchSpanProcessor(exporter) for exporter in exporters]
+    for processor in processors:
+        provider.add_span_processor(processor)
     _provider = provider
-    logger.info("tracing on: exporting spans to %s", ", ".join(names))
+    instrumented = instrumentations.turn_on(provider, processors)
+    logger.info(
+        "tracing on: exporting spans to %s; instrumented: %s", ", ".join(names), ", ".join(instrumented) or "nothing"
+    )
     return True
 
 
@@ -119,11 +125,6 @@ def traceparent_of(span: Span) -> str:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
 
-def incoming(headers: Mapping[str, str]) -> Context:
-    """The context an incoming request carries (W3C `traceparent`, `tracestate`), if any."""
-    return _W3C.extract({name.lower(): value for name, value in headers.items()})
-
-
 def context_of(traceparent: str, tracestate: str = "") -> Context | None:
     """The context an event's stored trace context names; None when it names none."""
     if not traceparent:
@@ -158,31 +159,6 @@ def span(
         attributes=attributes,  # type: ignore[arg-type]
     ) as current:
         yield current
-
-
-class TracingMiddleware:
-    """A server span for each request, continuing the trace its W3C `traceparent` names, named
-    by its method and route (`POST /api/v1/events`), with the HTTP semantic conventions'
-    attributes; left out of the middleware chain while tracing is off."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        if _provider is None:  # off: not in the chain at all (not even a stack frame)
-            raise MiddlewareNotUsed
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        attributes = {"http.request.method": request.method or "", "url.path": request.path}
-        with span(request.method or "HTTP", kind=SpanKind.SERVER, context=incoming(request.headers)) as current:
-            current.set_attributes(attributes)
-            response = self.get_response(request)
-            route = getattr(request.resolver_match, "route", "")
-            if route:
-                current.update_name(f"{request.method} /{route}")
-                current.set_attribute("http.route", f"/{route}")
-            current.set_attribute("http.response.status_code", response.status_code)
-            if response.status_code >= 500:
-                current.set_status(Status(StatusCode.ERROR))
-        return response
 
 
 def traced(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -18,6 +18,8 @@ class ReceivedSpan:
     """One span as the receiver decoded it (ids in hex, attributes as Python values)."""
 
     service: str
+    #: The instrumentation scope: "helios" for HELIOS's own spans, else the library's.
+    scope: str
     name: str
     kind: int
     trace_id: str
@@ -63,6 +65,7 @@ class OtlpReceiver:
                             received.append(
                                 ReceivedSpan(
                                     service=service,
+                                    scope=scope_spans.scope.name,
                                     name=span.name,
                                     kind=span.kind,
                                     trace_id=span.trace_id.hex(),

@@ -11,6 +11,7 @@ import uuid
 import pytest
 from cloudevents.v1.conversion import to_binary, to_structured
 from cloudevents.v1.http import CloudEvent
+from django.db import connection
 
 from gateway.keys import create_key
 from tests.e2e.test_production_server import gunicorn, production_env, static_root  # noqa: F401 (fixture)
@@ -92,6 +93,7 @@ def test_one_trace_across_the_web_and_the_worker_processes(
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_SEMCONV_STABILITY_OPT_IN": "http/dup",  # the old HTTP conventions too: they keep the query
     }
     gcp = production_providers["gcp_pubsub"]
     secret = create_key(name="orders", providers=[gcp], allow_production=True).secret
@@ -104,11 +106,12 @@ def test_one_trace_across_the_web_and_the_worker_processes(
         with gunicorn(env) as url:
             status, answer = call(f"{url}/api/v1/events", body, **headers, traceparent=f"00-{trace_id}-{caller}-01")
             assert status == 202, answer
+            assert call(f"{url}/receive/eventgrid/999/?token=s3cret-in-the-query", b"{}")[0] == 404
             deadline = time.monotonic() + 60
             while not receiver.named(f"send {gcp.name}") or not receiver.named("accept"):
                 assert time.monotonic() < deadline, [span.name for span in receiver.spans]
                 time.sleep(0.2)
-        [server] = receiver.named("POST /api/v1/events")
+        [server] = receiver.named("POST api/v1/events")
         [accept] = receiver.named("accept")
         [send] = receiver.named(f"send {gcp.name}")
         assert (server.trace_id, server.parent_span_id) == (trace_id, caller)
@@ -117,5 +120,11 @@ def test_one_trace_across_the_web_and_the_worker_processes(
         assert accept.attributes["helios.event.id"] == send.attributes["helios.event.id"] == answer["events"][0]["id"]
         [message] = pubsub_standin.messages
         assert message.attributes["ce-traceparent"] == f"00-{trace_id}-{accept.span_id}-01"
+        assert "s3cret" not in repr(receiver.spans)
+        if connection.vendor == "postgresql":  # psycopg's instrumentation: each statement inside its span
+            sql = [span for span in receiver.spans if span.scope == "opentelemetry.instrumentation.psycopg"]
+            in_trace = {span.parent_span_id for span in sql if span.trace_id == trace_id}
+            assert in_trace and in_trace <= {server.span_id, accept.span_id, send.span_id}
+            assert all(span.parent_span_id for span in sql)  # none is a trace of its own
     finally:
         receiver.stop()

@@ -7,10 +7,12 @@ import logging
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from core import logs, tracing
+from core.instrumentations import hidden_query
 from events.models import Delivery, Event
 from events.services.polling import poll
 from events.services.reconcile import reconcile
@@ -77,9 +79,10 @@ def test_one_trace_from_the_request_through_helios_to_every_cloud(
     assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
     tracing.flush()
 
-    [server] = receiver.named("POST /api/v1/events")
+    [server] = receiver.named("POST api/v1/events")  # Django's instrumentation: method and route
     [accept] = receiver.named("accept")
-    assert (server.service, server.kind, server.trace_id, server.parent_span_id) == (
+    assert (server.scope, server.service, server.kind, server.trace_id, server.parent_span_id) == (
+        "opentelemetry.instrumentation.django",
         "helios-test",
         SERVER,
         TRACE_ID,
@@ -103,9 +106,17 @@ def test_one_trace_from_the_request_through_helios_to_every_cloud(
         assert send.links == [(TRACE_ID, accept.span_id, {"helios.event.id": event_id})]
         assert send.attributes["helios.event.id"] == event_id
         assert send.attributes["messaging.message.id"] == delivery.provider_message_id
+        assert send.scope == "helios"
         [attempt] = delivery.attempt_log.all()
         assert attempt.traceparent == f"00-{TRACE_ID}-{send.span_id}-01"
     assert sends["gcp-prod"].attributes["messaging.system"] == "gcp_pubsub"
+    # botocore's instrumentation: the AWS call inside HELIOS's send span, not a trace of its own.
+    [put_events] = [span for span in receiver.spans if span.scope == "opentelemetry.instrumentation.botocore"]
+    assert (put_events.name, put_events.trace_id, put_events.parent_span_id) == (
+        "EventBridge.PutEvents",
+        TRACE_ID,
+        sends["aws-prod"].span_id,
+    )
     assert sends["azure-prod"].attributes["messaging.system"] == "eventgrid"
 
     # Back from the cloud: HELIOS pulls the message from the subscription; the receipt's span
@@ -126,6 +137,41 @@ def test_one_trace_from_the_request_through_helios_to_every_cloud(
     assert grid_event["traceparent"] == event.traceparent
     [webhook_event] = webhook_endpoint.events()
     assert webhook_event["traceparent"] == event.traceparent
+
+
+def test_a_traced_request_keeps_query_parameter_names_but_never_their_values(receiver, client):
+    client.post("/receive/eventgrid/1/?token=s3cret-in-the-query&x=1", b"{}", content_type="application/json")
+    tracing.flush()
+    [server] = receiver.named("POST receive/eventgrid/<int:config_id>/")
+    assert server.attributes["http.response.status_code"] == 404
+    assert "s3cret" not in repr(receiver.spans)
+    assert hidden_query("https://h/p?token=s3cret&x=&y=2") == "https://h/p?token=[hidden]&x=[hidden]&y=[hidden]"
+    assert hidden_query("https://h/p") == "https://h/p"
+
+
+def test_probes_are_not_traced(receiver, client):
+    assert client.get("/healthz").status_code == 200
+    client.get("/nowhere")
+    tracing.flush()
+    assert [span.name for span in receiver.spans] == ["GET"]  # the unknown path, not the probe
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's instrumentation: PostgreSQL only")
+def test_sql_is_traced_inside_a_span_and_never_as_a_trace_of_its_own(receiver):
+    import psycopg
+
+    params = connection.get_connection_params()
+    names = {"dbname", "user", "password", "host", "port"}
+    with psycopg.connect(**{name: value for name, value in params.items() if name in names}) as fresh:
+        fresh.execute("SELECT 1")  # outside any span: housekeeping
+        with tracing.span("work") as work:
+            fresh.execute("SELECT 2")
+    tracing.flush()
+    sql = [span for span in receiver.spans if span.scope == "opentelemetry.instrumentation.psycopg"]
+    context = work.get_span_context()
+    assert [(span.trace_id, span.parent_span_id) for span in sql] == [
+        (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+    ]
 
 
 def test_without_tracing_nothing_is_carried(api_post, make_key, production_providers, pubsub_standin):

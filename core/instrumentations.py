@@ -16,6 +16,7 @@ be a trace of its own (HELIOS's `send` span already times it and carries the clo
 
 import importlib
 import os
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.http import HttpRequest
@@ -40,7 +41,7 @@ _URL_ATTRIBUTES = ("http.target", "http.url", "url.full")
 _on: list[BaseInstrumentor] = []
 
 
-def chosen(environ: dict[str, str] | os._Environ = os.environ) -> list[str]:
+def chosen(environ: Mapping[str, str] = os.environ) -> list[str]:
     """The instrumentations to turn on (all but those OTEL_PYTHON_DISABLED_INSTRUMENTATIONS names)."""
     disabled = {name.strip() for name in environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
     return [name for name in INSTRUMENTATIONS if name not in disabled]

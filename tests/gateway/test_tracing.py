@@ -11,7 +11,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from core import logs, tracing
+from core import instrumentations, logs, tracing
 from core.instrumentations import hidden_query
 from events.models import Delivery, Event
 from events.services.polling import poll
@@ -53,6 +53,8 @@ def test_tracing_is_off_unless_the_environment_names_an_exporter():
     assert tracing.exporter_names({"OTEL_TRACES_EXPORTER": "otlp,console"}) == ["otlp", "console"]
     assert tracing.exporter_names({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}) == []
     assert not tracing.enabled() and tracing.current_context() == {}
+    assert instrumentations.chosen({}) == ["django", "psycopg", "botocore"]
+    assert instrumentations.chosen({"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "psycopg, botocore"}) == ["django"]
 
 
 def test_one_trace_from_the_request_through_helios_to_every_cloud(

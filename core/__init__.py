@@ -3,7 +3,8 @@
 - models, audit, readonly: the audit trail and process heartbeats (heartbeat)
 - strictjson, identifiers: parsing what comes in (event data, cloud bodies, ids)
 - redaction, logs, gunicorn_logging: secrets out of every log line; structured logs
-- tracing: OpenTelemetry traces, configured by the OTEL_* environment (off when unset)
+- tracing, instrumentations: OpenTelemetry traces, configured by the OTEL_* environment (off
+  when unset), and the official Django, psycopg and botocore instrumentations while on
 - roles, permissions, user_admin, admin, admin_pages, badges: the console's roles, refusals,
   Users page and shared page helpers
 - client_address: the client's address behind proxies

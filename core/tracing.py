@@ -16,6 +16,7 @@ distributed-tracing extension, so spans that send it or receive it back join its
 
 import functools
 import logging
+import multiprocessing.util
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -77,18 +78,20 @@ def configure() -> bool:
     return True
 
 
-def flush_after_tasks() -> None:
-    """While tracing, export a worker's spans when each django-q2 task ends: a worker process
-    ends without running exit handlers, so spans still waiting in the batch would be lost."""
+def flush_when_workers_end() -> None:
+    """While tracing, have each django-q2 worker export the spans it still holds when it ends
+    (stopped, recycled): a worker process ends without exit handlers, so spans still waiting in
+    the batch would be lost. Until then the batch's own thread exports them on its schedule."""
     if _provider is None:
         return
-    from django_q.signals import post_execute_in_worker
+    from django_q.signals import post_spawn
 
-    post_execute_in_worker.connect(_flush_after_task, dispatch_uid="helios_tracing_flush")
+    post_spawn.connect(_flush_at_process_end, dispatch_uid="helios_tracing_flush")
 
 
-def _flush_after_task(sender: object = None, **kwargs: object) -> None:
-    flush()
+def _flush_at_process_end(sender: object = None, **kwargs: object) -> None:
+    # multiprocessing runs its finalizers when a child's run() returns, before os._exit
+    multiprocessing.util.Finalize(None, flush, exitpriority=10)
 
 
 def flush(timeout_millis: int = 5000) -> None:

@@ -1,5 +1,9 @@
 """An OTLP/HTTP trace receiver for tests: it speaks the protocol (POST /v1/traces, a protobuf
-ExportTraceServiceRequest, decoded with opentelemetry-proto) and keeps every span it got."""
+ExportTraceServiceRequest, decoded with opentelemetry-proto) and keeps every span it got.
+
+Requests are decoded when the spans are read, not as they arrive: a bench's receiver shares its
+process (and the GIL) with the clouds' stand-ins, and decoding there would slow the clouds down,
+not HELIOS."""
 
 import threading
 from dataclasses import dataclass
@@ -41,13 +45,43 @@ def _attributes(pairs: Any) -> dict[str, Any]:
     return {pair.key: _value(pair.value) for pair in pairs}
 
 
+def _decoded(body: bytes) -> list[ReceivedSpan]:
+    request = ExportTraceServiceRequest.FromString(body)
+    spans = []
+    for resource_spans in request.resource_spans:
+        service = _attributes(resource_spans.resource.attributes).get("service.name", "")
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                spans.append(
+                    ReceivedSpan(
+                        service=service,
+                        scope=scope_spans.scope.name,
+                        name=span.name,
+                        kind=span.kind,
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        attributes=_attributes(span.attributes),
+                        links=[
+                            (link.trace_id.hex(), link.span_id.hex(), _attributes(link.attributes))
+                            for link in span.links
+                        ],
+                        events=[(event.name, _attributes(event.attributes)) for event in span.events],
+                    )
+                )
+    return spans
+
+
 class OtlpReceiver:
     """Listens on 127.0.0.1; `endpoint` is what OTEL_EXPORTER_OTLP_ENDPOINT names."""
 
     def __init__(self) -> None:
-        self.spans: list[ReceivedSpan] = []
         self.content_types: list[str] = []
-        received, content_types = self.spans, self.content_types
+        self._bodies: list[bytes] = []
+        self._spans: list[ReceivedSpan] = []
+        self._decoded = 0
+        self._lock = threading.Lock()
+        bodies, content_types = self._bodies, self.content_types
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -57,28 +91,7 @@ class OtlpReceiver:
                     self.send_response(404)
                     self.end_headers()
                     return
-                request = ExportTraceServiceRequest.FromString(body)
-                for resource_spans in request.resource_spans:
-                    service = _attributes(resource_spans.resource.attributes).get("service.name", "")
-                    for scope_spans in resource_spans.scope_spans:
-                        for span in scope_spans.spans:
-                            received.append(
-                                ReceivedSpan(
-                                    service=service,
-                                    scope=scope_spans.scope.name,
-                                    name=span.name,
-                                    kind=span.kind,
-                                    trace_id=span.trace_id.hex(),
-                                    span_id=span.span_id.hex(),
-                                    parent_span_id=span.parent_span_id.hex(),
-                                    attributes=_attributes(span.attributes),
-                                    links=[
-                                        (link.trace_id.hex(), link.span_id.hex(), _attributes(link.attributes))
-                                        for link in span.links
-                                    ],
-                                    events=[(event.name, _attributes(event.attributes)) for event in span.events],
-                                )
-                            )
+                bodies.append(body)
                 answer = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -93,6 +106,15 @@ class OtlpReceiver:
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    @property
+    def spans(self) -> list[ReceivedSpan]:
+        """Every span received so far, in the order the requests came."""
+        with self._lock:
+            while self._decoded < len(self._bodies):
+                self._spans += _decoded(self._bodies[self._decoded])
+                self._decoded += 1
+            return list(self._spans)
 
     def named(self, name: str) -> list[ReceivedSpan]:
         """The spans received with this name."""

@@ -72,6 +72,18 @@ def memory_kb(pids: list[int], field: str) -> dict[int, int]:
     return usage
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user and system) the live processes used so far (/proc/<pid>/stat)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def start_worker(root: Path, env: dict[str, str]) -> "subprocess.Popen":
     """A `manage.py worker` process (a supervised qcluster, as in production) in its own session, quiet."""
     return subprocess.Popen(

@@ -8,7 +8,9 @@ stand-in, Event Grid via the HTTP sink):
   L2  full HELIOS: a real `qcluster` (2 workers) on PostgreSQL, commit to succeeded
   demo  L2 with every provider in demo mode
   L2_traced  L2 with OpenTelemetry tracing on in the workers, exporting every span over OTLP/HTTP
-        to a local receiver (`ratios_L2_traced_over_L2`)
+        to a local receiver, each cloud's runs interleaved with L2 runs with tracing off
+        (L2_paired_off; off, on, on, off): `ratios_L2_traced_over_L2`, and the CPU the
+        worker cluster used per event in each (`ratios_worker_cpu_traced_over_off`)
   tracing off: what the tracing calls cost per event while tracing is off, timed on the calls
         the engine makes, against L2's time per event (`ratios_L2_off_over_untraced_code`)
 plus the latency of a single event in an idle system and worker memory over a long demo run.
@@ -294,29 +296,52 @@ def idle_latency(config, repeats: int = 20) -> dict:
     return {"p50_s": round(statistics.median(values), 3), "max_s": round(max(values), 3)}
 
 
-def traced_l2(moto, bus: str, standin, sink, n: int) -> tuple[dict, int]:
-    """L2 again with tracing on in the workers (every span sampled, exported over OTLP/HTTP to a
-    receiver in this process that decodes each request): what following every event costs. The
-    events carry a trace context, as the API gives them, so each send is linked and carried."""
+def traced_pairs(moto, bus: str, standin, sink, n: int) -> tuple[dict, dict, int]:
+    """L2 with tracing off and on, one cloud at a time, in the order off, on, on, off so a slow
+    moment or a drift of the machine weighs on both alike. On: every span sampled in the workers,
+    exported over OTLP/HTTP to a receiver in this process; the events carry a trace context, as
+    the API gives them, so each send is linked and carried. Returns (off, on, spans received),
+    each cloud's rate over both of its runs."""
     from core import tracing
     from tests.otlp_receiver import OtlpReceiver
 
     receiver = OtlpReceiver()
     env = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
-    os.environ.update(env)  # this process makes the events: their `publish` span is their context
-    tracing.configure()
-    reset_database()
-    configs = common.standin_configs(moto, bus, standin, sink, mode="production")
-    cluster = Cluster(OTEL_TRACES_SAMPLER="always_on", **env)
+    rates: dict[tuple[str, bool], list[float]] = {}
+    cpu: dict[tuple[str, bool], list[float]] = {}
     try:
-        found = {kind: l2(configs[kind], n) for kind in KINDS}
+        for kind in KINDS:
+            for traced in (False, True, True, False):
+                if traced:
+                    os.environ.update(env)  # this process makes the events: their `publish` span is their context
+                tracing.configure()
+                reset_database()
+                configs = common.standin_configs(moto, bus, standin, sink, mode="production")
+                cluster = Cluster(OTEL_TRACES_SAMPLER="always_on", **env) if traced else Cluster()
+                try:
+                    processes = common.process_tree(cluster.process.pid)
+                    cpu_before = common.cpu_seconds(processes)
+                    rates.setdefault((kind, traced), []).append(l2(configs[kind], n)["events_per_s"])
+                    cpu.setdefault((kind, traced), []).append(common.cpu_seconds(processes) - cpu_before)
+                finally:
+                    cluster.stop()
+                    for name in env:
+                        os.environ.pop(name, None)
+                    tracing.configure()
     finally:
-        cluster.stop()
-        for name in env:
-            del os.environ[name]
-        tracing.configure()
         receiver.stop()
-    return found, len(receiver.spans)
+
+    def over_both(kind: str, traced: bool) -> dict:
+        runs = rates[(kind, traced)]
+        return {
+            "events_per_s": round(len(runs) / sum(1 / r for r in runs), 1),
+            "runs": runs,
+            "worker_cpu_us_per_event": round(sum(cpu[(kind, traced)]) / (n * len(runs)) * 1e6),
+        }
+
+    off = {kind: over_both(kind, False) for kind in KINDS}
+    on = {kind: over_both(kind, True) for kind in KINDS}
+    return off, on, len(receiver.spans)
 
 
 def tracing_off_cost_us(config, batch: int = 100, repeats: int = 2000) -> float:
@@ -422,8 +447,10 @@ def main() -> None:
     finally:
         cluster.stop()
     try:
-        figures["L2_traced"], figures["L2_traced_spans_received"] = traced_l2(moto, bus, standin, sink, n)
-        print("L2 traced", json.dumps(figures["L2_traced"]), flush=True)
+        pairs = traced_pairs(moto, bus, standin, sink, n)
+        figures["L2_paired_off"], figures["L2_traced"], figures["L2_traced_spans_received"] = pairs
+        print("L2 paired: off", json.dumps(figures["L2_paired_off"]), flush=True)
+        print("L2 paired: traced", json.dumps(figures["L2_traced"]), flush=True)
     finally:
         moto.stop()
         standin.stop()
@@ -435,8 +462,12 @@ def main() -> None:
     figures["ratios_L2_over_L0_parallel"] = {
         kind: round(figures["L2"][kind]["events_per_s"] / figures["L0"][kind]["parallel"], 2) for kind in KINDS
     }
+    figures["ratios_worker_cpu_traced_over_off"] = {
+        kind: round(found["worker_cpu_us_per_event"] / figures["L2_paired_off"][kind]["worker_cpu_us_per_event"], 2)
+        for kind, found in figures["L2_traced"].items()
+    }
     figures["ratios_L2_traced_over_L2"] = {
-        kind: round(figures["L2_traced"][kind]["events_per_s"] / figures["L2"][kind]["events_per_s"], 2)
+        kind: round(figures["L2_traced"][kind]["events_per_s"] / figures["L2_paired_off"][kind]["events_per_s"], 2)
         for kind in KINDS
     }
     # Off over a HELIOS without tracing code: each event's time in L2 against that time plus the

@@ -195,11 +195,19 @@ def event_detail(request: HttpRequest, event_id: uuid.UUID) -> Any:
     key: ApiKey = request.auth
     published = ApiEvent.objects.filter(event_id=OuterRef("pk"), api_key=key)
     reached = Delivery.objects.filter(event_id=OuterRef("pk"), provider__in=key.providers.all())
-    event = Event.objects.filter(Q(Exists(published)) | Q(Exists(reached)), pk=event_id).first()
-    if event is not None:
-        return Status(200, EventOut.answering(request, key, [Answer(event, reused=False, stored=True)])[0])
-    request_id = ApiEvent.objects.filter(event_id=event_id, api_key=key).values_list("request_id", flat=True).first()
-    waiting = waiting_events([request_id]) if request_id else {}
-    if event_id not in waiting:
+    visible = Event.objects.filter(Q(Exists(published)) | Q(Exists(reached)), pk=event_id)
+    event = visible.first()
+    if event is None:
+        accepted = ApiEvent.objects.filter(event_id=event_id, api_key=key)
+        request_id = accepted.values_list("request_id", flat=True).first()
+        waiting = waiting_events([request_id]) if request_id else {}
+        if event_id in waiting:
+            answer = Answer(waiting[event_id], reused=False, stored=False)
+            return Status(200, EventOut.answering(request, key, [answer])[0])
+        # Under READ COMMITTED each query sees what was committed when it ran: a worker may have
+        # expanded the request after the first look and before the accept log was read, so the
+        # event is looked for once more before it is called unknown.
+        event = visible.first()
+    if event is None:
         return Status(404, {"errors": ["No such event for this API key."]})
-    return Status(200, EventOut.answering(request, key, [Answer(waiting[event_id], reused=False, stored=False)])[0])
+    return Status(200, EventOut.answering(request, key, [Answer(event, reused=False, stored=True)])[0])

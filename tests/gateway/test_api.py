@@ -9,6 +9,7 @@ import pytest
 from cloudevents.v1.conversion import to_binary, to_dict, to_structured
 from cloudevents.v1.http import CloudEvent
 
+import gateway.api
 from core.models import AuditAction, AuditEntry
 from events.models import Delivery, Event
 from gateway.expansion import expand_accepted
@@ -295,3 +296,20 @@ def test_binary_cloudevents_with_the_same_body_but_other_ids_are_other_requests(
     again = api_post(key.secret, body, **{**first, "ce-id": "a-2"}, **{"Idempotency-Key": "k"})
     assert again.status_code == 409  # another request: not the first answer
     assert expand_accepted() == 1 and Event.objects.count() == 1
+
+
+def test_an_event_expanded_while_it_is_being_read_is_found(client, api_post, key, monkeypatch):
+    """Each query of the read sees what was committed when it ran: a worker that expands the
+    request after the event was looked for and before the accept log is read (here: just before)
+    must not make the event look unknown (a 404 seen in CI on PostgreSQL)."""
+    [answer] = api_post(key.secret, {**ORDER, "providers": ["aws-demo"]}).json()["events"]
+    waiting_events = gateway.api.waiting_events
+
+    def expanded_meanwhile(request_ids):
+        assert expand_accepted() == 1  # the worker commits between the reads
+        return waiting_events(request_ids)
+
+    monkeypatch.setattr(gateway.api, "waiting_events", expanded_meanwhile)
+    read = client.get(f"/api/v1/events/{answer['id']}", headers={"Authorization": f"Bearer {key.secret}"})
+    assert read.status_code == 200, read.content
+    assert read.json()["status"] == "published"

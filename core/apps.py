@@ -15,7 +15,7 @@ class CoreConfig(AppConfig):
 
         post_migrate.connect(_sync_roles, dispatch_uid="helios_roles")
         tracing.configure()
-        tracing.flush_when_workers_end()
+        tracing.set_workers_up()
         lifeline.install()
         worker_state.install_marks()
 

@@ -78,20 +78,24 @@ def configure() -> bool:
     return True
 
 
-def flush_when_workers_end() -> None:
-    """While tracing, have each django-q2 worker export the spans it still holds when it ends
-    (stopped, recycled): a worker process ends without exit handlers, so spans still waiting in
-    the batch would be lost. Until then the batch's own thread exports them on its schedule."""
+def set_workers_up() -> None:
+    """While tracing, prepare each django-q2 worker as it starts:
+    - it exports the spans it still holds when it ends (stopped, recycled): a worker process ends
+      without exit handlers, so spans still waiting in the batch would be lost. Until then the
+      batch's own thread exports them on its schedule;
+    - its instrumentations work inside HELIOS's spans only (`instrumentations.quiet_outside_spans`):
+      its claims and records are SQL no trace shows."""
     if _provider is None:
         return
     from django_q.signals import post_spawn
 
-    post_spawn.connect(_flush_at_process_end, dispatch_uid="helios_tracing_flush")
+    post_spawn.connect(_set_worker_up, dispatch_uid="helios_tracing_worker")
 
 
-def _flush_at_process_end(sender: object = None, **kwargs: object) -> None:
+def _set_worker_up(sender: object = None, **kwargs: object) -> None:
     # multiprocessing runs its finalizers when a child's run() returns, before os._exit
     multiprocessing.util.Finalize(None, flush, exitpriority=10)
+    instrumentations.quiet_outside_spans()
 
 
 def flush(timeout_millis: int = 5000) -> None:
@@ -130,18 +134,24 @@ def traceparent_of(span: Span) -> str:
 
 def context_of(traceparent: str, tracestate: str = "") -> Context | None:
     """The context an event's stored trace context names; None when it names none."""
-    if not traceparent:
-        return None
-    context = _W3C.extract({"traceparent": traceparent, "tracestate": tracestate})
-    return context if trace.get_current_span(context).get_span_context().is_valid else None
+    named = _span_context(traceparent, tracestate)
+    return trace.set_span_in_context(trace.NonRecordingSpan(named), Context()) if named else None
 
 
 def link_to(traceparent: str, tracestate: str = "", **attributes: str) -> Link | None:
     """A link to the span an event's stored trace context names (None when it names none)."""
-    context = context_of(traceparent, tracestate)
-    if context is None:
+    named = _span_context(traceparent, tracestate)
+    return Link(named, attributes=attributes or None) if named else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _span_context(traceparent: str, tracestate: str) -> trace.SpanContext | None:
+    # Events of one request or one batch share their context: parsed once (SpanContext is immutable).
+    if not traceparent:
         return None
-    return Link(trace.get_current_span(context).get_span_context(), attributes=attributes or None)
+    extracted = _W3C.extract({"traceparent": traceparent, "tracestate": tracestate})
+    named = trace.get_current_span(extracted).get_span_context()
+    return named if named.is_valid else None
 
 
 @contextmanager
@@ -153,14 +163,18 @@ def span(
     links: list[Link] | None = None,
     attributes: Mapping[str, object] | None = None,
 ) -> Iterator[Span]:
-    """A span of HELIOS's, current inside the block; an exception is recorded on it."""
-    with tracer().start_as_current_span(
-        name,
-        context=context,
-        kind=kind,
-        links=links,
-        attributes=attributes,  # type: ignore[arg-type]
-    ) as current:
+    """A span of HELIOS's, current inside the block; an exception is recorded on it. The
+    instrumentations record inside it, even where they are quiet outside spans."""
+    with (
+        tracer().start_as_current_span(
+            name,
+            context=context,
+            kind=kind,
+            links=links,
+            attributes=attributes,  # type: ignore[arg-type]
+        ) as current,
+        instrumentations.heard(),
+    ):
         yield current
 
 

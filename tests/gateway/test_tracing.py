@@ -4,6 +4,7 @@ real receiver, and travels to every cloud in its own place (CloudEvents distribu
 
 import json
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -174,6 +175,48 @@ def test_sql_is_traced_inside_a_span_and_never_as_a_trace_of_its_own(receiver):
     assert [(span.trace_id, span.parent_span_id) for span in sql] == [
         (f"{context.trace_id:032x}", f"{context.span_id:016x}")
     ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's instrumentation: PostgreSQL only")
+def test_a_worker_s_instrumentations_are_quiet_outside_spans_and_record_inside(receiver):
+    """A worker's claims and records run outside any span: there the instrumentations skip their
+    work altogether (not only the export), and inside HELIOS's spans they record as before."""
+    import psycopg
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    params = connection.get_connection_params()
+    names = {"dbname", "user", "password", "host", "port"}
+    seen: dict[str, bool] = {}
+
+    def worker() -> None:  # a thread of its own: its context starts empty and ends with it
+        instrumentations.quiet_outside_spans()
+        with psycopg.connect(**{name: value for name, value in params.items() if name in names}) as fresh:
+            fresh.execute("SELECT 1")
+            seen["outside"] = is_instrumentation_enabled()
+            with tracing.span("send") as send:
+                fresh.execute("SELECT 2")
+                seen["inside"] = is_instrumentation_enabled()
+                seen["send"] = send.get_span_context()
+            seen["after"] = is_instrumentation_enabled()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    tracing.flush()
+    assert (seen["outside"], seen["inside"], seen["after"]) == (False, True, False)
+    sql = [span for span in receiver.spans if span.scope == "opentelemetry.instrumentation.psycopg"]
+    assert [(span.name, span.parent_span_id) for span in sql] == [("SELECT", f"{seen['send'].span_id:016x}")]
+    assert is_instrumentation_enabled()  # this thread never was quiet
+
+
+def test_the_events_of_one_request_share_one_parsed_context():
+    """Links to the events of one request cost one parse of their shared `traceparent`."""
+    first = tracing.link_to(TRACEPARENT, "", **{"helios.event.id": "a"})
+    second = tracing.link_to(TRACEPARENT, "", **{"helios.event.id": "b"})
+    assert first.context is second.context and first.context.trace_id == int(TRACE_ID, 16)
+    assert (first.attributes["helios.event.id"], second.attributes["helios.event.id"]) == ("a", "b")
+    assert tracing.link_to("00-" + "0" * 32 + "-" + CALLER_SPAN + "-01") is None  # an invalid trace id
+    assert tracing.context_of("not a traceparent") is None and tracing.context_of("") is None
 
 
 def test_without_tracing_nothing_is_carried(api_post, make_key, production_providers, pubsub_standin):

@@ -12,12 +12,17 @@ import pytest
 from cloudevents.v1.conversion import to_binary, to_structured
 from cloudevents.v1.http import CloudEvent
 from django.db import connection
+from django_q.conf import Conf
+from django_q.tasks import async_task
 
+from events.services.polling import POLL_TASK
 from gateway.keys import create_key
+from tests.conftest import PUBSUB_TOPIC
 from tests.e2e.test_production_server import gunicorn, production_env, static_root  # noqa: F401 (fixture)
 from tests.otlp_receiver import OtlpReceiver
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+SUBSCRIPTION = "projects/helios-test/subscriptions/helios-pull"
 
 
 def call(url: str, body: bytes | None = None, **headers: str) -> tuple[int, dict]:
@@ -85,9 +90,12 @@ def test_one_trace_across_the_web_and_the_worker_processes(
     production_providers,
     pubsub_standin,
     start_qcluster,
+    make_receiver,
+    monkeypatch,
 ):
     """gunicorn and `manage.py worker` export to one OTLP/HTTP receiver: the caller's trace runs
-    through the web's server and accept spans into the worker's send span, and the message."""
+    through the web's server and accept spans into the worker's send span, the message, and back:
+    the worker's poll task pulls the message from the subscription and its receipt's span joins."""
     receiver = OtlpReceiver()
     otel = {
         "OTEL_TRACES_EXPORTER": "otlp",
@@ -96,6 +104,8 @@ def test_one_trace_across_the_web_and_the_worker_processes(
         "OTEL_SEMCONV_STABILITY_OPT_IN": "http/dup",  # the old HTTP conventions too: they keep the query
     }
     gcp = production_providers["gcp_pubsub"]
+    pubsub_standin.subscriber.add(SUBSCRIPTION, PUBSUB_TOPIC)
+    make_receiver(gcp, method="pull", pull_subscription="helios-pull", auth="token", secret_env="")
     secret = create_key(name="orders", providers=[gcp], allow_production=True).secret
     env = production_env(static_root, **otel)
     start_qcluster(SECRET_KEY=env["SECRET_KEY"], **otel)
@@ -111,9 +121,24 @@ def test_one_trace_across_the_web_and_the_worker_processes(
             while not receiver.named(f"send {gcp.name}") or not receiver.named("accept"):
                 assert time.monotonic() < deadline, [span.name for span in receiver.spans]
                 time.sleep(0.2)
+        # The worker polls the subscription (the poll task its scheduler queues every minute,
+        # queued here at once; signed with the deployment's key, as the worker reads it).
+        monkeypatch.setattr(Conf, "SECRET_KEY", env["SECRET_KEY"])
+        async_task(POLL_TASK, gcp.pk)
+        deadline = time.monotonic() + 60
+        while not receiver.named(f"process {gcp.name}"):
+            assert time.monotonic() < deadline, [span.name for span in receiver.spans]
+            time.sleep(0.2)
         [server] = receiver.named("POST api/v1/events")
         [accept] = receiver.named("accept")
         [send] = receiver.named(f"send {gcp.name}")
+        [back] = receiver.named(f"process {gcp.name}")
+        assert (back.trace_id, back.parent_span_id, back.attributes["messaging.operation.name"]) == (
+            trace_id,
+            accept.span_id,
+            "pull",
+        )
+        assert back.links == [(trace_id, accept.span_id, {"helios.event.id": answer["events"][0]["id"]})]
         assert (server.trace_id, server.parent_span_id) == (trace_id, caller)
         assert (accept.trace_id, accept.parent_span_id) == (trace_id, server.span_id)
         assert (send.trace_id, send.parent_span_id) == (trace_id, accept.span_id)

@@ -106,41 +106,59 @@ def unsafe_text(text: str) -> str:
 
 
 def _first_problem(value: Any, root: str, max_depth: int, check_strings: bool, outer_levels: int = 0) -> str:
-    """The first problem of a parsed value, in document order ("" when none), without recursion."""
-    stack: list[tuple[Any, str, int]] = [(value, root, -outer_levels)]
+    """The first problem of a parsed value, in document order ("" when none), without recursion.
+    A value's path is spelled only for the problem found (most values have none)."""
+    stack: list[tuple[Any, _Where, int]] = [(value, None, -outer_levels)]
     while stack:
-        item, path, depth = stack.pop()
-        if isinstance(item, dict | list | tuple) and depth >= max_depth:
-            return f"{path}: {_too_deep(max_depth)}."
-        if isinstance(item, _DuplicateKeys):
-            return f"{path}: the key {item.duplicate!r} appears more than once; keep one."
-        if isinstance(item, dict):
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            if check_strings and (why := unsafe_text(item)):
+                return f"{_path(root, where)}: the text {why}."
+        elif isinstance(item, dict):
+            if depth >= max_depth:
+                return f"{_path(root, where)}: {_too_deep(max_depth)}."
+            if isinstance(item, _DuplicateKeys):
+                return f"{_path(root, where)}: the key {item.duplicate!r} appears more than once; keep one."
             for key in reversed(list(item)):
                 if not isinstance(key, str):
-                    return f"{path}: the key {key!r} is not a string."
+                    return f"{_path(root, where)}: the key {key!r} is not a string."
                 if check_strings and (why := unsafe_text(key)):
-                    return f"{path}: a key {why}."
-                stack.append((item[key], _member(path, key), depth + 1))
+                    return f"{_path(root, where)}: a key {why}."
+                stack.append((item[key], (where, key), depth + 1))
         elif isinstance(item, list | tuple):
-            stack.extend((element, f"{path}[{index}]", depth + 1) for index, element in reversed(list(enumerate(item))))
-        elif isinstance(item, str):
-            if check_strings and (why := unsafe_text(item)):
-                return f"{path}: the text {why}."
+            if depth >= max_depth:
+                return f"{_path(root, where)}: {_too_deep(max_depth)}."
+            stack.extend((item[index], (where, index), depth + 1) for index in range(len(item) - 1, -1, -1))
         elif isinstance(item, float):
             if math.isnan(item):
-                return f"{path}: NaN is not a JSON number."
+                return f"{_path(root, where)}: NaN is not a JSON number."
             if math.isinf(item):
-                return f"{path}: the number is too large (beyond ±1.8e308, it would be infinity)."
+                return f"{_path(root, where)}: the number is too large (beyond ±1.8e308, it would be infinity)."
         elif isinstance(item, int) and not isinstance(item, bool):
             if abs(item) >= _TOO_MANY_DIGITS:
-                return f"{path}: the number has more than {MAX_INT_DIGITS:,} digits."
+                return f"{_path(root, where)}: the number has more than {MAX_INT_DIGITS:,} digits."
         elif item is not None and not isinstance(item, bool):
-            return f"{path}: {type(item).__name__} is not a JSON value."
+            return f"{_path(root, where)}: {type(item).__name__} is not a JSON value."
     return ""
 
 
-def _member(path: str, key: str) -> str:
-    return f"{path}.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"{path}[{json.dumps(key)}]"
+#: Where a value sits: None for the root, else (where its container sits, its key or index).
+_Where = tuple[Any, str | int] | None
+
+
+def _path(root: str, where: _Where) -> str:
+    """The JSON path of a value ("data.lines[0]", 'data["a b"]')."""
+    steps: list[str | int] = []
+    while where is not None:
+        where, step = where
+        steps.append(step)
+    path = root
+    for step in reversed(steps):
+        if isinstance(step, int):
+            path = f"{path}[{step}]"
+        else:
+            path = f"{path}.{step}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", step) else f"{path}[{json.dumps(step)}]"
+    return path
 
 
 def _too_deep(max_depth: int) -> str:

@@ -6,12 +6,13 @@ events and deliveries (gateway/expansion.py)."""
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from core import tracing
 from core.badges import plural
 from events.models import Event
 from events.services.publishing import EventSpec, PlannedGroup, PublishRequest, event_attributes, plan
+from events.services.rows import insert_rows, prepared_values
 from events.services.validation import PublishRejected, Refusal
 from providers.production import ProductionGrant, production_names
 
@@ -124,24 +125,21 @@ def _write_accept_log(
             for group in groups
         ],
     )
-    made: list[ApiEvent] = []
+    # One row per event from a template prepared once (rows.py): only the event's own columns differ.
+    template = prepared_values(ApiEvent(api_key=key, request=accepted, remote_addr=remote_addr))
+    columns = [ApiEvent._meta.pk.column, *template]  # the primary key: the event's id, not a default
+    at_source, at_cloudevent_id = columns.index("source"), columns.index("cloudevent_id")
+    rows: list[tuple] = []
     events = [event for group in groups for event in group.events]
     for place, event in zip(places, events, strict=True):
         answers[place] = Answer(event, reused=False, stored=False)
-        made.append(
-            ApiEvent(
-                event_id=event.pk,
-                api_key=key,
-                request=accepted,
-                source=event.source,
-                cloudevent_id=event.cloudevent_id,
-                remote_addr=remote_addr,
-            )
-        )
+        row = [ApiEvent._meta.pk.get_db_prep_save(event.pk, connection), *template.values()]
+        row[at_source], row[at_cloudevent_id] = event.source, event.cloudevent_id
+        rows.append(tuple(row))
     for group in groups:
         if names := production_names(group.configs):
             record_production_use(key, names, len(group.events), remote_addr=remote_addr)
-    ApiEvent.objects.bulk_create(made)
+    insert_rows(ApiEvent, columns, rows)
     ring_expansion()
 
 

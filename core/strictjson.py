@@ -20,6 +20,9 @@ MAX_DEPTH = 32
 MAX_INT_DIGITS = 4300
 _TOO_MANY_DIGITS = 10**MAX_INT_DIGITS
 _UNSAFE_CHARACTER = re.compile(r"[\x00\ud800-\udfff]")
+#: Where a NUL or a surrogate can come from in JSON text: an escape, or a surrogate in the text
+#: itself (a `str` given; raw control characters do not parse). Text without any holds neither.
+_UNSAFE_SOURCE = re.compile(r"\\u(?:0000|d[89a-f])|[\ud800-\udfff]", re.IGNORECASE)
 #: Tokens outside strings, for locating a problem the parser's hooks cannot place.
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[\[\]{}]')
 
@@ -84,6 +87,7 @@ def loads(
     except ValueError:  # the only other ValueError json raises: an integer too long to convert
         where = _locate(text, lambda token: len(token.lstrip("-")) > MAX_INT_DIGITS and token[-1].isdigit())
         raise JsonProblem(f"A number has more than {MAX_INT_DIGITS:,} digits{where}.") from None
+    check_strings = check_strings and _UNSAFE_SOURCE.search(text) is not None
     if problem := _first_problem(value, root, max_depth, check_strings, outer_levels):
         raise JsonProblem(problem)
     return value

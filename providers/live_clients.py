@@ -1,6 +1,8 @@
 """Each process's provider clients and pullers: built from a config once, reused until the config
 changes, closed at shutdown; and the limits an event must fit for a config."""
 
+from collections.abc import Callable
+
 from django.conf import settings
 
 from .clients.base import ClientSettings, OutgoingEvent, ProviderClient
@@ -72,5 +74,10 @@ def close_clients() -> None:
 
 def check_event(config: ProviderConfig, event: OutgoingEvent) -> list[str]:
     """Every limit of this provider the event breaks, as sentences (empty when it fits)."""
+    return event_limits(config)(event)
+
+
+def event_limits(config: ProviderConfig) -> Callable[[OutgoingEvent], list[str]]:
+    """`check_event` for many events: the provider's payload format is read once."""
     fmt = payload_format(client_settings(config))
-    return fmt.problems(fmt.build(event))
+    return lambda event: fmt.problems(fmt.build(event))

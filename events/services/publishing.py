@@ -6,7 +6,7 @@ instead, and a worker creates it later (gateway/expansion.py)."""
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from core import audit, tracing
 from core.audit import Actor
 from core.models import AuditAction
 from providers.clients.base import OutgoingEvent
-from providers.live_clients import check_event
+from providers.live_clients import event_limits
 from providers.models import ProviderConfig
 from providers.modes import effective_mode
 from providers.production import NO_GRANT, ProductionGrant, production_names
@@ -164,10 +164,11 @@ def plan(request: PublishRequest) -> list[PlannedGroup]:
     groups, errors = [], []
     for indexes in grouped.values():
         configs, routes = chosen[indexes[0]]
+        limits = [(config, event_limits(config)) for config in configs]
         events = []
         for index in indexes:
             try:
-                events.append(_validated_event(request.events[index], configs, request, traced))
+                events.append(_validated_event(request.events[index], limits, request, traced))
             except PublishRejected as rejected:
                 errors += [_labelled(labels[index], error) for error in rejected.errors]
         groups.append(PlannedGroup(configs, routes, indexes, events))
@@ -240,10 +241,13 @@ def _labelled(label: str, problem: str) -> str:
 
 
 def _validated_event(
-    spec: EventSpec, providers: Sequence[ProviderConfig], request: PublishRequest, traced: Mapping[str, str]
+    spec: EventSpec,
+    limits: Sequence[tuple[ProviderConfig, Callable[[OutgoingEvent], list[str]]]],
+    request: PublishRequest,
+    traced: Mapping[str, str],
 ) -> Event:
-    """An unsaved event, once it passes every check and fits every provider's limits; `traced`:
-    the W3C trace context it is created in."""
+    """An unsaved event, once it passes every check and fits every provider's limits (`limits`:
+    each provider with its `event_limits`); `traced`: the W3C trace context it is created in."""
     errors = envelope_problems(event_type=spec.event_type, source=spec.source, subject=spec.subject)
     problems = data_problems(spec.data)
     errors += problems
@@ -252,7 +256,7 @@ def _validated_event(
             f"Template {spec.template.name}: {problem}"
             for problem in schema_problems(spec.template.json_schema, spec.data)
         ]
-    errors += [f"{p.name} is disabled; enable it before publishing to it." for p in providers if not p.enabled]
+    errors += [f"{p.name} is disabled; enable it before publishing to it." for p, _ in limits if not p.enabled]
     if errors:
         raise PublishRejected(errors)
     event = Event(
@@ -269,8 +273,8 @@ def _validated_event(
         tracestate=traced.get("tracestate", ""),
     )
     outgoing = outgoing_event(event)
-    for provider in providers:
-        errors += [f"{provider.name}: {problem}" for problem in check_event(provider, outgoing)]
+    for provider, problems_of in limits:
+        errors += [f"{provider.name}: {problem}" for problem in problems_of(outgoing)]
     if errors:
         raise PublishRejected(errors)
     return event

@@ -93,6 +93,10 @@ def set_workers_up() -> None:
 
 
 def _set_worker_up(sender: object = None, **kwargs: object) -> None:
+    if multiprocessing.parent_process() is None:
+        # A task run in this very process (django-q2's sync mode sends the signal for each task):
+        # not a worker of its own, so neither quiet nor a finalizer per task.
+        return
     # multiprocessing runs its finalizers when a child's run() returns, before os._exit
     multiprocessing.util.Finalize(None, flush, exitpriority=10)
     instrumentations.quiet_outside_spans()

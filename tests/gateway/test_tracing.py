@@ -209,6 +209,21 @@ def test_a_worker_s_instrumentations_are_quiet_outside_spans_and_record_inside(r
     assert is_instrumentation_enabled()  # this thread never was quiet
 
 
+def test_a_task_run_in_the_web_process_leaves_its_instrumentations_as_they_were(receiver):
+    """django-q2's sync mode runs a task in the calling process and sends `post_spawn` for it:
+    that process is no worker of its own and must not go quiet (its requests' SQL would vanish
+    from their traces)."""
+    from django_q.signals import post_spawn
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    tracing.set_workers_up()
+    try:
+        post_spawn.send(sender="django_q", proc_name="MainProcess")
+        assert is_instrumentation_enabled()
+    finally:
+        post_spawn.disconnect(dispatch_uid="helios_tracing_worker")
+
+
 def test_the_events_of_one_request_share_one_parsed_context():
     """Links to the events of one request cost one parse of their shared `traceparent`."""
     first = tracing.link_to(TRACEPARENT, "", **{"helios.event.id": "a"})

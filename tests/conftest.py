@@ -168,6 +168,8 @@ EVENTGRID_TEST_KEY = "hEl1os-EG-key-DO-NOT-LEAK-88d1b0"
 #: A Standard Webhooks secret: whsec_ and the base64 of the key's bytes.
 WEBHOOK_TEST_SECRET = "whsec_aEVsMW9zLXdlYmhvb2stc2VjcmV0LURPLU5PVC1MRUFLLTNiN2U="
 PUBSUB_TOPIC = "projects/helios-test/topics/orders"
+#: The pull round trip's subscription on PUBSUB_TOPIC (a receiver's `pull_subscription="helios-pull"`).
+PULL_SUBSCRIPTION = "projects/helios-test/subscriptions/helios-pull"
 
 
 @pytest.fixture(scope="session")

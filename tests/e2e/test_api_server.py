@@ -17,12 +17,11 @@ from django_q.tasks import async_task
 
 from events.services.polling import POLL_TASK
 from gateway.keys import create_key
-from tests.conftest import PUBSUB_TOPIC
+from tests.conftest import PUBSUB_TOPIC, PULL_SUBSCRIPTION
 from tests.e2e.test_production_server import gunicorn, production_env, static_root  # noqa: F401 (fixture)
 from tests.otlp_receiver import OtlpReceiver
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
-SUBSCRIPTION = "projects/helios-test/subscriptions/helios-pull"
 
 
 def call(url: str, body: bytes | None = None, **headers: str) -> tuple[int, dict]:
@@ -104,7 +103,7 @@ def test_one_trace_across_the_web_and_the_worker_processes(
         "OTEL_SEMCONV_STABILITY_OPT_IN": "http/dup",  # the old HTTP conventions too: they keep the query
     }
     gcp = production_providers["gcp_pubsub"]
-    pubsub_standin.subscriber.add(SUBSCRIPTION, PUBSUB_TOPIC)
+    pubsub_standin.subscriber.add(PULL_SUBSCRIPTION, PUBSUB_TOPIC)
     make_receiver(gcp, method="pull", pull_subscription="helios-pull", auth="token", secret_env="")
     secret = create_key(name="orders", providers=[gcp], allow_production=True).secret
     env = production_env(static_root, **otel)

@@ -15,12 +15,11 @@ from events.models import Delivery, Receipt
 from events.services.polling import poll, queue_due_polls
 from events.services.sending import send_due
 from providers.models import PullState
-from tests.conftest import EVENTGRID_TEST_KEY, PUBSUB_TOPIC
+from tests.conftest import EVENTGRID_TEST_KEY, PUBSUB_TOPIC, PULL_SUBSCRIPTION
 from tests.publishing import publish_event
 from tests.pull_standins import EventGridNamespace
 
 pytestmark = pytest.mark.django_db
-SUBSCRIPTION = "projects/helios-test/subscriptions/helios-pull"
 
 
 def send(config, count: int, source: str = "com.test.orders") -> list:
@@ -42,7 +41,7 @@ def confirmed(config) -> list[str]:
 @pytest.fixture
 def pubsub_pull(production_providers, pubsub_standin, make_receiver):
     config = production_providers["gcp_pubsub"]
-    pubsub_standin.subscriber.add(SUBSCRIPTION, PUBSUB_TOPIC)
+    pubsub_standin.subscriber.add(PULL_SUBSCRIPTION, PUBSUB_TOPIC)
     make_receiver(config, method="pull", pull_subscription="helios-pull", auth="token", secret_env="")
     return config
 
@@ -51,8 +50,8 @@ def test_pubsub_pull_confirms_what_was_sent_and_acknowledges_it(pubsub_pull, pub
     send(pubsub_pull, 3)
     report = poll(pubsub_pull.pk, budget_seconds=20)
     assert (report.claimed, report.received, report.new, report.confirmed, report.error) == (True, 3, 3, 3, "")
-    assert confirmed(pubsub_pull) == [f"Pub/Sub pull subscription ({SUBSCRIPTION})"] * 3
-    subscription = pubsub_standin.subscriber.subscriptions[SUBSCRIPTION]
+    assert confirmed(pubsub_pull) == [f"Pub/Sub pull subscription ({PULL_SUBSCRIPTION})"] * 3
+    subscription = pubsub_standin.subscriber.subscriptions[PULL_SUBSCRIPTION]
     assert (len(subscription.acknowledged), subscription.outstanding, len(subscription.waiting)) == (3, {}, 0)
     state = PullState.objects.get(provider=pubsub_pull)
     assert (state.received_total, state.consecutive_failures, state.lease_token) == (3, 0, "")
@@ -64,7 +63,7 @@ def test_a_message_pulled_again_is_a_duplicate_and_one_helios_cannot_parse_is_ke
     from google.pubsub_v1 import types as pubsub_types
 
     send(pubsub_pull, 1)
-    subscription = pubsub_standin.subscriber.subscriptions[SUBSCRIPTION]
+    subscription = pubsub_standin.subscriber.subscriptions[PULL_SUBSCRIPTION]
     subscription.waiting.append(subscription.waiting[0])  # the cloud delivers it twice
     subscription.waiting.append(
         pubsub_types.PubsubMessage(data=b"{}", attributes={"ce-id": "bad\x00id"}, message_id="m-bad")
@@ -80,7 +79,7 @@ def test_a_message_pulled_again_is_a_duplicate_and_one_helios_cannot_parse_is_ke
 def test_a_cloud_error_backs_the_poller_off_and_a_claimed_subscription_is_not_polled_twice(pubsub_pull, pubsub_standin):
     pubsub_standin.subscriber.fail_next_pull.append(grpc.StatusCode.PERMISSION_DENIED)
     report = poll(pubsub_pull.pk, budget_seconds=20)
-    assert report.error.startswith(f"Pull from {SUBSCRIPTION} failed: PermissionDenied")
+    assert report.error.startswith(f"Pull from {PULL_SUBSCRIPTION} failed: PermissionDenied")
     state = PullState.objects.get(provider=pubsub_pull)
     assert state.consecutive_failures == 1 and state.last_error == report.error
     assert state.next_poll_at - state.last_error_at == timedelta(seconds=30)  # the first backoff
@@ -165,8 +164,8 @@ def test_the_cloud_connection_test_covers_the_pull_subscription(pubsub_pull, pub
     from providers.checks import check_cloud
 
     passed = check_cloud(pubsub_pull)
-    assert passed.ok and passed.message.endswith(f"pull subscription {SUBSCRIPTION} exists (topic {PUBSUB_TOPIC})")
-    del pubsub_standin.subscriber.subscriptions[SUBSCRIPTION]
+    assert passed.ok and passed.message.endswith(f"pull subscription {PULL_SUBSCRIPTION} exists (topic {PUBSUB_TOPIC})")
+    del pubsub_standin.subscriber.subscriptions[PULL_SUBSCRIPTION]
     failed = check_cloud(pubsub_pull)
     assert not failed.ok
     assert "the pull round trip cannot read its subscription: Reading the subscription" in failed.message
@@ -187,4 +186,4 @@ def test_the_operations_home_shows_each_poller_and_a_failing_one_needs_attention
     poll(pubsub_pull.pk, budget_seconds=20)
     page = admin_client.get(section).content.decode()
     start = page.find('id="helios-attention"')
-    assert f"gcp-prod: pull failing (1 poll): Pull from {SUBSCRIPTION} failed: ServiceUnavailable" in page[start:]
+    assert f"gcp-prod: pull failing (1 poll): Pull from {PULL_SUBSCRIPTION} failed: ServiceUnavailable" in page[start:]

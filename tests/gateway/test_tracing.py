@@ -19,7 +19,7 @@ from events.services.polling import poll
 from events.services.reconcile import reconcile
 from events.services.sending import send_due
 from gateway.expansion import expand_accepted
-from tests.conftest import PUBSUB_TOPIC
+from tests.conftest import PUBSUB_TOPIC, PULL_SUBSCRIPTION
 from tests.otlp_receiver import OtlpReceiver
 from tests.publishing import publish_event
 
@@ -28,8 +28,7 @@ pytestmark = pytest.mark.django_db
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{CALLER_SPAN}-01"
-SERVER, PRODUCER, CONSUMER = 2, 4, 5
-SUBSCRIPTION = "projects/helios-test/subscriptions/helios-pull"  # OTLP's SpanKind numbers
+SERVER, PRODUCER, CONSUMER = 2, 4, 5  # OTLP's SpanKind numbers
 
 
 @pytest.fixture
@@ -71,7 +70,7 @@ def test_one_trace_from_the_request_through_helios_to_every_cloud(
 ):
     configs = list(production_providers.values())
     gcp = production_providers["gcp_pubsub"]
-    pubsub_standin.subscriber.add(SUBSCRIPTION, PUBSUB_TOPIC)
+    pubsub_standin.subscriber.add(PULL_SUBSCRIPTION, PUBSUB_TOPIC)
     make_receiver(gcp, method="pull", pull_subscription="helios-pull", auth="token", secret_env="")
     key = make_key(providers=configs, allow_production=True)
     body = {"type": "OrderPlaced", "source": "com.test", "data": {"n": 1}, "providers": [c.name for c in configs]}

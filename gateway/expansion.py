@@ -7,9 +7,9 @@ and deliveries a set at a time (requests going to the same configs, by the same 
 same address share one insert of events and one of deliveries) and stamps the requests expanded,
 all in one transaction: a crash leaves them waiting, never half made, so expansion is
 idempotent. After the commit the same task sends what it made (no second task hop). An accept
-queues a task unless one is queued and not started
-yet (`ExpansionBell`: one task expands what many requests accepted); the minute's schedule
-(`helios-expand-accepted`) expands whatever a lost task left.
+queues a task unless one is queued and not started yet (the bell, gateway/accept_log.py: one
+task expands what many requests accepted); the minute's schedule (`helios-expand-accepted`)
+expands whatever a lost task left.
 """
 
 import logging
@@ -21,12 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import router, transaction
+from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django_q.conf import Conf
-from django_q.tasks import async_task
 
 from core.audit import Actor
 from events.models import Event, Route
@@ -35,11 +33,10 @@ from events.services.publishing import create_events
 from events.services.sending import send_due
 from providers.models import ProviderConfig
 
-from .models import AcceptedRequest, ExpansionBell
+from .models import AcceptedRequest
 
 logger = logging.getLogger(__name__)
 
-EXPAND_TASK = "gateway.tasks.expand_accepted_requests"
 #: Requests one transaction expands.
 CLAIM_LIMIT = 200
 #: How long the expansion task sends one config's new deliveries before handing over to a task.
@@ -74,27 +71,6 @@ def event_from_fields(fields: dict[str, Any]) -> Event:
         traceparent=fields.get("traceparent", ""),  # requests accepted before tracing have none
         tracestate=fields.get("tracestate", ""),
     )
-
-
-def ring_expansion() -> None:
-    """Queue an expansion task, unless one is queued and not started yet (it will find this
-    request too). Call it last in the accepting transaction: the bell's row stays locked until
-    commit, so a task starting meanwhile either answered first (and this accept rings) or waits
-    for this commit and then claims this request, as the send doorbells do. With the ORM broker
-    on the same database the task row commits with the request; another broker is rung after."""
-    bell, _ = ExpansionBell.objects.select_for_update().get_or_create(pk=1)
-    if bell.pending:
-        return
-    ExpansionBell.objects.filter(pk=1).update(pending=True)
-    if router.db_for_write(AcceptedRequest) == Conf.ORM or Conf.SYNC:
-        async_task(EXPAND_TASK)
-    else:
-        transaction.on_commit(lambda: async_task(EXPAND_TASK))
-
-
-def answer_bell() -> None:
-    """An expansion task has started: the next accept must queue a task of its own."""
-    ExpansionBell.objects.filter(pk=1, pending=True).update(pending=False)
 
 
 def expand_accepted(*, limit: int = CLAIM_LIMIT, budget_seconds: float | None = None, send: bool = False) -> int:

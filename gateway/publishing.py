@@ -6,21 +6,21 @@ events and deliveries (gateway/expansion.py)."""
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from core import tracing
 from core.badges import plural
 from events.models import Event
 from events.services.publishing import EventSpec, PlannedGroup, PublishRequest, event_attributes, plan
-from events.services.rows import insert_rows, prepared_values
 from events.services.validation import PublishRejected, Refusal
 from providers.production import ProductionGrant, production_names
 
+from .accept_log import write_request
 from .catalog import Catalog, catalog
-from .expansion import event_fields, ring_expansion, waiting_events
+from .expansion import event_fields, waiting_events
 from .incoming import Incoming
 from .keys import record_production_use
-from .models import AcceptedRequest, ApiEvent, ApiKey
+from .models import ApiEvent, ApiKey
 
 
 class Refused(Exception):
@@ -111,36 +111,23 @@ def _write_accept_log(
     answers: list[Answer | None],
     remote_addr: str | None,
 ) -> None:
-    """One `AcceptedRequest` for the planned groups, an `ApiEvent` per event (at `places` in the
-    request, in the groups' order), the production audit, and the worker's bell."""
-    accepted = AcceptedRequest.objects.create(
-        api_key=key,
-        remote_addr=remote_addr,
-        groups=[
-            {
-                "providers": [c.pk for c in group.configs],
-                "routes": {str(pk): route.pk for pk, route in group.routes.items()},
-                "events": [event_fields(event) for event in group.events],
-            }
-            for group in groups
-        ],
-    )
-    # One row per event from a template prepared once (rows.py): only the event's own columns differ.
-    template = prepared_values(ApiEvent(api_key=key, request=accepted, remote_addr=remote_addr))
-    columns = [ApiEvent._meta.pk.column, *template]  # the primary key: the event's id, not a default
-    at_source, at_cloudevent_id = columns.index("source"), columns.index("cloudevent_id")
-    rows: list[tuple] = []
+    """The accepted request for the planned groups with its events (at `places` in the request,
+    in the groups' order), the production audit, and the worker's bell (gateway/accept_log.py)."""
     events = [event for group in groups for event in group.events]
     for place, event in zip(places, events, strict=True):
         answers[place] = Answer(event, reused=False, stored=False)
-        row = [ApiEvent._meta.pk.get_db_prep_save(event.pk, connection), *template.values()]
-        row[at_source], row[at_cloudevent_id] = event.source, event.cloudevent_id
-        rows.append(tuple(row))
     for group in groups:
         if names := production_names(group.configs):
             record_production_use(key, names, len(group.events), remote_addr=remote_addr)
-    insert_rows(ApiEvent, columns, rows)
-    ring_expansion()
+    logged = [
+        {
+            "providers": [c.pk for c in group.configs],
+            "routes": {str(pk): route.pk for pk, route in group.routes.items()},
+            "events": [event_fields(event) for event in group.events],
+        }
+        for group in groups
+    ]
+    write_request(key, logged, events, remote_addr)
 
 
 def _reasons(rejected: PublishRejected, events: int) -> list[str]:

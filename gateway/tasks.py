@@ -2,13 +2,13 @@
 
 from django.conf import settings
 
-from . import expansion, idempotency
+from . import accept_log, expansion, idempotency
 
 
 def expand_accepted_requests() -> int:
     """Queued by accepts (coalesced), and every minute by schedule: answer the bell, then expand
     what waits and send what it made (for half the task timeout at most)."""
-    expansion.answer_bell()
+    accept_log.answer_bell()
     return expansion.expand_accepted(budget_seconds=settings.Q_TASK_TIMEOUT_SECONDS / 2, send=True)
 
 

@@ -3,10 +3,13 @@ once, in sets; a lost expansion is picked up by the schedule; the operations hom
 show what waits."""
 
 import json
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -131,7 +134,7 @@ def test_accepts_ring_once_until_a_task_starts_and_nothing_waits_unrung(api_post
     accept queues another; each task expands all that waits."""
     from django_q.models import OrmQ
 
-    from gateway.expansion import EXPAND_TASK
+    from gateway.accept_log import EXPAND_TASK
     from gateway.models import ExpansionBell
 
     def expansion_tasks() -> int:
@@ -146,3 +149,74 @@ def test_accepts_ring_once_until_a_task_starts_and_nothing_waits_unrung(api_post
     assert expansion_tasks() == 2  # rung again
     assert expand_accepted_requests() == 1
     assert Event.objects.count() == 21
+
+
+def _waits_on_a_lock() -> bool:
+    """Whether another connection waits on a lock now (pg_locks: current, not a snapshot)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()")
+        return cursor.fetchone() is not None
+
+
+def _in_a_thread(work) -> threading.Thread:
+    """`work` on a connection of its own (a thread's), closed when it ends."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent transactions: PostgreSQL (SQLite serializes writers)"
+)
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_accepts_in_flight_do_not_wait_for_one_another(api_post, key):
+    """Once a task is queued, an accept reads the bell without locking it: a second accept
+    commits while the first is still open (they used to queue on the bell's row)."""
+    assert api_post(key.secret, ORDER).status_code == 202  # rings: a task is queued
+    answers = []
+    with transaction.atomic():  # the first accept, held open
+        assert api_post(key.secret, {**ORDER, "subject": "held"}).status_code == 202
+        second = _in_a_thread(
+            lambda: answers.append(
+                Client()
+                .post(
+                    "/api/v1/events",
+                    ORDER,
+                    content_type="application/json",
+                    headers={"Authorization": f"Bearer {key.secret}"},
+                )
+                .status_code
+            )
+        )
+        second.join(timeout=60)
+        assert answers == [202], "the second accept waited for the first one's commit"
+    assert AcceptedRequest.objects.count() == 3
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_task_starting_while_an_accept_is_in_flight_expands_it(api_post, key):
+    """The race the bell guards: an accept that found a task queued, still uncommitted when the
+    task starts. The task's answer waits for that commit, so its claim finds the request."""
+    assert api_post(key.secret, ORDER).status_code == 202  # a task is queued
+    expanded = []
+    with transaction.atomic():
+        assert api_post(key.secret, {**ORDER, "subject": "in flight"}).status_code == 202  # finds it queued
+        task = _in_a_thread(lambda: expanded.append(expand_accepted_requests()))
+        deadline = time.monotonic() + 60
+        while not _waits_on_a_lock() and task.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert task.is_alive(), "the task answered the bell without waiting for the accept in flight"
+    task.join(timeout=60)
+    assert expanded == [2]
+    assert Event.objects.filter(subject="in flight").exists()

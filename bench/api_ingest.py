@@ -5,7 +5,9 @@ HTTP load generator) on the same machine. Measured: single events and batches of
 providers named and through a route; accepted events/s and p50/p99 answer times at full load, and
 p99 for single events at half of the measured maximum rate; against a bare Django view on the
 same gunicorn that parses the same JSON and answers 202 without the database (the ceiling on this
-machine).
+machine), and one that also stores the body durably, one row in one transaction (the floor of
+any front door that keeps each request before answering). Each run also says where the machine's
+CPU went per request: the web processes, PostgreSQL's, and the rest (`hey`, the kernel).
 
     .venv/bin/python bench/api_ingest.py [--requests 3000] [--concurrency 16] [--json]
 
@@ -28,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import common  # noqa: E402
-from bench.common import setup_django  # noqa: E402
+from bench.common import FLOOR_TABLE, setup_django  # noqa: E402
 
 ENVELOPE = {
     "type": "OrderPlaced",
@@ -66,6 +68,37 @@ def hey(url: str, body: Path, requests: int, concurrency: int, headers: dict[str
     return {"requests_per_s": rate, "p50_s": percentile["50"], "p99_s": percentile["99"], "codes": codes}
 
 
+def postgres_processes() -> list[int]:
+    """The PostgreSQL server's processes (its backends included) on this machine."""
+    return [
+        int(pid)
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and common.process_title(int(pid)).startswith("postgres")
+    ]
+
+
+def measured(web: int, *args, **options) -> dict:
+    """`hey(*args)`, with the CPU milliseconds per request of the web processes (the tree of
+    `web`), of PostgreSQL, and of everything else on the machine (`hey`, the kernel)."""
+    web_processes = common.process_tree(web)
+    database = postgres_processes()
+    before = (common.cpu_seconds(web_processes), common.cpu_seconds(database), common.machine_cpu_seconds())
+    figures = hey(*args, **options)
+    after = (
+        common.cpu_seconds(web_processes),
+        common.cpu_seconds(sorted(set(database) | set(postgres_processes()))),
+        common.machine_cpu_seconds(),
+    )
+    requests = sum(int(count) for count in figures["codes"].values()) or 1
+    web_ms, database_ms, machine_ms = ((a - b) * 1000 / requests for a, b in zip(after, before, strict=True))
+    figures["cpu_ms_per_request"] = {
+        "web": round(web_ms, 2),
+        "database": round(database_ms, 2),
+        "rest": round(max(machine_ms - web_ms - database_ms, 0), 2),
+    }
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000, help="requests per run (3000)")
@@ -89,6 +122,11 @@ def main() -> None:
             "gateway_apikey, gateway_idempotentrequest, providers_providerconfig, django_q_ormq, "
             "helios_site_auditentry RESTART IDENTITY CASCADE"
         )
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} (id bigserial PRIMARY KEY, body jsonb NOT NULL, "
+            "stored_at timestamptz NOT NULL DEFAULT now())"
+        )
+        cursor.execute(f"TRUNCATE {FLOOR_TABLE}")
     bootstrap_demo_providers()
     targets = list(ProviderConfig.objects.filter(name__in=["aws-demo", "gcp-demo"]))
     secret = create_key(name="bench", providers=targets).secret
@@ -109,37 +147,60 @@ def main() -> None:
             bodies[name] = Path(folder) / f"{name}.json"
             bodies[name].write_text(json.dumps(value))
         process, url = common.gunicorn("bench.ceiling_wsgi", env)
+        web = process.pid
         try:
-            ceiling = hey(f"{url}/bench/ceiling", bodies["single"], options.requests, options.concurrency, {})
+            ceiling = measured(web, f"{url}/bench/ceiling", bodies["single"], options.requests, options.concurrency, {})
             figures["ceiling"] = ceiling
+            figures["durable_floor"] = measured(
+                web, f"{url}/bench/floor", bodies["single"], options.requests, options.concurrency, {}
+            )
             for name in ("single", "single_routed"):
-                figures[name] = hey(f"{url}/api/v1/events", bodies[name], options.requests, options.concurrency, auth)
+                figures[name] = measured(
+                    web, f"{url}/api/v1/events", bodies[name], options.requests, options.concurrency, auth
+                )
                 figures[name]["events_per_s"] = figures[name]["requests_per_s"]
             for name in ("batch", "batch_routed"):
-                batch = hey(
-                    f"{url}/api/v1/events", bodies[name], max(options.requests // 10, 200), options.concurrency, auth
+                batch = measured(
+                    web,
+                    f"{url}/api/v1/events",
+                    bodies[name],
+                    max(options.requests // 10, 200),
+                    options.concurrency,
+                    auth,
                 )
                 batch["events_per_s"] = round(batch["requests_per_s"] * 100, 1)
                 figures[name] = batch
             half = figures["single"]["requests_per_s"] / 2
-            figures["single_at_half_rate"] = hey(
-                f"{url}/api/v1/events", bodies["single"], options.requests // 2, options.concurrency, auth, qps=half
+            figures["single_at_half_rate"] = measured(
+                web,
+                f"{url}/api/v1/events",
+                bodies["single"],
+                options.requests // 2,
+                options.concurrency,
+                auth,
+                qps=half,
             )
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
     figures["ratio_single_over_ceiling"] = round(figures["single"]["requests_per_s"] / ceiling["requests_per_s"], 2)
+    figures["ratio_floor_over_ceiling"] = round(
+        figures["durable_floor"]["requests_per_s"] / ceiling["requests_per_s"], 2
+    )
     figures["targets_met"] = {
         "single >= 0.5 of the ceiling": figures["ratio_single_over_ceiling"] >= 0.5,
         "batches >= 10000 events/s": figures["batch"]["events_per_s"] >= 10000,
         "p99 <= 100 ms at half the max rate": figures["single_at_half_rate"]["p99_s"] <= 0.1,
     }
-    for name in ("ceiling", "single", "single_routed", "batch", "batch_routed", "single_at_half_rate"):
+    for name in ("ceiling", "durable_floor", "single", "single_routed", "batch", "batch_routed", "single_at_half_rate"):
         f = figures[name]
         events = f.get("events_per_s", f["requests_per_s"])
+        cpu = f["cpu_ms_per_request"]
         print(
             f"{name:<22} {f['requests_per_s']:>9.1f} req/s  {events:>9.1f} events/s  "
-            f"p50 {f['p50_s'] * 1000:6.1f} ms  p99 {f['p99_s'] * 1000:6.1f} ms  codes {f['codes']}"
+            f"p50 {f['p50_s'] * 1000:6.1f} ms  p99 {f['p99_s'] * 1000:6.1f} ms  "
+            f"CPU ms/request web {cpu['web']:5.2f} database {cpu['database']:5.2f} rest {cpu['rest']:5.2f}  "
+            f"codes {f['codes']}"
         )
     print("targets", json.dumps(figures["targets_met"]))
     if options.json:

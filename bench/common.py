@@ -10,6 +10,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The table of bench/ceiling_wsgi.py's durable floor (bench/api_ingest.py makes it).
+FLOOR_TABLE = "bench_durable_floor"
 
 
 def setup_django(database_url: str, **env: str) -> None:
@@ -82,6 +84,13 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine spent busy so far, all cores (/proc/stat: all but idle and iowait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def start_worker(root: Path, env: dict[str, str]) -> "subprocess.Popen":

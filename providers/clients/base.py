@@ -13,6 +13,7 @@ sent (simulated or through the SDK) lives in the client subclass.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
+from .jsonsize import compact_json
 from .lazy_sdk import HoldsSdk, SdkMissing
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,11 @@ class OutgoingEvent:
     #: extension).
     traceparent: str = ""
     tracestate: str = ""
+
+    @functools.cached_property
+    def data_json(self) -> str:
+        """The data as compact JSON: serialized once, whatever number of payloads carry it."""
+        return compact_json(self.data)
 
     def trace_extension(self) -> dict[str, str]:
         """The CloudEvents distributed-tracing extension attributes the event carries ({} when none)."""

@@ -4,8 +4,11 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from providers.clients.base import OutgoingEvent
+from providers.clients.jsonsize import compact_json
 from providers.kinds.aws_eventbridge.client import EventBridgeFormat
 from providers.kinds.azure_eventgrid.client import EventGridFormat
 from providers.kinds.gcp_pubsub.client import PubSubFormat
@@ -36,6 +39,27 @@ class TestEventBridge:
             "metadata": {"event_id": EVENT_ID, "source": "com.test", "subject": "orders/o-1"},
             "data": {"order_id": "o-1"},
         }
+
+    @given(
+        data=st.dictionaries(
+            st.text(max_size=8),
+            st.recursive(
+                st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                max_leaves=12,
+            ),
+            max_size=4,
+        ),
+        subject=st.text(max_size=12),
+    )
+    def test_detail_is_the_compact_json_of_metadata_and_data_whatever_the_data(self, data, subject):
+        """The Detail reuses the event's data JSON (made once for every provider): it must be
+        exactly what serializing the whole Detail at once gives, byte for byte."""
+        outgoing = event(data, subject=subject)
+        detail = EventBridgeFormat(AWS_OPTIONS).build(outgoing).body["Detail"]
+        metadata = {"event_id": EVENT_ID, "source": "com.test", "subject": subject}
+        assert detail == compact_json({"metadata": metadata, "data": data})
+        assert PubSubFormat({}).build(outgoing).body["data"] == compact_json(data).encode()
 
     def test_size_is_counted_the_way_aws_counts_it(self):
         payload = EventBridgeFormat(AWS_OPTIONS).build(event({"note": "é"}))

@@ -24,7 +24,7 @@ from ...clients.base import (
     SdkFailure,
     exception_text,
 )
-from ...clients.jsonsize import compact_json, utf8_len
+from ...clients.jsonsize import utf8_len
 
 MAX_DATA_BYTES = 10_000_000
 MAX_REQUEST_BYTES = 10_000_000
@@ -46,7 +46,7 @@ class PubSubFormat(PayloadFormat):
 
     def build(self, event: OutgoingEvent) -> Payload:
         """The message data and attributes for one event."""
-        data = compact_json(event.data).encode("utf-8")
+        data = event.data_json.encode("utf-8")
         attributes = {
             "ce-specversion": "1.0",
             "ce-id": event.id,

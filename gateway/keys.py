@@ -1,6 +1,7 @@
 """API keys: made with a secret shown once, found by prefix, compared in constant time, revoked,
 every creation, revocation and production use audited."""
 
+import functools
 import hashlib
 import hmac
 import re
@@ -102,7 +103,7 @@ def authenticate(authorization: str, *, remote_addr: str | None) -> ApiKey:
         raise KeyRefused("Send the API key as `Authorization: Bearer <key>`.")
     secret = secret.strip()
     prefix = secret[len(KEY_PREFIX) :].partition("_")[0] if secret.startswith(KEY_PREFIX) else ""
-    key = ApiKey.objects.filter(prefix=prefix).annotate(catalog_stamp=stamp_subquery()).first() if prefix else None
+    key = _key_with_prefix(prefix) if prefix else None
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
         wait = count_failure(scopes_of(remote_addr=remote_addr, prefix=prefix if PREFIX.match(prefix) else ""))
         if wait:
@@ -118,6 +119,26 @@ def authenticate(authorization: str, *, remote_addr: str | None) -> ApiKey:
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_EVERY or key.last_used_from != remote_addr:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_from=remote_addr)
     return key
+
+
+#: Stands for the prefix in the key lookup's SQL (compiled once; never a real prefix: it has a NUL).
+_PREFIX_PARAMETER = "\x00prefix"
+
+
+@functools.cache
+def _key_lookup() -> tuple[str, tuple]:
+    """The SQL and parameters of the key lookup (the key by prefix, with the catalog stamp),
+    compiled by the ORM once per process: compiling it for every request cost about as much
+    as the database answering it."""
+    keys = ApiKey.objects.filter(prefix=_PREFIX_PARAMETER).annotate(catalog_stamp=stamp_subquery())
+    return keys[:1].query.sql_with_params()
+
+
+def _key_with_prefix(prefix: str) -> ApiKey | None:
+    """The key with this prefix and its `catalog_stamp`, or None."""
+    sql, parameters = _key_lookup()
+    found = ApiKey.objects.raw(sql, [prefix if value == _PREFIX_PARAMETER else value for value in parameters])
+    return next(iter(found), None)
 
 
 #: The rate limit's window.

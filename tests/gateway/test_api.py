@@ -313,3 +313,21 @@ def test_an_event_expanded_while_it_is_being_read_is_found(client, api_post, key
     read = client.get(f"/api/v1/events/{answer['id']}", headers={"Authorization": f"Bearer {key.secret}"})
     assert read.status_code == 200, read.content
     assert read.json()["status"] == "published"
+
+
+def test_answer_urls_follow_the_script_prefix_they_are_made_under():
+    """The answer's URL templates are reversed once per process for each script prefix (HELIOS
+    served under a path): one prefix's template never serves another."""
+    from django.urls import set_script_prefix
+
+    from gateway.answers import SAMPLE_EVENT_ID, _url_maker
+
+    event_id = uuid.uuid4()
+    try:
+        set_script_prefix("/helios/")
+        under = _url_maker("https://h", "api-v1:event", SAMPLE_EVENT_ID)(event_id)
+        set_script_prefix("/")
+        at_root = _url_maker("https://h", "api-v1:event", SAMPLE_EVENT_ID)(event_id)
+    finally:
+        set_script_prefix("/")
+    assert (under, at_root) == (f"https://h/helios/api/v1/events/{event_id}", f"https://h/api/v1/events/{event_id}")

@@ -184,20 +184,15 @@ def test_accepts_in_flight_do_not_wait_for_one_another(api_post, key):
     commits while the first is still open (they used to queue on the bell's row)."""
     assert api_post(key.secret, ORDER).status_code == 202  # rings: a task is queued
     answers = []
+
+    def second_accept() -> None:
+        headers = {"Authorization": f"Bearer {key.secret}"}
+        answer = Client().post("/api/v1/events", ORDER, content_type="application/json", headers=headers)
+        answers.append(answer.status_code)
+
     with transaction.atomic():  # the first accept, held open
         assert api_post(key.secret, {**ORDER, "subject": "held"}).status_code == 202
-        second = _in_a_thread(
-            lambda: answers.append(
-                Client()
-                .post(
-                    "/api/v1/events",
-                    ORDER,
-                    content_type="application/json",
-                    headers={"Authorization": f"Bearer {key.secret}"},
-                )
-                .status_code
-            )
-        )
+        second = _in_a_thread(second_accept)
         second.join(timeout=60)
         assert answers == [202], "the second accept waited for the first one's commit"
     assert AcceptedRequest.objects.count() == 3

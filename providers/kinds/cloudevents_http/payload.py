@@ -46,7 +46,7 @@ class CloudEventsHttpFormat(PayloadFormat):
     def build(self, event: OutgoingEvent) -> Payload:
         """The CloudEvent, sized as HELIOS sends it (compact JSON; in binary mode the data alone)."""
         body = event.as_cloudevent()
-        sent = compact_json(event.data) if self.mode == BINARY else compact_json(body)
+        sent = event.data_json if self.mode == BINARY else compact_json(body)
         return Payload(event_id=event.id, body=body, size=utf8_len(sent) + 1)
 
     def problems(self, payload: Payload) -> list[str]:
